@@ -1,0 +1,46 @@
+//! Labels, annotations and names Dockyard puts on what it creates.
+
+use std::collections::BTreeMap;
+
+/// Name of the Sandbox a Pod or claim belongs to.
+pub const SANDBOX_NAME: &str = "dockyard.dev/sandbox";
+/// UID of the Sandbox a Pod belongs to; also the label the node agent puts on
+/// every Docker object a brokered sandbox creates.
+pub const SANDBOX_UID: &str = "dockyard.dev/sandbox-uid";
+/// Docker mode of a sandbox Pod.
+pub const DOCKER_MODE: &str = "dockyard.dev/docker-mode";
+/// Hash of the rendered Pod spec; a change means the Pod must be replaced.
+pub const POD_SPEC_HASH: &str = "dockyard.dev/pod-spec-hash";
+/// Finalizer that holds a deleted Sandbox until its node is cleaned up.
+pub const CLEANUP_FINALIZER: &str = "dockyard.dev/node-cleanup";
+/// Field manager of the controller's server-side applies.
+pub const FIELD_MANAGER: &str = "dockyard-controller";
+
+/// Label prefixes reserved for Dockyard; users may not set them on Pods.
+pub const RESERVED_LABEL_PREFIXES: [&str; 2] = ["dockyard.dev/", "app.kubernetes.io/"];
+
+/// Name of the Pod of a Sandbox.
+pub fn pod_name(sandbox_name: &str) -> String {
+    format!("sbx-{sandbox_name}")
+}
+
+/// Name of the PersistentVolumeClaim created from a Sandbox's claim template.
+pub fn workspace_claim_name(sandbox_name: &str) -> String {
+    format!("{sandbox_name}-workspace")
+}
+
+/// The labels on every object Dockyard creates for a Sandbox.
+pub fn sandbox_labels(sandbox_name: &str, component: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), "dockyard-sandbox".to_string()),
+        ("app.kubernetes.io/instance".to_string(), sandbox_name.to_string()),
+        ("app.kubernetes.io/component".to_string(), component.to_string()),
+        ("app.kubernetes.io/managed-by".to_string(), FIELD_MANAGER.to_string()),
+        (SANDBOX_NAME.to_string(), sandbox_name.to_string()),
+    ])
+}
+
+/// Whether a label key belongs to Dockyard.
+pub fn is_reserved_label(key: &str) -> bool {
+    RESERVED_LABEL_PREFIXES.iter().any(|p| key.starts_with(p))
+}

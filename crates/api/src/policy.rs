@@ -1,0 +1,310 @@
+//! Admission policy: which SandboxClass applies to a Sandbox, and whether that
+//! class allows what the Sandbox asks for. Pure functions; the controller
+//! looks up the classes and the namespace's labels and writes the outcome as
+//! the `Admitted` condition.
+
+use std::collections::BTreeMap;
+
+use kube::ResourceExt;
+
+use crate::quantity;
+use crate::v1alpha1::{DockerMode, HostSocketAccess, Sandbox, SandboxClass};
+use crate::validation;
+
+/// Why a Sandbox was not admitted. The variant's name is the `reason` of the
+/// `Admitted=False` condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// `spec.className` names a class that does not exist.
+    ClassNotFound,
+    /// The class's `namespaceSelector` does not match the Sandbox's namespace.
+    NamespaceNotAllowed,
+    /// The class's `allowedDockerModes` lacks the requested mode.
+    DockerModeNotAllowed,
+    /// Raw host socket requested, class lacks `allowRawHostSocket`.
+    RawHostSocketNotAllowed,
+    /// A request or limit exceeds the class's `maxResources`.
+    ResourcesExceedMaximum,
+    /// DinD storage exceeds the class's `dind.maxStorageSize`.
+    StorageExceedsMaximum,
+    /// The Sandbox or its class fails a check the schema cannot express.
+    InvalidSpec,
+}
+
+impl RefusalReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClassNotFound => "ClassNotFound",
+            Self::NamespaceNotAllowed => "NamespaceNotAllowed",
+            Self::DockerModeNotAllowed => "DockerModeNotAllowed",
+            Self::RawHostSocketNotAllowed => "RawHostSocketNotAllowed",
+            Self::ResourcesExceedMaximum => "ResourcesExceedMaximum",
+            Self::StorageExceedsMaximum => "StorageExceedsMaximum",
+            Self::InvalidSpec => "InvalidSpec",
+        }
+    }
+}
+
+/// A refused Sandbox: the rule that refused it, in words a user can act on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", reason.as_str())]
+pub struct Refusal {
+    pub reason: RefusalReason,
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(reason: RefusalReason, message: impl Into<String>) -> Self {
+        Self { reason, message: message.into() }
+    }
+}
+
+/// The class that governs a Sandbox.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ClassChoice<'a> {
+    /// The named class, or the default class.
+    Class(&'a SandboxClass),
+    /// No class named and none marked default: Dockyard's built-in policy
+    /// (every mode allowed, no raw host socket, privileged DinD).
+    BuiltIn,
+}
+
+impl ClassChoice<'_> {
+    /// Name of the class for messages.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Class(c) => c.name_any(),
+            Self::BuiltIn => "(built-in default)".into(),
+        }
+    }
+}
+
+/// Picks the class of a Sandbox: the one it names, else the default class
+/// (the oldest of those marked `default: true`, by creation time then name),
+/// else the built-in policy.
+pub fn choose_class<'a>(sandbox: &Sandbox, classes: &'a [SandboxClass]) -> Result<ClassChoice<'a>, Refusal> {
+    if let Some(name) = &sandbox.spec.class_name {
+        return classes.iter().find(|c| &c.name_any() == name).map(ClassChoice::Class).ok_or_else(|| {
+            Refusal::new(RefusalReason::ClassNotFound, format!("SandboxClass {name:?} (spec.className) does not exist"))
+        });
+    }
+    let default = classes
+        .iter()
+        .filter(|c| c.spec.default)
+        .min_by(|a, b| (a.creation_timestamp(), a.name_any()).cmp(&(b.creation_timestamp(), b.name_any())));
+    Ok(default.map(ClassChoice::Class).unwrap_or(ClassChoice::BuiltIn))
+}
+
+/// Decides whether `class` admits `sandbox` in a namespace with `namespace_labels`.
+pub fn admit(
+    sandbox: &Sandbox,
+    class: ClassChoice<'_>,
+    namespace_labels: &BTreeMap<String, String>,
+) -> Result<(), Refusal> {
+    let spec = &sandbox.spec;
+    validation::validate_sandbox(spec).map_err(|e| Refusal::new(RefusalReason::InvalidSpec, e.to_string()))?;
+    let ClassChoice::Class(class) = class else {
+        return Ok(());
+    };
+    let class_name = class.name_any();
+    let rules = &class.spec;
+    validation::validate_class(rules).map_err(|e| {
+        Refusal::new(RefusalReason::InvalidSpec, format!("SandboxClass {class_name:?} is invalid: {e}"))
+    })?;
+
+    if let Some(selector) = &rules.namespace_selector {
+        let allowed = crate::selector::matches(selector, namespace_labels).map_err(|e| {
+            Refusal::new(
+                RefusalReason::InvalidSpec,
+                format!("SandboxClass {class_name:?} spec.namespaceSelector.{e}"),
+            )
+        })?;
+        if !allowed {
+            return Err(Refusal::new(
+                RefusalReason::NamespaceNotAllowed,
+                format!(
+                    "SandboxClass {class_name:?} does not allow namespace {:?} (spec.namespaceSelector does not match its labels)",
+                    sandbox.namespace().unwrap_or_default()
+                ),
+            ));
+        }
+    }
+
+    let mode = spec.docker.mode;
+    if !rules.allowed_docker_modes.contains(&mode) {
+        let allowed: Vec<&str> = rules.allowed_docker_modes.iter().map(|m| m.as_str()).collect();
+        return Err(Refusal::new(
+            RefusalReason::DockerModeNotAllowed,
+            format!(
+                "SandboxClass {class_name:?} does not allow docker mode {mode} (spec.allowedDockerModes: {})",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    if mode == DockerMode::HostSocket && spec.host_socket_access() == HostSocketAccess::Raw && !rules.allow_raw_host_socket
+    {
+        return Err(Refusal::new(
+            RefusalReason::RawHostSocketNotAllowed,
+            format!(
+                "SandboxClass {class_name:?} does not allow raw host sockets (spec.allowRawHostSocket is false); use docker.hostSocket.access: brokered"
+            ),
+        ));
+    }
+
+    let resources = spec.resources.as_ref().or(rules.default_resources.as_ref());
+    for (resource, max) in &rules.max_resources {
+        let max_millis = quantity::millis(&max.0).expect("validated above");
+        for (kind, list) in resources.iter().flat_map(|r| [("requests", &r.requests), ("limits", &r.limits)]) {
+            let Some(asked) = list.as_ref().and_then(|l| l.get(resource)) else { continue };
+            if quantity::millis(&asked.0).expect("validated above") > max_millis {
+                return Err(Refusal::new(
+                    RefusalReason::ResourcesExceedMaximum,
+                    format!(
+                        "spec.resources.{kind}.{resource} = {} exceeds the maximum {} of SandboxClass {class_name:?} (spec.maxResources.{resource})",
+                        asked.0, max.0
+                    ),
+                ));
+            }
+        }
+    }
+
+    if mode == DockerMode::Dind
+        && let Some(max) = &rules.dind.max_storage_size
+    {
+        let asked = spec.docker.dind.as_ref().and_then(|d| d.storage.as_ref()).and_then(|s| s.size.as_ref());
+        let asked = asked.or(rules.dind.storage_size.as_ref());
+        if let Some(asked) = asked
+            && quantity::millis(&asked.0).expect("validated above")
+                > quantity::millis(&max.0).expect("validated above")
+        {
+            return Err(Refusal::new(
+                RefusalReason::StorageExceedsMaximum,
+                format!(
+                    "DinD storage {} exceeds the maximum {} of SandboxClass {class_name:?} (spec.dind.maxStorageSize)",
+                    asked.0, max.0
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
+    use serde_json::json;
+
+    use super::*;
+
+    fn sandbox(spec: serde_json::Value) -> Sandbox {
+        serde_json::from_value(json!({
+            "apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox",
+            "metadata": {"name": "dev", "namespace": "team-a", "uid": "u-1"},
+            "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    fn class(name: &str, spec: serde_json::Value) -> SandboxClass {
+        serde_json::from_value(json!({
+            "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass",
+            "metadata": {"name": name}, "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    fn refusal(sbx: &Sandbox, cls: &SandboxClass) -> Refusal {
+        admit(sbx, ClassChoice::Class(cls), &BTreeMap::new()).unwrap_err()
+    }
+
+    #[test]
+    fn named_class_is_used_and_a_missing_one_is_refused() {
+        let classes = vec![class("a", json!({})), class("b", json!({"default": true}))];
+        let sbx = sandbox(json!({"image": "x", "className": "a"}));
+        assert_eq!(choose_class(&sbx, &classes).unwrap().name(), "a");
+        let sbx = sandbox(json!({"image": "x", "className": "nope"}));
+        let err = choose_class(&sbx, &classes).unwrap_err();
+        assert_eq!(err.reason, RefusalReason::ClassNotFound);
+        assert!(err.message.contains("\"nope\"") && err.message.contains("spec.className"));
+    }
+
+    #[test]
+    fn default_class_is_the_oldest_marked_one_or_built_in() {
+        let mut newer = class("newer", json!({"default": true}));
+        newer.metadata.creation_timestamp = Some(Time("2026-02-01T00:00:00Z".parse().unwrap()));
+        let mut older = class("older", json!({"default": true}));
+        older.metadata.creation_timestamp = Some(Time("2026-01-01T00:00:00Z".parse().unwrap()));
+        let classes = vec![newer, older, class("plain", json!({}))];
+        let sbx = sandbox(json!({"image": "x"}));
+        assert_eq!(choose_class(&sbx, &classes).unwrap().name(), "older");
+        assert_eq!(choose_class(&sbx, &classes[2..]).unwrap(), ClassChoice::BuiltIn);
+        assert_eq!(admit(&sbx, ClassChoice::BuiltIn, &BTreeMap::new()), Ok(()));
+    }
+
+    #[test]
+    fn docker_mode_must_be_allowed() {
+        let cls = class("no-docker", json!({"allowedDockerModes": ["none"]}));
+        let r = refusal(&sandbox(json!({"image": "x"})), &cls);
+        assert_eq!(r.reason, RefusalReason::DockerModeNotAllowed);
+        assert!(r.message.contains("dind") && r.message.contains("allowedDockerModes: none"), "{}", r.message);
+        let ok = sandbox(json!({"image": "x", "docker": {"mode": "none"}}));
+        assert_eq!(admit(&ok, ClassChoice::Class(&cls), &BTreeMap::new()), Ok(()));
+    }
+
+    #[test]
+    fn raw_host_socket_needs_the_class_to_allow_it() {
+        let raw = sandbox(json!({"image": "x", "docker": {"mode": "hostSocket", "hostSocket": {"access": "raw"}}}));
+        let r = refusal(&raw, &class("c", json!({})));
+        assert_eq!(r.reason, RefusalReason::RawHostSocketNotAllowed);
+        assert!(r.message.contains("allowRawHostSocket"));
+        let allowing = class("c", json!({"allowRawHostSocket": true}));
+        assert_eq!(admit(&raw, ClassChoice::Class(&allowing), &BTreeMap::new()), Ok(()));
+        let brokered = sandbox(json!({"image": "x", "docker": {"mode": "hostSocket"}}));
+        assert_eq!(admit(&brokered, ClassChoice::Class(&class("c", json!({}))), &BTreeMap::new()), Ok(()));
+    }
+
+    #[test]
+    fn namespace_selector_restricts_namespaces() {
+        let cls = class("team", json!({"namespaceSelector": {"matchLabels": {"dockyard.dev/tenant": "yes"}}}));
+        let sbx = sandbox(json!({"image": "x"}));
+        let err = admit(&sbx, ClassChoice::Class(&cls), &BTreeMap::new()).unwrap_err();
+        assert_eq!(err.reason, RefusalReason::NamespaceNotAllowed);
+        assert!(err.message.contains("\"team-a\""));
+        let labels = BTreeMap::from([("dockyard.dev/tenant".to_string(), "yes".to_string())]);
+        assert_eq!(admit(&sbx, ClassChoice::Class(&cls), &labels), Ok(()));
+        let _ = LabelSelector::default();
+    }
+
+    #[test]
+    fn resources_above_the_maximum_are_refused_with_the_rule() {
+        let cls = class("small", json!({"maxResources": {"cpu": "2", "memory": "4Gi"}}));
+        let big = sandbox(json!({"image": "x", "resources": {"limits": {"cpu": "2500m"}}}));
+        let r = refusal(&big, &cls);
+        assert_eq!(r.reason, RefusalReason::ResourcesExceedMaximum);
+        assert!(r.message.contains("spec.resources.limits.cpu = 2500m") && r.message.contains("maxResources.cpu"));
+        let fits = sandbox(json!({"image": "x", "resources": {"requests": {"memory": "4Gi"}, "limits": {"cpu": "2"}}}));
+        assert_eq!(admit(&fits, ClassChoice::Class(&cls), &BTreeMap::new()), Ok(()));
+        // The class's own default resources are checked too.
+        let cls = class("bad-default", json!({"maxResources": {"cpu": "1"}, "defaultResources": {"requests": {"cpu": "2"}}}));
+        assert_eq!(refusal(&sandbox(json!({"image": "x"})), &cls).reason, RefusalReason::ResourcesExceedMaximum);
+    }
+
+    #[test]
+    fn dind_storage_above_the_maximum_is_refused() {
+        let cls = class("c", json!({"dind": {"maxStorageSize": "50Gi"}}));
+        let big = sandbox(json!({"image": "x", "docker": {"dind": {"storage": {"size": "100Gi"}}}}));
+        let r = refusal(&big, &cls);
+        assert_eq!(r.reason, RefusalReason::StorageExceedsMaximum);
+        assert!(r.message.contains("100Gi") && r.message.contains("50Gi"));
+    }
+
+    #[test]
+    fn invalid_specs_are_refused_not_panicked_on() {
+        let cls = class("c", json!({"maxResources": {"cpu": "many"}}));
+        let r = refusal(&sandbox(json!({"image": "x"})), &cls);
+        assert_eq!(r.reason, RefusalReason::InvalidSpec);
+        assert!(r.message.contains("spec.maxResources.cpu"));
+        let bad = sandbox(json!({"image": "x", "args": ["a"]}));
+        assert_eq!(refusal(&bad, &class("c", json!({}))).reason, RefusalReason::InvalidSpec);
+    }
+}

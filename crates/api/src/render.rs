@@ -1,0 +1,498 @@
+//! Pure rendering of a Sandbox into the objects that run it: a Pod (for each
+//! docker mode) and, for a claim template, its PersistentVolumeClaim.
+//!
+//! The same input always renders the same output, so the controller can
+//! server-side apply the result on every reconcile, and tests can assert
+//! whole objects.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, EphemeralVolumeSource, ExecAction,
+    HostPathVolumeSource, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimTemplate,
+    PersistentVolumeClaimVolumeSource, Pod, PodSecurityContext, PodSpec, Probe,
+    SeccompProfile, SecurityContext, AppArmorProfile, Volume, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::{Resource, ResourceExt};
+
+use crate::labels;
+use crate::v1alpha1::{
+    DEFAULT_DIND_STORAGE_SIZE, DindSecurityProfile, DockerMode, HostSocketAccess, Sandbox, SandboxClassSpec,
+};
+
+/// Fixed paths inside a sandbox Pod.
+pub mod paths {
+    /// Where the init container installs `dockyard-entrypoint`.
+    pub const DOCKYARD_BIN_DIR: &str = "/dockyard/bin";
+    /// The entrypoint binary as the workload and the DinD sidecar run it.
+    pub const ENTRYPOINT: &str = "/dockyard/bin/dockyard-entrypoint";
+    /// Directory holding the Docker socket the workload uses.
+    pub const DOCKER_SOCKET_DIR: &str = "/var/run/dockyard";
+    /// The Docker socket the workload uses.
+    pub const DOCKER_SOCKET: &str = "/var/run/dockyard/docker.sock";
+    /// Data root of the DinD daemon.
+    pub const DIND_DATA_DIR: &str = "/var/lib/docker";
+}
+
+/// Names of the containers and volumes in a sandbox Pod.
+pub mod names {
+    pub const WORKLOAD: &str = "workload";
+    pub const DIND: &str = "dind";
+    pub const INSTALL_ENTRYPOINT: &str = "install-entrypoint";
+    pub const VOLUME_BIN: &str = "dockyard-bin";
+    pub const VOLUME_DOCKER_SOCKET: &str = "docker-socket";
+    pub const VOLUME_DIND_DATA: &str = "docker-data";
+    pub const VOLUME_WORKSPACE: &str = "workspace";
+}
+
+/// Capabilities the workload keeps when it has a sudo allowlist: what sudo and
+/// package managers need, nothing more.
+pub const SUDO_CAPABILITIES: [&str; 7] =
+    ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETGID", "SETUID"];
+
+/// Controller-wide settings rendering depends on (flags of the controller).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderSettings {
+    /// Image holding the static `dockyard-entrypoint` binary at `/dockyard-entrypoint`.
+    pub entrypoint_image: String,
+    /// DinD image used when the class names none.
+    pub dind_image: String,
+    /// Pull policy of Dockyard's own images (entrypoint, DinD).
+    pub image_pull_policy: Option<String>,
+    /// Group id of the Docker socket the workload sees: dockerd's `--group` in
+    /// dind mode, the broker socket's group in brokered host-socket mode.
+    pub docker_group_id: i64,
+    /// Node directory under which the agent serves one broker socket directory per sandbox UID.
+    pub broker_socket_root: String,
+    /// The node's Docker socket (raw host-socket mode).
+    pub node_docker_socket: String,
+    /// Group id of the node's Docker socket, given to raw host-socket workloads.
+    pub node_docker_group_id: Option<i64>,
+}
+
+impl Default for RenderSettings {
+    fn default() -> Self {
+        Self {
+            entrypoint_image: "dockyard-entrypoint:latest".into(),
+            dind_image: "dockyard-dind:latest".into(),
+            image_pull_policy: Some("IfNotPresent".into()),
+            docker_group_id: 2375,
+            broker_socket_root: "/var/run/dockyard/sandboxes".into(),
+            node_docker_socket: "/var/run/docker.sock".into(),
+            node_docker_group_id: None,
+        }
+    }
+}
+
+/// Why a Sandbox cannot be rendered.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RenderError {
+    /// The Sandbox lacks metadata the API server always sets (name, namespace, uid).
+    #[error("the Sandbox has no {0}; only objects read from the API server can be rendered")]
+    MissingMetadata(&'static str),
+}
+
+/// The socket directory the agent serves for a sandbox, on the node.
+pub fn broker_socket_dir(settings: &RenderSettings, sandbox_uid: &str) -> String {
+    format!("{}/{sandbox_uid}", settings.broker_socket_root.trim_end_matches('/'))
+}
+
+/// `DOCKER_HOST` of a sandbox's workload, if it has Docker.
+pub fn docker_endpoint(mode: DockerMode) -> Option<String> {
+    (mode != DockerMode::None).then(|| format!("unix://{}", paths::DOCKER_SOCKET))
+}
+
+/// The Pod of a Sandbox admitted under `class` (`None`: the built-in policy).
+pub fn render_pod(
+    sandbox: &Sandbox,
+    class: Option<&SandboxClassSpec>,
+    settings: &RenderSettings,
+) -> Result<Pod, RenderError> {
+    let name = sandbox.metadata.name.clone().ok_or(RenderError::MissingMetadata("metadata.name"))?;
+    let namespace = sandbox.namespace().ok_or(RenderError::MissingMetadata("metadata.namespace"))?;
+    let uid = sandbox.uid().ok_or(RenderError::MissingMetadata("metadata.uid"))?;
+    let owner = sandbox.controller_owner_ref(&()).ok_or(RenderError::MissingMetadata("metadata.uid"))?;
+    let spec = &sandbox.spec;
+    let mode = spec.docker.mode;
+    let workspace = spec.workspace_or_default();
+    let pod_settings = spec.pod.clone().unwrap_or_default();
+
+    let mut volumes = vec![
+        Volume { name: names::VOLUME_BIN.into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() },
+        workspace_volume(sandbox, &name),
+    ];
+    let mut init_containers = vec![install_entrypoint_container(settings)];
+    let mut supplemental_groups = Vec::new();
+
+    match mode {
+        DockerMode::Dind => {
+            volumes.push(Volume {
+                name: names::VOLUME_DOCKER_SOCKET.into(),
+                empty_dir: Some(EmptyDirVolumeSource { medium: Some("Memory".into()), ..Default::default() }),
+                ..Default::default()
+            });
+            volumes.push(dind_data_volume(sandbox, class));
+            init_containers.push(dind_container(sandbox, class, settings, &workspace.mount_path));
+            supplemental_groups.push(settings.docker_group_id);
+        }
+        DockerMode::HostSocket => match spec.host_socket_access() {
+            HostSocketAccess::Brokered => {
+                volumes.push(host_path_volume(
+                    names::VOLUME_DOCKER_SOCKET,
+                    broker_socket_dir(settings, &uid),
+                    "DirectoryOrCreate",
+                ));
+                supplemental_groups.push(settings.docker_group_id);
+            }
+            HostSocketAccess::Raw => {
+                volumes.push(host_path_volume(
+                    names::VOLUME_DOCKER_SOCKET,
+                    settings.node_docker_socket.clone(),
+                    "Socket",
+                ));
+                supplemental_groups.extend(settings.node_docker_group_id);
+            }
+        },
+        DockerMode::None => {}
+    }
+
+    let workload = workload_container(sandbox, class, &workspace.mount_path);
+
+    let mut pod_labels: BTreeMap<String, String> =
+        pod_settings.labels.iter().filter(|(k, _)| !labels::is_reserved_label(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    pod_labels.extend(labels::sandbox_labels(&name, "sandbox"));
+    pod_labels.insert(labels::SANDBOX_UID.into(), uid.clone());
+    pod_labels.insert(labels::DOCKER_MODE.into(), mode.as_str().into());
+
+    let service_account = pod_settings.service_account_name.clone();
+    let pod_spec = PodSpec {
+        hostname: Some(name.clone()),
+        restart_policy: Some("Never".into()),
+        enable_service_links: Some(false),
+        // The workload gets no API token unless the Sandbox names an account on purpose.
+        automount_service_account_token: Some(service_account.is_some()),
+        service_account_name: service_account,
+        termination_grace_period_seconds: Some(30),
+        node_selector: (!pod_settings.node_selector.is_empty()).then(|| pod_settings.node_selector.clone()),
+        tolerations: (!pod_settings.tolerations.is_empty()).then(|| pod_settings.tolerations.clone()),
+        runtime_class_name: pod_settings
+            .runtime_class_name
+            .clone()
+            .or_else(|| class.and_then(|c| c.runtime_class_name.clone())),
+        image_pull_secrets: (!pod_settings.image_pull_secrets.is_empty())
+            .then(|| pod_settings.image_pull_secrets.clone()),
+        security_context: Some(PodSecurityContext {
+            fs_group: Some(spec.user.gid),
+            fs_group_change_policy: Some("OnRootMismatch".into()),
+            supplemental_groups: (!supplemental_groups.is_empty()).then_some(supplemental_groups),
+            ..Default::default()
+        }),
+        init_containers: Some(init_containers),
+        containers: vec![workload],
+        volumes: Some(volumes),
+        ..Default::default()
+    };
+
+    let mut annotations = pod_settings.annotations.clone();
+    annotations.insert(labels::POD_SPEC_HASH.into(), spec_hash(&pod_spec));
+
+    Ok(Pod {
+        metadata: ObjectMeta {
+            name: Some(labels::pod_name(&name)),
+            namespace: Some(namespace),
+            labels: Some(pod_labels),
+            annotations: Some(annotations),
+            owner_references: Some(vec![owner]),
+            ..Default::default()
+        },
+        spec: Some(pod_spec),
+        status: None,
+    })
+}
+
+/// The PersistentVolumeClaim a Sandbox's `workspace.volumeClaimTemplate` asks
+/// for, owned by the Sandbox so it outlives suspended Pods and goes with the
+/// Sandbox.
+pub fn render_workspace_claim(sandbox: &Sandbox) -> Result<Option<PersistentVolumeClaim>, RenderError> {
+    let Some(template) = sandbox.spec.workspace.as_ref().and_then(|w| w.volume_claim_template.as_ref()) else {
+        return Ok(None);
+    };
+    let name = sandbox.metadata.name.clone().ok_or(RenderError::MissingMetadata("metadata.name"))?;
+    let namespace = sandbox.namespace().ok_or(RenderError::MissingMetadata("metadata.namespace"))?;
+    let owner = sandbox.controller_owner_ref(&()).ok_or(RenderError::MissingMetadata("metadata.uid"))?;
+    let mut spec = template.spec.clone();
+    if spec.access_modes.is_none() {
+        spec.access_modes = Some(vec!["ReadWriteOnce".into()]);
+    }
+    Ok(Some(PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(labels::workspace_claim_name(&name)),
+            namespace: Some(namespace),
+            labels: Some(labels::sandbox_labels(&name, "workspace")),
+            owner_references: Some(vec![owner]),
+            ..Default::default()
+        },
+        spec: Some(spec),
+        status: None,
+    }))
+}
+
+fn install_entrypoint_container(settings: &RenderSettings) -> Container {
+    Container {
+        name: names::INSTALL_ENTRYPOINT.into(),
+        image: Some(settings.entrypoint_image.clone()),
+        image_pull_policy: settings.image_pull_policy.clone(),
+        command: Some(vec!["/dockyard-entrypoint".into(), "install".into(), paths::DOCKYARD_BIN_DIR.into()]),
+        security_context: Some(restricted_security_context(65532, 65532)),
+        volume_mounts: Some(vec![mount(names::VOLUME_BIN, paths::DOCKYARD_BIN_DIR, false)]),
+        ..Default::default()
+    }
+}
+
+fn dind_container(
+    sandbox: &Sandbox,
+    class: Option<&SandboxClassSpec>,
+    settings: &RenderSettings,
+    workspace_mount_path: &str,
+) -> Container {
+    let class_dind = class.map(|c| c.dind.clone()).unwrap_or_default();
+    let dind = sandbox.spec.docker.dind.clone().unwrap_or_default();
+    let timeout = sandbox.spec.docker_readiness_timeout_seconds();
+
+    let mut command = vec![
+        paths::ENTRYPOINT.to_string(),
+        "dind".into(),
+        format!("--socket={}", paths::DOCKER_SOCKET),
+        format!("--group={}", settings.docker_group_id),
+        format!("--data-root={}", paths::DIND_DATA_DIR),
+    ];
+    if let Some(mtu) = class_dind.mtu {
+        command.push(format!("--mtu={mtu}"));
+    }
+    for pool in &class_dind.address_pools {
+        command.push(format!("--default-address-pool=base={},size={}", pool.base, pool.size));
+    }
+
+    let security_context = match class_dind.security.profile {
+        DindSecurityProfile::Privileged => SecurityContext {
+            privileged: Some(true),
+            run_as_user: Some(0),
+            run_as_group: Some(0),
+            ..Default::default()
+        },
+        DindSecurityProfile::Capabilities => SecurityContext {
+            privileged: Some(false),
+            run_as_user: Some(0),
+            run_as_group: Some(0),
+            allow_privilege_escalation: Some(true),
+            capabilities: Some(Capabilities {
+                add: Some(class_dind.security.capabilities.clone()),
+                drop: (!class_dind.security.drop_capabilities.is_empty())
+                    .then(|| class_dind.security.drop_capabilities.clone()),
+            }),
+            seccomp_profile: Some(SeccompProfile { type_: "Unconfined".into(), localhost_profile: None }),
+            app_armor_profile: Some(AppArmorProfile { type_: "Unconfined".into(), localhost_profile: None }),
+            ..Default::default()
+        },
+    };
+
+    let ping = |period, failures| Probe {
+        exec: Some(ExecAction {
+            command: Some(vec![
+                paths::ENTRYPOINT.into(),
+                "ping".into(),
+                format!("--docker-host=unix://{}", paths::DOCKER_SOCKET),
+            ]),
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        timeout_seconds: Some(2),
+        ..Default::default()
+    };
+
+    Container {
+        name: names::DIND.into(),
+        image: Some(class_dind.image.clone().unwrap_or_else(|| settings.dind_image.clone())),
+        image_pull_policy: settings.image_pull_policy.clone(),
+        command: Some(command),
+        // A native sidecar: started before the workload, which starts only once
+        // the startup probe sees the daemon answer.
+        restart_policy: Some("Always".into()),
+        startup_probe: Some(ping(1, timeout)),
+        liveness_probe: Some(ping(10, 6)),
+        resources: dind.resources.clone().or(class_dind.resources.clone()),
+        security_context: Some(security_context),
+        volume_mounts: Some(vec![
+            mount(names::VOLUME_BIN, paths::DOCKYARD_BIN_DIR, true),
+            mount(names::VOLUME_DOCKER_SOCKET, paths::DOCKER_SOCKET_DIR, false),
+            mount(names::VOLUME_DIND_DATA, paths::DIND_DATA_DIR, false),
+            // Same path as in the workload, so `docker run -v $PWD:/src` resolves in dockerd.
+            mount(names::VOLUME_WORKSPACE, workspace_mount_path, false),
+        ]),
+        ..Default::default()
+    }
+}
+
+fn workload_container(sandbox: &Sandbox, class: Option<&SandboxClassSpec>, workspace_mount_path: &str) -> Container {
+    let spec = &sandbox.spec;
+    let mode = spec.docker.mode;
+    let sudo = spec.sudo_commands();
+
+    let mut command = vec![
+        paths::ENTRYPOINT.to_string(),
+        "run".into(),
+        format!("--user={}", spec.user.name),
+        format!("--uid={}", spec.user.uid),
+        format!("--gid={}", spec.user.gid),
+    ];
+    command.extend(sudo.iter().map(|c| format!("--sudo={c}")));
+    if let Some(endpoint) = docker_endpoint(mode) {
+        command.push(format!("--docker-host={endpoint}"));
+        command.push(format!("--docker-timeout={}s", spec.docker_readiness_timeout_seconds()));
+    }
+    command.push("--".into());
+    command.extend(spec.command.iter().cloned());
+
+    let mut env = spec.env.clone();
+    env.push(EnvVar { name: "DOCKYARD_SANDBOX".into(), value: sandbox.metadata.name.clone(), ..Default::default() });
+    if let Some(endpoint) = docker_endpoint(mode) {
+        env.push(EnvVar { name: "DOCKER_HOST".into(), value: Some(endpoint), ..Default::default() });
+    }
+
+    let security_context = if sudo.is_empty() {
+        // No root at any point: the kernel starts the workload as the user, and
+        // the socket's group arrives as a supplemental group.
+        restricted_security_context(spec.user.uid, spec.user.gid)
+    } else {
+        // The entrypoint starts as root only to write the sudoers drop-in, then
+        // drops for good; sudo needs privilege escalation and these few capabilities.
+        SecurityContext {
+            run_as_user: Some(0),
+            run_as_group: Some(0),
+            run_as_non_root: Some(false),
+            allow_privilege_escalation: Some(true),
+            privileged: Some(false),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                add: Some(SUDO_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
+            }),
+            seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }),
+            ..Default::default()
+        }
+    };
+
+    let mut mounts = vec![
+        mount(names::VOLUME_BIN, paths::DOCKYARD_BIN_DIR, true),
+        mount(names::VOLUME_WORKSPACE, workspace_mount_path, false),
+    ];
+    if mode != DockerMode::None {
+        mounts.push(mount(names::VOLUME_DOCKER_SOCKET, paths::DOCKER_SOCKET_DIR, false));
+    }
+
+    Container {
+        name: names::WORKLOAD.into(),
+        image: Some(spec.image.clone()),
+        image_pull_policy: spec.image_pull_policy.map(|p| p.as_str().to_string()),
+        command: Some(command),
+        args: (!spec.args.is_empty()).then(|| spec.args.clone()),
+        env: Some(env),
+        working_dir: Some(spec.working_dir.clone().unwrap_or_else(|| workspace_mount_path.to_string())),
+        resources: spec.resources.clone().or_else(|| class.and_then(|c| c.default_resources.clone())),
+        security_context: Some(security_context),
+        volume_mounts: Some(mounts),
+        stdin: Some(true),
+        tty: Some(true),
+        ..Default::default()
+    }
+}
+
+/// Non-root, no capabilities, no privilege escalation, RuntimeDefault seccomp.
+fn restricted_security_context(uid: i64, gid: i64) -> SecurityContext {
+    SecurityContext {
+        run_as_user: Some(uid),
+        run_as_group: Some(gid),
+        run_as_non_root: Some(true),
+        allow_privilege_escalation: Some(false),
+        privileged: Some(false),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), add: None }),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }),
+        ..Default::default()
+    }
+}
+
+fn workspace_volume(sandbox: &Sandbox, sandbox_name: &str) -> Volume {
+    let workspace = sandbox.spec.workspace_or_default();
+    let mut volume = Volume { name: names::VOLUME_WORKSPACE.into(), ..Default::default() };
+    if let Some(existing) = &workspace.persistent_volume_claim {
+        volume.persistent_volume_claim =
+            Some(PersistentVolumeClaimVolumeSource { claim_name: existing.claim_name.clone(), read_only: None });
+    } else if workspace.volume_claim_template.is_some() {
+        volume.persistent_volume_claim = Some(PersistentVolumeClaimVolumeSource {
+            claim_name: labels::workspace_claim_name(sandbox_name),
+            read_only: None,
+        });
+    } else {
+        volume.empty_dir = Some(EmptyDirVolumeSource {
+            size_limit: workspace.empty_dir.and_then(|e| e.size_limit),
+            medium: None,
+        });
+    }
+    volume
+}
+
+fn dind_data_volume(sandbox: &Sandbox, class: Option<&SandboxClassSpec>) -> Volume {
+    let storage = sandbox.spec.docker.dind.as_ref().and_then(|d| d.storage.clone()).unwrap_or_default();
+    let size = storage
+        .size
+        .or_else(|| class.and_then(|c| c.dind.storage_size.clone()))
+        .unwrap_or_else(|| Quantity(DEFAULT_DIND_STORAGE_SIZE.into()));
+    let mut volume = Volume { name: names::VOLUME_DIND_DATA.into(), ..Default::default() };
+    match storage.storage_class_name {
+        Some(storage_class) => {
+            volume.ephemeral = Some(EphemeralVolumeSource {
+                volume_claim_template: Some(PersistentVolumeClaimTemplate {
+                    metadata: None,
+                    spec: PersistentVolumeClaimSpec {
+                        access_modes: Some(vec!["ReadWriteOnce".into()]),
+                        storage_class_name: Some(storage_class),
+                        resources: Some(VolumeResourceRequirements {
+                            requests: Some(BTreeMap::from([("storage".to_string(), size)])),
+                            limits: None,
+                        }),
+                        ..Default::default()
+                    },
+                }),
+            })
+        }
+        None => volume.empty_dir = Some(EmptyDirVolumeSource { size_limit: Some(size), medium: None }),
+    }
+    volume
+}
+
+fn host_path_volume(name: &str, path: String, type_: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        host_path: Some(HostPathVolumeSource { path, type_: Some(type_.into()) }),
+        ..Default::default()
+    }
+}
+
+fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: volume.into(),
+        mount_path: path.into(),
+        read_only: read_only.then_some(true),
+        ..Default::default()
+    }
+}
+
+/// A stable hash of a Pod spec (FNV-1a over its JSON), so the controller can
+/// tell when the running Pod no longer matches what the Sandbox asks for.
+fn spec_hash(spec: &PodSpec) -> String {
+    let json = serde_json::to_vec(spec).expect("a PodSpec always serializes");
+    let hash = json.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{hash:016x}")
+}
+

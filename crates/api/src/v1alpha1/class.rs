@@ -1,0 +1,187 @@
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::DockerMode;
+
+/// A SandboxClass is the platform team's policy for Sandboxes: which docker
+/// modes are allowed, how the DinD sidecar is secured, which runtime, how much
+/// CPU and memory, and which namespaces may use it. Cluster-scoped.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "dockyard.dev",
+    version = "v1alpha1",
+    kind = "SandboxClass",
+    plural = "sandboxclasses",
+    shortname = "sbxc",
+    category = "dockyard",
+    derive = "PartialEq",
+    doc = "A SandboxClass: the platform team's policy for the Sandboxes that use it.",
+    printcolumn = r#"{"name":"Default","type":"boolean","jsonPath":".spec.default"}"#,
+    printcolumn = r#"{"name":"Modes","type":"string","jsonPath":".spec.allowedDockerModes"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxClassSpec {
+    /// Marks this class as the one used by Sandboxes that name no class. When
+    /// several classes are marked, the oldest one wins.
+    #[serde(default)]
+    pub default: bool,
+
+    /// Docker modes Sandboxes of this class may use. Default: all of `dind`,
+    /// `hostSocket`, `none`.
+    #[serde(default = "all_docker_modes")]
+    #[schemars(length(min = 1, max = 3))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub allowed_docker_modes: Vec<DockerMode>,
+
+    /// Allows `docker.hostSocket.access: raw`, the node's Docker socket itself.
+    /// A raw socket is root on the node: allow it only for trusted users.
+    #[serde(default)]
+    pub allow_raw_host_socket: bool,
+
+    /// How DinD sidecars of this class run.
+    #[serde(default)]
+    pub dind: ClassDind,
+
+    /// RuntimeClass for the Pods of this class (e.g. `sysbox-runc`, `kata`,
+    /// `gvisor`). A Sandbox's own `pod.runtimeClassName` takes precedence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub runtime_class_name: Option<String>,
+
+    /// Resources of the workload container when the Sandbox gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_resources: Option<ResourceRequirements>,
+
+    /// Upper bounds of the workload's requests and limits, e.g. `{cpu: "4",
+    /// memory: 8Gi}`. A Sandbox asking for more is not admitted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub max_resources: BTreeMap<String, Quantity>,
+
+    /// Namespaces whose Sandboxes may use this class, by namespace labels.
+    /// Omitted: every namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+}
+
+fn all_docker_modes() -> Vec<DockerMode> {
+    vec![DockerMode::Dind, DockerMode::HostSocket, DockerMode::None]
+}
+
+impl Default for SandboxClassSpec {
+    fn default() -> Self {
+        Self {
+            default: false,
+            allowed_docker_modes: all_docker_modes(),
+            allow_raw_host_socket: false,
+            dind: ClassDind::default(),
+            runtime_class_name: None,
+            default_resources: None,
+            max_resources: BTreeMap::new(),
+            namespace_selector: None,
+        }
+    }
+}
+
+/// How DinD sidecars of a class run.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassDind {
+    /// Image of the DinD sidecar (dockerd, containerd, runc, iptables).
+    /// Omitted: the controller's `--dind-image`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub image: Option<String>,
+
+    /// Security settings of the sidecar.
+    #[serde(default)]
+    pub security: DindSecurity,
+
+    /// MTU of the inner daemon's networks (`dockerd --mtu`). Clusters with
+    /// overlay networks need one smaller than the Pod network's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 576, max = 9216))]
+    pub mtu: Option<i32>,
+
+    /// Address pools of the inner daemon's networks
+    /// (`dockerd --default-address-pool`). Pick ranges that do not overlap the
+    /// cluster's Pod and Service networks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub address_pools: Vec<AddressPool>,
+
+    /// Size of `/var/lib/docker` when a Sandbox gives none. Default `20Gi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_size: Option<Quantity>,
+
+    /// Upper bound of a Sandbox's `docker.dind.storage.size`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_storage_size: Option<Quantity>,
+
+    /// Resources of the DinD sidecar when the Sandbox gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+/// Default size of a DinD sidecar's `/var/lib/docker`.
+pub const DEFAULT_DIND_STORAGE_SIZE: &str = "20Gi";
+
+/// Security settings of a DinD sidecar.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "self.profile == 'capabilities' ? (has(self.capabilities) && size(self.capabilities) > 0) : (!has(self.capabilities) || size(self.capabilities) == 0)",
+     "message": "capabilities must be listed when profile is capabilities, and only then",
+     "fieldPath": ".capabilities"},
+]))]
+pub struct DindSecurity {
+    /// `privileged` (default): a privileged sidecar. `capabilities`: exactly the
+    /// listed capabilities, with unconfined seccomp and AppArmor, for clusters
+    /// that cannot or will not grant `privileged`.
+    #[serde(default)]
+    pub profile: DindSecurityProfile,
+    /// Capabilities of the sidecar with profile `capabilities`, without the
+    /// `CAP_` prefix, e.g. `SYS_ADMIN`, `NET_ADMIN`; or `ALL`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(regex(pattern = r"^(ALL|[A-Z][A-Z_]{1,31})$")))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub capabilities: Vec<String>,
+    /// Capabilities removed from `capabilities` (useful with `ALL`), e.g.
+    /// `SYS_RESOURCE` on hosts that cannot grant it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(regex(pattern = r"^[A-Z][A-Z_]{1,31}$")))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub drop_capabilities: Vec<String>,
+}
+
+/// Security profile of a DinD sidecar.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum DindSecurityProfile {
+    /// `securityContext.privileged: true`.
+    #[default]
+    Privileged,
+    /// An explicit capability set with unconfined seccomp and AppArmor.
+    Capabilities,
+}
+
+/// One address pool of the inner Docker daemon.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressPool {
+    /// IPv4 range the daemon carves networks from, e.g. `10.201.0.0/16`.
+    #[schemars(length(min = 9, max = 18))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "isCIDR(self) && cidr(self).ip().family() == 4", "message": "base must be an IPv4 CIDR such as 10.201.0.0/16"},
+    ]))]
+    pub base: String,
+    /// Prefix length of each network, 8 to 30, e.g. 24.
+    #[schemars(range(min = 8, max = 30))]
+    pub size: i32,
+}

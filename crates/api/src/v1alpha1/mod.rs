@@ -1,0 +1,12 @@
+//! `dockyard.dev/v1alpha1`: the custom resources users and platform teams write.
+
+mod class;
+mod sandbox;
+
+pub use class::*;
+pub use sandbox::*;
+
+/// API group of every Dockyard resource.
+pub const GROUP: &str = "dockyard.dev";
+/// API version of this module's resources.
+pub const VERSION: &str = "v1alpha1";

@@ -1,0 +1,510 @@
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    EnvVar, LocalObjectReference, PersistentVolumeClaimSpec, ResourceRequirements, Toleration,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Longest Sandbox name: the Pod is named `sbx-<name>` and its hostname must
+/// stay a 63-character DNS label.
+pub const MAX_SANDBOX_NAME_LENGTH: usize = 58;
+
+/// A Sandbox is a workspace container for a person or an AI agent, optionally
+/// with Docker inside it. The controller turns it into a Pod: the workload runs
+/// as an unprivileged user, and Docker comes from a DinD sidecar, a brokered
+/// node socket, or not at all.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "dockyard.dev",
+    version = "v1alpha1",
+    kind = "Sandbox",
+    plural = "sandboxes",
+    shortname = "sbx",
+    category = "dockyard",
+    derive = "PartialEq",
+    doc = "A Sandbox: a workspace container for a person or an AI agent, optionally with Docker inside.",
+    namespaced,
+    status = "SandboxStatus",
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.docker.mode"}"#,
+    printcolumn = r#"{"name":"Node","type":"string","jsonPath":".status.nodeName"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    validation = kube::core::Rule::new("size(self.metadata.name) <= 58").message("metadata.name: a Sandbox name must be at most 58 characters (its Pod is named sbx-<name>)")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxSpec {
+    /// Container image of the workload, e.g. `dockyard-sandbox:latest`. Any image
+    /// works: the Dockyard entrypoint is copied into the Pod, not required in
+    /// the image.
+    #[schemars(length(min = 1, max = 1024))]
+    pub image: String,
+
+    /// When the kubelet pulls the image: `Always`, `IfNotPresent` or `Never`.
+    /// Defaults to Kubernetes' own rule (Always for `:latest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<ImagePullPolicy>,
+
+    /// The program to run, replacing the image's entrypoint. Empty: the sandbox
+    /// stays up idle (the Dockyard entrypoint waits as PID 1) so users can
+    /// `kubectl exec` into it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub command: Vec<String>,
+
+    /// Arguments to `command`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1024))]
+    pub args: Vec<String>,
+
+    /// Environment variables of the workload. `DOCKER_HOST` is set by Dockyard
+    /// and may not be given here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub env: Vec<EnvVar>,
+
+    /// Working directory of the workload. Defaults to the workspace mount path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
+    pub working_dir: Option<String>,
+
+    /// CPU and memory of the workload container. Defaults to the class's
+    /// `defaultResources`; may not exceed the class's `maxResources`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// The unprivileged identity the workload runs as.
+    #[serde(default)]
+    pub user: SandboxUser,
+
+    /// Passwordless sudo for exactly the listed programs. Omitted or empty: no
+    /// sudo at all. Note: sudo on a package manager can become root inside the
+    /// container; the container itself (non-privileged, minimal capabilities)
+    /// is the security boundary, not this list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sudo: Option<SudoSpec>,
+
+    /// How the workload gets Docker.
+    #[serde(default)]
+    pub docker: DockerSpec,
+
+    /// The sandbox's working files. Defaults to an emptyDir at `/workspace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<WorkspaceSpec>,
+
+    /// Name of the SandboxClass whose policy applies. Omitted: the class marked
+    /// `default: true`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub class_name: Option<String>,
+
+    /// `true` removes the Pod but keeps the workspace; `false` brings it back.
+    #[serde(default)]
+    pub suspended: bool,
+
+    /// When the sandbox expires: its Pod is removed and the phase becomes
+    /// `Expired`. The workspace is kept until the Sandbox is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_time: Option<Time>,
+
+    /// Pod-level settings passed through to the sandbox's Pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<PodSettings>,
+}
+
+/// When the kubelet pulls an image.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ImagePullPolicy {
+    Always,
+    IfNotPresent,
+    Never,
+}
+
+impl ImagePullPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "Always",
+            Self::IfNotPresent => "IfNotPresent",
+            Self::Never => "Never",
+        }
+    }
+}
+
+/// The unprivileged user the workload runs as. Root (uid 0) is never allowed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxUser {
+    /// Login name, created in the container when the image lacks it: lowercase
+    /// letters, digits, `_` and `-`, starting with a letter or `_`, at most 32.
+    #[serde(default = "default_user_name")]
+    #[schemars(regex(pattern = r"^[a-z_][a-z0-9_-]{0,31}$"))]
+    pub name: String,
+    /// Numeric user id, 1 or more (0 is root and is refused).
+    #[serde(default = "default_uid")]
+    #[schemars(range(min = 1, max = 2147483647))]
+    pub uid: i64,
+    /// Numeric primary group id, 1 or more.
+    #[serde(default = "default_gid")]
+    #[schemars(range(min = 1, max = 2147483647))]
+    pub gid: i64,
+}
+
+fn default_user_name() -> String {
+    "sandbox".into()
+}
+fn default_uid() -> i64 {
+    1000
+}
+fn default_gid() -> i64 {
+    1000
+}
+
+impl Default for SandboxUser {
+    fn default() -> Self {
+        Self { name: default_user_name(), uid: default_uid(), gid: default_gid() }
+    }
+}
+
+/// Which programs the user may run with sudo.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SudoSpec {
+    /// Absolute paths of the programs allowed with passwordless sudo, e.g.
+    /// `/usr/bin/apt-get`. Nothing else is allowed.
+    #[serde(default)]
+    #[schemars(length(max = 32), inner(length(min = 2, max = 256)))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "self.all(c, c.matches('^/[A-Za-z0-9._+/-]+$'))",
+        "message": "every entry must be an absolute path to a program (letters, digits, '.', '_', '+', '-', '/'), e.g. /usr/bin/apt-get"
+    }]))]
+    pub commands: Vec<String>,
+}
+
+/// How the workload reaches a Docker daemon.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "self.mode == 'dind' || !has(self.dind)", "message": "dind settings may only be given with mode: dind", "fieldPath": ".dind"},
+    {"rule": "self.mode == 'hostSocket' || !has(self.hostSocket)", "message": "hostSocket settings may only be given with mode: hostSocket", "fieldPath": ".hostSocket"},
+]))]
+pub struct DockerSpec {
+    /// `dind` (default): a Docker daemon in a sidecar of the sandbox's own Pod.
+    /// `hostSocket`: the node's Docker daemon, through a per-sandbox socket
+    /// brokered by the node agent. `none`: no Docker.
+    #[serde(default)]
+    pub mode: DockerMode,
+    /// Settings of the DinD sidecar (mode `dind` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dind: Option<DindSpec>,
+    /// Settings of host-socket access (mode `hostSocket` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_socket: Option<HostSocketSpec>,
+}
+
+/// How the workload gets Docker.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum DockerMode {
+    /// A Docker daemon in a sidecar of the sandbox's Pod.
+    #[default]
+    Dind,
+    /// The node's Docker daemon through the node agent's broker (or raw, where the class allows).
+    HostSocket,
+    /// No Docker.
+    None,
+}
+
+impl DockerMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dind => "dind",
+            Self::HostSocket => "hostSocket",
+            Self::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for DockerMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Settings of the Docker-in-Docker sidecar.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DindSpec {
+    /// The volume behind `/var/lib/docker` (images, containers, build cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<DindStorage>,
+    /// How long to wait for the daemon to answer before the sandbox is marked
+    /// `DockerReady=False`. 1 to 600 seconds, default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 600))]
+    pub readiness_timeout_seconds: Option<i32>,
+    /// CPU and memory of the DinD sidecar. Defaults to the class's DinD resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+/// Default readiness timeout of the DinD daemon, in seconds.
+pub const DEFAULT_DOCKER_READINESS_TIMEOUT_SECONDS: i32 = 30;
+
+/// The volume behind the DinD daemon's `/var/lib/docker`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DindStorage {
+    /// Size of the volume, e.g. `20Gi`. Defaults to the class's
+    /// `dind.storageSize`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<Quantity>,
+    /// Storage class of a generic ephemeral volume for the daemon's data. Omitted:
+    /// a size-limited emptyDir on the node's disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub storage_class_name: Option<String>,
+}
+
+/// Settings of host-socket access.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HostSocketSpec {
+    /// `brokered` (default): a per-sandbox socket from the node agent that shows
+    /// the sandbox only its own objects and refuses escapes to the node. `raw`:
+    /// the node's Docker socket itself, root on the node; only where the class
+    /// sets `allowRawHostSocket`.
+    #[serde(default)]
+    pub access: HostSocketAccess,
+}
+
+/// How a host-socket sandbox reaches the node's daemon.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum HostSocketAccess {
+    /// Through the node agent's broker.
+    #[default]
+    Brokered,
+    /// The node's socket, unfiltered.
+    Raw,
+}
+
+/// Default mount path of the workspace.
+pub const DEFAULT_WORKSPACE_MOUNT_PATH: &str = "/workspace";
+
+/// Where the sandbox's files live. At most one source may be given; none
+/// means an emptyDir, which lives as long as the Pod.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "[has(self.emptyDir), has(self.persistentVolumeClaim), has(self.volumeClaimTemplate)].filter(x, x).size() <= 1",
+     "message": "give at most one of emptyDir, persistentVolumeClaim, volumeClaimTemplate"},
+]))]
+pub struct WorkspaceSpec {
+    /// Absolute path where the workspace is mounted, default `/workspace`. The
+    /// DinD daemon sees it at the same path, so `docker run -v $PWD:/src`
+    /// works from inside it.
+    #[serde(default = "default_workspace_mount_path")]
+    #[schemars(length(min = 2, max = 4096))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self.startsWith('/') && self != '/'", "message": "mountPath must be an absolute path other than /"},
+    ]))]
+    pub mount_path: String,
+    /// A scratch volume that lives as long as the Pod (lost on suspend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub empty_dir: Option<EmptyDirWorkspace>,
+    /// An existing PersistentVolumeClaim in the Sandbox's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_claim: Option<ExistingClaim>,
+    /// A PersistentVolumeClaim created for this Sandbox (named
+    /// `<sandbox>-workspace`), kept across suspend and deleted with the Sandbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_claim_template: Option<ClaimTemplate>,
+}
+
+fn default_workspace_mount_path() -> String {
+    DEFAULT_WORKSPACE_MOUNT_PATH.into()
+}
+
+/// A scratch workspace.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmptyDirWorkspace {
+    /// Upper bound of the volume's size, e.g. `10Gi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_limit: Option<Quantity>,
+}
+
+/// An existing claim used as the workspace.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExistingClaim {
+    /// Name of the PersistentVolumeClaim, in the Sandbox's namespace.
+    #[schemars(length(min = 1, max = 253))]
+    pub claim_name: String,
+}
+
+/// A claim created for the Sandbox.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimTemplate {
+    /// Spec of the PersistentVolumeClaim, e.g. access modes, storage class and
+    /// `resources.requests.storage`.
+    pub spec: PersistentVolumeClaimSpec,
+}
+
+/// Pod-level settings a platform team needs passed through.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSettings {
+    /// Node labels the Pod must match.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    /// Tolerations of the Pod.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+    /// RuntimeClass of the Pod (e.g. Sysbox, Kata, gVisor). Overrides the class's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub runtime_class_name: Option<String>,
+    /// ServiceAccount of the Pod. Omitted: the namespace's `default` account,
+    /// with no API token mounted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub service_account_name: Option<String>,
+    /// Secrets for pulling the workload image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secrets: Vec<LocalObjectReference>,
+    /// Extra labels of the Pod. Labels under `dockyard.dev/` and
+    /// `app.kubernetes.io/` are Dockyard's and are refused here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Extra annotations of the Pod.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// What the controller last saw of the Sandbox.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxStatus {
+    /// Summary of where the Sandbox is in its lifecycle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<SandboxPhase>,
+    /// `Admitted`, `PodScheduled`, `DockerReady` and `Ready`, in Kubernetes API
+    /// conventions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Name of the sandbox's Pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_name: Option<String>,
+    /// Node the Pod runs on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
+    /// IP address of the Pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "podIP")]
+    pub pod_ip: Option<String>,
+    /// The Docker endpoint the workload uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker: Option<DockerStatus>,
+}
+
+/// Lifecycle phase of a Sandbox.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum SandboxPhase {
+    /// Accepted; the Pod is not running yet.
+    Pending,
+    /// The Pod runs; Docker or the workload is not ready yet.
+    Starting,
+    /// The workload runs and Docker (if any) answers.
+    Ready,
+    /// Suspended by the user: no Pod, workspace kept.
+    Suspended,
+    /// `shutdownTime` has passed: no Pod, workspace kept.
+    Expired,
+    /// The workload's command finished successfully.
+    Completed,
+    /// Refused by policy or unable to run; see the conditions.
+    Failed,
+    /// Being deleted; node cleanup in progress.
+    Terminating,
+}
+
+impl SandboxPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Starting => "Starting",
+            Self::Ready => "Ready",
+            Self::Suspended => "Suspended",
+            Self::Expired => "Expired",
+            Self::Completed => "Completed",
+            Self::Failed => "Failed",
+            Self::Terminating => "Terminating",
+        }
+    }
+}
+
+/// The Docker endpoint of a running sandbox.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DockerStatus {
+    /// The docker mode in effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<DockerMode>,
+    /// `DOCKER_HOST` as the workload sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Version reported by the Docker daemon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
+}
+
+/// Condition types of a Sandbox.
+pub mod condition {
+    /// The class admitted the Sandbox.
+    pub const ADMITTED: &str = "Admitted";
+    /// The Pod is bound to a node.
+    pub const POD_SCHEDULED: &str = "PodScheduled";
+    /// The sandbox's Docker endpoint answers.
+    pub const DOCKER_READY: &str = "DockerReady";
+    /// The workload runs and everything it needs is ready.
+    pub const READY: &str = "Ready";
+}
+
+impl SandboxSpec {
+    /// The workspace settings in effect (an emptyDir at `/workspace` when none are given).
+    pub fn workspace_or_default(&self) -> WorkspaceSpec {
+        self.workspace.clone().unwrap_or_else(|| WorkspaceSpec {
+            mount_path: default_workspace_mount_path(),
+            ..WorkspaceSpec::default()
+        })
+    }
+
+    /// The sudo allowlist (empty: no sudo).
+    pub fn sudo_commands(&self) -> &[String] {
+        self.sudo.as_ref().map(|s| s.commands.as_slice()).unwrap_or_default()
+    }
+
+    /// The DinD readiness timeout in effect.
+    pub fn docker_readiness_timeout_seconds(&self) -> i32 {
+        self.docker
+            .dind
+            .as_ref()
+            .and_then(|d| d.readiness_timeout_seconds)
+            .unwrap_or(DEFAULT_DOCKER_READINESS_TIMEOUT_SECONDS)
+    }
+
+    /// Host-socket access in effect (meaningful in mode `hostSocket` only).
+    pub fn host_socket_access(&self) -> HostSocketAccess {
+        self.docker.host_socket.as_ref().map(|h| h.access).unwrap_or_default()
+    }
+}

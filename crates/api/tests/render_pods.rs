@@ -1,0 +1,272 @@
+//! Rendering a Sandbox into its Pod, for each docker mode: the fields that
+//! matter asserted one by one, and whole Pods as snapshots.
+
+use dockyard_api::render::{RenderSettings, names, paths, render_pod, render_workspace_claim};
+use dockyard_api::{Sandbox, SandboxClass};
+use k8s_openapi::api::core::v1::{Container, Pod};
+use serde_json::json;
+
+fn sandbox(spec: serde_json::Value) -> Sandbox {
+    serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox",
+        "metadata": {"name": "dev", "namespace": "team-a", "uid": "6f1c9e2a-0000-4000-8000-000000000001"},
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+fn class(spec: serde_json::Value) -> SandboxClass {
+    serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass",
+        "metadata": {"name": "c"}, "spec": spec,
+    }))
+    .unwrap()
+}
+
+fn render(sbx: &Sandbox, cls: Option<&SandboxClass>) -> Pod {
+    render_pod(sbx, cls.map(|c| &c.spec), &RenderSettings::default()).expect("renders")
+}
+
+fn container<'a>(pod: &'a Pod, name: &str) -> &'a Container {
+    let spec = pod.spec.as_ref().unwrap();
+    spec.containers.iter().chain(spec.init_containers.iter().flatten()).find(|c| c.name == name).unwrap()
+}
+
+fn has_container(pod: &Pod, name: &str) -> bool {
+    let spec = pod.spec.as_ref().unwrap();
+    spec.containers.iter().chain(spec.init_containers.iter().flatten()).any(|c| c.name == name)
+}
+
+fn env<'a>(c: &'a Container, name: &str) -> Option<&'a str> {
+    c.env.iter().flatten().find(|e| e.name == name).and_then(|e| e.value.as_deref())
+}
+
+fn mount_path<'a>(c: &'a Container, volume: &str) -> Option<&'a str> {
+    c.volume_mounts.iter().flatten().find(|m| m.name == volume).map(|m| m.mount_path.as_str())
+}
+
+#[test]
+fn dind_pod_has_a_native_sidecar_and_an_unprivileged_workload() {
+    let pod = render(&sandbox(json!({"image": "dockyard-sandbox:latest", "command": ["sleep", "infinity"]})), None);
+    let spec = pod.spec.as_ref().unwrap();
+    assert_eq!(pod.metadata.name.as_deref(), Some("sbx-dev"));
+    let owner = &pod.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.controller), ("Sandbox", "dev", Some(true)));
+
+    // The sidecar: an init container that keeps running, started before the workload.
+    let init: Vec<&str> = spec.init_containers.iter().flatten().map(|c| c.name.as_str()).collect();
+    assert_eq!(init, [names::INSTALL_ENTRYPOINT, names::DIND]);
+    let dind = container(&pod, names::DIND);
+    assert_eq!(dind.restart_policy.as_deref(), Some("Always"));
+    assert_eq!(dind.security_context.as_ref().unwrap().privileged, Some(true));
+    let startup = dind.startup_probe.as_ref().unwrap();
+    assert_eq!(startup.failure_threshold, Some(30), "readiness timeout defaults to 30 s");
+    assert!(startup.exec.as_ref().unwrap().command.as_ref().unwrap().contains(&"ping".to_string()));
+    assert!(dind.command.as_ref().unwrap().contains(&"--group=2375".to_string()));
+    assert_eq!(mount_path(dind, names::VOLUME_DIND_DATA), Some(paths::DIND_DATA_DIR));
+
+    // The workload: the user's uid/gid, nothing else.
+    let workload = container(&pod, names::WORKLOAD);
+    let sc = workload.security_context.as_ref().unwrap();
+    assert_eq!((sc.run_as_user, sc.run_as_group, sc.run_as_non_root), (Some(1000), Some(1000), Some(true)));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(sc.capabilities.as_ref().unwrap().drop.as_deref(), Some(&["ALL".to_string()][..]));
+    assert_eq!(sc.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
+    assert_eq!(sc.privileged, Some(false));
+    assert_eq!(env(workload, "DOCKER_HOST"), Some("unix:///var/run/dockyard/docker.sock"));
+    assert_eq!(spec.security_context.as_ref().unwrap().supplemental_groups.as_deref(), Some(&[2375][..]));
+    let cmd = workload.command.as_ref().unwrap();
+    assert_eq!(&cmd[..2], [paths::ENTRYPOINT, "run"]);
+    assert_eq!(&cmd[cmd.len() - 3..], ["--", "sleep", "infinity"]);
+
+    // The workspace is at the same path in both, so bind mounts resolve in dockerd.
+    assert_eq!(mount_path(workload, names::VOLUME_WORKSPACE), Some("/workspace"));
+    assert_eq!(mount_path(dind, names::VOLUME_WORKSPACE), Some("/workspace"));
+    assert_eq!(workload.working_dir.as_deref(), Some("/workspace"));
+    assert_eq!(spec.automount_service_account_token, Some(false));
+}
+
+#[test]
+fn dind_settings_come_from_the_sandbox_and_its_class() {
+    let cls = class(json!({
+        "dind": {
+            "image": "registry.local/dind:27",
+            "mtu": 1400,
+            "addressPools": [{"base": "10.201.0.0/16", "size": 24}],
+            "storageSize": "50Gi",
+            "security": {"profile": "capabilities", "capabilities": ["ALL"], "dropCapabilities": ["SYS_RESOURCE"]},
+        },
+        "runtimeClassName": "sysbox-runc",
+    }));
+    let sbx = sandbox(json!({
+        "image": "x",
+        "docker": {"mode": "dind", "dind": {"readinessTimeoutSeconds": 90, "storage": {"size": "30Gi", "storageClassName": "fast"}}},
+        "workspace": {"mountPath": "/home/dev/src"},
+    }));
+    let pod = render(&sbx, Some(&cls));
+    let dind = container(&pod, names::DIND);
+    assert_eq!(dind.image.as_deref(), Some("registry.local/dind:27"));
+    let cmd = dind.command.as_ref().unwrap();
+    assert!(cmd.contains(&"--mtu=1400".to_string()), "{cmd:?}");
+    assert!(cmd.contains(&"--default-address-pool=base=10.201.0.0/16,size=24".to_string()));
+    let sc = dind.security_context.as_ref().unwrap();
+    assert_eq!(sc.privileged, Some(false));
+    assert_eq!(sc.capabilities.as_ref().unwrap().add.as_deref(), Some(&["ALL".to_string()][..]));
+    assert_eq!(sc.capabilities.as_ref().unwrap().drop.as_deref(), Some(&["SYS_RESOURCE".to_string()][..]));
+    assert_eq!(sc.seccomp_profile.as_ref().unwrap().type_, "Unconfined");
+    assert_eq!(sc.app_armor_profile.as_ref().unwrap().type_, "Unconfined");
+    assert_eq!(dind.startup_probe.as_ref().unwrap().failure_threshold, Some(90));
+    assert_eq!(mount_path(dind, names::VOLUME_WORKSPACE), Some("/home/dev/src"));
+
+    let spec = pod.spec.as_ref().unwrap();
+    assert_eq!(spec.runtime_class_name.as_deref(), Some("sysbox-runc"));
+    let data = spec.volumes.iter().flatten().find(|v| v.name == names::VOLUME_DIND_DATA).unwrap();
+    let claim = &data.ephemeral.as_ref().unwrap().volume_claim_template.as_ref().unwrap().spec;
+    assert_eq!(claim.storage_class_name.as_deref(), Some("fast"));
+    assert_eq!(claim.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0, "30Gi");
+
+    // Without a size of its own, the sandbox gets the class's, on a sized emptyDir.
+    let pod = render(&sandbox(json!({"image": "x"})), Some(&cls));
+    let spec = pod.spec.as_ref().unwrap();
+    let data = spec.volumes.iter().flatten().find(|v| v.name == names::VOLUME_DIND_DATA).unwrap();
+    assert_eq!(data.empty_dir.as_ref().unwrap().size_limit.as_ref().unwrap().0, "50Gi");
+}
+
+#[test]
+fn sudo_starts_as_root_with_only_the_capabilities_sudo_needs() {
+    let pod = render(&sandbox(json!({"image": "x", "sudo": {"commands": ["/usr/bin/apt-get", "/usr/bin/pip"]}})), None);
+    let workload = container(&pod, names::WORKLOAD);
+    let sc = workload.security_context.as_ref().unwrap();
+    assert_eq!((sc.run_as_user, sc.run_as_non_root, sc.allow_privilege_escalation), (Some(0), Some(false), Some(true)));
+    let caps = sc.capabilities.as_ref().unwrap();
+    assert_eq!(caps.drop.as_deref(), Some(&["ALL".to_string()][..]));
+    assert_eq!(caps.add.as_ref().unwrap().len(), 7);
+    assert!(!caps.add.as_ref().unwrap().iter().any(|c| c == "SYS_ADMIN" || c == "ALL"));
+    let cmd = workload.command.as_ref().unwrap();
+    assert!(cmd.contains(&"--sudo=/usr/bin/apt-get".to_string()) && cmd.contains(&"--sudo=/usr/bin/pip".to_string()));
+}
+
+#[test]
+fn brokered_host_socket_mounts_the_agents_per_sandbox_directory() {
+    let pod = render(&sandbox(json!({"image": "x", "docker": {"mode": "hostSocket"}})), None);
+    assert!(!has_container(&pod, names::DIND));
+    let spec = pod.spec.as_ref().unwrap();
+    let socket = spec.volumes.iter().flatten().find(|v| v.name == names::VOLUME_DOCKER_SOCKET).unwrap();
+    let host_path = socket.host_path.as_ref().unwrap();
+    assert_eq!(host_path.path, "/var/run/dockyard/sandboxes/6f1c9e2a-0000-4000-8000-000000000001");
+    assert_ne!(host_path.path, "/var/run/docker.sock");
+    assert_eq!(spec.security_context.as_ref().unwrap().supplemental_groups.as_deref(), Some(&[2375][..]));
+    let workload = container(&pod, names::WORKLOAD);
+    assert_eq!(mount_path(workload, names::VOLUME_DOCKER_SOCKET), Some(paths::DOCKER_SOCKET_DIR));
+    assert_eq!(pod.metadata.labels.as_ref().unwrap()["dockyard.dev/docker-mode"], "hostSocket");
+}
+
+#[test]
+fn raw_host_socket_mounts_the_node_socket() {
+    let sbx = sandbox(json!({"image": "x", "docker": {"mode": "hostSocket", "hostSocket": {"access": "raw"}}}));
+    let settings = RenderSettings { node_docker_group_id: Some(998), ..RenderSettings::default() };
+    let pod = render_pod(&sbx, None, &settings).unwrap();
+    let spec = pod.spec.as_ref().unwrap();
+    let socket = spec.volumes.iter().flatten().find(|v| v.name == names::VOLUME_DOCKER_SOCKET).unwrap();
+    let host_path = socket.host_path.as_ref().unwrap();
+    assert_eq!((host_path.path.as_str(), host_path.type_.as_deref()), ("/var/run/docker.sock", Some("Socket")));
+    assert_eq!(spec.security_context.as_ref().unwrap().supplemental_groups.as_deref(), Some(&[998][..]));
+}
+
+#[test]
+fn none_mode_has_no_docker_at_all() {
+    let pod = render(&sandbox(json!({"image": "x", "docker": {"mode": "none"}})), None);
+    let spec = pod.spec.as_ref().unwrap();
+    assert!(!has_container(&pod, names::DIND));
+    assert!(!spec.volumes.iter().flatten().any(|v| v.name == names::VOLUME_DOCKER_SOCKET));
+    let workload = container(&pod, names::WORKLOAD);
+    assert_eq!(env(workload, "DOCKER_HOST"), None);
+    assert!(!workload.command.as_ref().unwrap().iter().any(|a| a.starts_with("--docker-host")));
+    assert_eq!(spec.security_context.as_ref().unwrap().supplemental_groups, None);
+    assert_eq!(workload.security_context.as_ref().unwrap().run_as_non_root, Some(true));
+}
+
+#[test]
+fn pod_settings_pass_through_and_dockyard_labels_win() {
+    let sbx = sandbox(json!({
+        "image": "x",
+        "pod": {
+            "nodeSelector": {"pool": "sandboxes"},
+            "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "sandboxes", "effect": "NoSchedule"}],
+            "runtimeClassName": "kata",
+            "serviceAccountName": "agent",
+            "imagePullSecrets": [{"name": "regcred"}],
+            "labels": {"team": "ml"},
+            "annotations": {"owner": "ada"},
+        },
+    }));
+    let pod = render(&sbx, Some(&class(json!({"runtimeClassName": "sysbox-runc"}))));
+    let spec = pod.spec.as_ref().unwrap();
+    assert_eq!(spec.node_selector.as_ref().unwrap()["pool"], "sandboxes");
+    assert_eq!(spec.tolerations.as_ref().unwrap().len(), 1);
+    assert_eq!(spec.runtime_class_name.as_deref(), Some("kata"), "the sandbox's runtime class wins over the class's");
+    assert_eq!(spec.service_account_name.as_deref(), Some("agent"));
+    assert_eq!(spec.automount_service_account_token, Some(true));
+    assert_eq!(spec.image_pull_secrets.as_ref().unwrap()[0].name, "regcred");
+    let labels = pod.metadata.labels.as_ref().unwrap();
+    assert_eq!(labels["team"], "ml");
+    assert_eq!(labels["dockyard.dev/sandbox"], "dev");
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "dockyard-controller");
+    let annotations = pod.metadata.annotations.as_ref().unwrap();
+    assert_eq!(annotations["owner"], "ada");
+    assert!(annotations.contains_key("dockyard.dev/pod-spec-hash"));
+}
+
+#[test]
+fn resources_default_to_the_class() {
+    let cls = class(json!({"defaultResources": {"limits": {"cpu": "2", "memory": "4Gi"}}}));
+    let pod = render(&sandbox(json!({"image": "x"})), Some(&cls));
+    let limits = container(&pod, names::WORKLOAD).resources.as_ref().unwrap().limits.as_ref().unwrap();
+    assert_eq!(limits["memory"].0, "4Gi");
+    let own = sandbox(json!({"image": "x", "resources": {"limits": {"cpu": "1"}}}));
+    let pod = render(&own, Some(&cls));
+    let limits = container(&pod, names::WORKLOAD).resources.as_ref().unwrap().limits.as_ref().unwrap();
+    assert_eq!((limits["cpu"].0.as_str(), limits.contains_key("memory")), ("1", false));
+}
+
+#[test]
+fn workspace_sources() {
+    let existing = sandbox(json!({"image": "x", "workspace": {"persistentVolumeClaim": {"claimName": "home"}}}));
+    let pod = render(&existing, None);
+    let ws = pod.spec.as_ref().unwrap().volumes.iter().flatten().find(|v| v.name == names::VOLUME_WORKSPACE).unwrap();
+    assert_eq!(ws.persistent_volume_claim.as_ref().unwrap().claim_name, "home");
+    assert_eq!(render_workspace_claim(&existing).unwrap(), None);
+
+    let templated = sandbox(json!({"image": "x", "workspace": {"volumeClaimTemplate": {"spec": {"resources": {"requests": {"storage": "5Gi"}}}}}}));
+    let pod = render(&templated, None);
+    let ws = pod.spec.as_ref().unwrap().volumes.iter().flatten().find(|v| v.name == names::VOLUME_WORKSPACE).unwrap();
+    assert_eq!(ws.persistent_volume_claim.as_ref().unwrap().claim_name, "dev-workspace");
+    let claim = render_workspace_claim(&templated).unwrap().unwrap();
+    assert_eq!(claim.metadata.name.as_deref(), Some("dev-workspace"));
+    assert_eq!(claim.spec.as_ref().unwrap().access_modes.as_deref(), Some(&["ReadWriteOnce".to_string()][..]));
+    assert_eq!(claim.metadata.owner_references.as_ref().unwrap()[0].name, "dev");
+}
+
+#[test]
+fn rendering_is_deterministic_and_needs_server_metadata() {
+    let sbx = sandbox(json!({"image": "x"}));
+    assert_eq!(render(&sbx, None), render(&sbx, None));
+    let hash = |p: &Pod| p.metadata.annotations.as_ref().unwrap()["dockyard.dev/pod-spec-hash"].clone();
+    assert_ne!(hash(&render(&sbx, None)), hash(&render(&sandbox(json!({"image": "y"})), None)));
+    let mut no_uid = sbx.clone();
+    no_uid.metadata.uid = None;
+    let err = render_pod(&no_uid, None, &RenderSettings::default()).unwrap_err();
+    assert!(err.to_string().contains("metadata.uid"));
+}
+
+#[test]
+fn snapshots_of_whole_pods() {
+    let cases = [
+        ("dind", json!({"image": "dockyard-sandbox:latest", "sudo": {"commands": ["/usr/bin/apt-get"]}})),
+        ("host_socket_brokered", json!({"image": "dockyard-sandbox:latest", "docker": {"mode": "hostSocket"}})),
+        ("none", json!({"image": "dockyard-sandbox:latest", "docker": {"mode": "none"}, "command": ["bash"]})),
+    ];
+    for (name, spec) in cases {
+        insta::assert_yaml_snapshot!(name, render(&sandbox(spec), None));
+    }
+}

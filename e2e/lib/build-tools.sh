@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Builds the pinned cluster binaries from the Go module proxy into
+# $DOCKYARD_CACHE_DIR/bin/<component>-<version>/, once. A finished build leaves a
+# `.complete` stamp; a rerun with the stamp present does nothing.
+#
+# usage: e2e/lib/build-tools.sh [kubernetes|etcd|helm|kwok|containerd|all]...
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=e2e/lib/versions.sh
+source "$HERE/versions.sh"
+source "$HERE/log.sh"
+
+export GOFLAGS="${GOFLAGS:-} -trimpath"
+export CGO_ENABLED=0
+SRC_ROOT="$DOCKYARD_CACHE_DIR/src"
+BIN_ROOT="$DOCKYARD_CACHE_DIR/bin"
+
+bin_dir() { echo "$BIN_ROOT/$1-$2"; }
+
+# already_built NAME VERSION: true when a previous run finished this build.
+already_built() { [[ -f "$(bin_dir "$1" "$2")/.complete" ]]; }
+
+# helper_module DIR MODULE VERSION [EXTRA_GO_MOD_LINES]: a throwaway module that
+# requires MODULE@VERSION, so that MODULE's own replace directives (which make
+# `go install` refuse it) are ignored.
+helper_module() {
+  local dir=$1 module=$2 version=$3 extra=${4:-}
+  mkdir -p "$dir"
+  cat >"$dir/go.mod" <<GOMOD
+module dockyard.local/build-$(basename "$dir")
+
+go 1.26
+
+require $module $version
+$extra
+GOMOD
+  : >"$dir/go.sum"
+}
+
+finish() { # finish NAME VERSION TMPDIR
+  local dest; dest=$(bin_dir "$1" "$2")
+  touch "$3/.complete"
+  rm -rf "$dest"
+  mv "$3" "$dest"
+  info "built $1 $2 into $dest"
+}
+
+build_kubernetes() {
+  local v=$KUBERNETES_VERSION
+  already_built kubernetes "$v" && return 0
+  step "building Kubernetes $v (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl; 20-40 min cold)"
+  local dir="$SRC_ROOT/kubernetes-$v" gomod
+  gomod=$(go mod download -json "k8s.io/kubernetes@$v" | jq -r .GoMod)
+  # Every staging module that k8s.io/kubernetes requires at v0.0.0 is replaced
+  # with its published release of the same minor.
+  local replaces
+  replaces=$(awk '$2 == "v0.0.0" && $1 ~ /^k8s.io\// {print "replace " $1 " => " $1 " '"$KUBERNETES_STAGING_VERSION"'"}' "$gomod")
+  helper_module "$dir" k8s.io/kubernetes "$v" "$replaces"
+  local minor=${v#v1.}; minor=${minor%%.*}
+  local ldflags="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  local tmp; tmp=$(mktemp -d "$BIN_ROOT/.kubernetes.XXXX")
+  (cd "$dir" && go mod download k8s.io/kubernetes && GOFLAGS="$GOFLAGS -mod=mod" go build -ldflags "$ldflags" -o "$tmp/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl)
+  finish kubernetes "$v" "$tmp"
+}
+
+build_etcd() {
+  local v=$ETCD_VERSION
+  already_built etcd "$v" && return 0
+  step "building etcd $v"
+  local dir="$SRC_ROOT/etcd-$v"
+  helper_module "$dir" go.etcd.io/etcd/server/v3 "$v"
+  local tmp; tmp=$(mktemp -d "$BIN_ROOT/.etcd.XXXX")
+  (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
+  finish etcd "$v" "$tmp"
+}
+
+build_helm() {
+  local v=$HELM_VERSION
+  already_built helm "$v" && return 0
+  step "building helm $v"
+  local tmp; tmp=$(mktemp -d "$BIN_ROOT/.helm.XXXX")
+  # Helm v3 assumes Kubernetes 1.20 for `helm template` and `helm lint` unless
+  # told otherwise at build time.
+  local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$v"
+  for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$minor"
+  done
+  GOBIN="$tmp" go install -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$v"
+  finish helm "$v" "$tmp"
+}
+
+build_kwok() {
+  local v=$KWOK_VERSION
+  already_built kwok "$v" && return 0
+  step "building kwok $v"
+  local tmp; tmp=$(mktemp -d "$BIN_ROOT/.kwok.XXXX")
+  GOBIN="$tmp" go install -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$v"
+  finish kwok "$v" "$tmp"
+}
+
+build_containerd() {
+  local v=$CONTAINERD_VERSION
+  already_built containerd "$v" && return 0
+  step "building containerd $v"
+  local dir="$SRC_ROOT/containerd-$v"
+  helper_module "$dir" github.com/containerd/containerd/v2 "$v"
+  local tmp; tmp=$(mktemp -d "$BIN_ROOT/.containerd.XXXX")
+  (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build -tags "no_btrfs no_devmapper no_zfs" \
+    -ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=$v" -o "$tmp/" \
+    github.com/containerd/containerd/v2/cmd/containerd \
+    github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
+    github.com/containerd/containerd/v2/cmd/ctr)
+  finish containerd "$v" "$tmp"
+}
+
+mkdir -p "$SRC_ROOT" "$BIN_ROOT"
+targets=("$@")
+[[ ${#targets[@]} -eq 0 || " ${targets[*]} " == *" all "* ]] && targets=(etcd helm kwok containerd kubernetes)
+for t in "${targets[@]}"; do
+  case $t in
+    kubernetes|etcd|helm|kwok|containerd) "build_$t" ;;
+    *) die "unknown build target '$t' (allowed: kubernetes, etcd, helm, kwok, containerd, all)" ;;
+  esac
+done
