@@ -18,7 +18,8 @@ BIN_ROOT="$DOCKYARD_CACHE_DIR/bin"
 bin_dir() { echo "$BIN_ROOT/$1-$2"; }
 
 # already_built NAME VERSION: true when a previous run finished this build.
-already_built() { [[ -f "$(bin_dir "$1" "$2")/.complete" ]]; }
+# The stamp records the binaries of that build; adding one to the list rebuilds.
+already_built() { [[ -f "$(bin_dir "$1" "$2")/.complete" ]] && [[ "$(cat "$(bin_dir "$1" "$2")/.complete")" == "${3:-}" ]]; }
 
 # helper_module DIR MODULE VERSION [EXTRA_GO_MOD_LINES]: a throwaway module that
 # requires MODULE@VERSION, so that MODULE's own replace directives (which make
@@ -39,7 +40,7 @@ GOMOD
 
 finish() { # finish NAME VERSION TMPDIR
   local dest; dest=$(bin_dir "$1" "$2")
-  touch "$3/.complete"
+  (cd "$3" && ls) >"$3/.complete"
   rm -rf "$dest"
   mv "$3" "$dest"
   info "built $1 $2 into $dest"
@@ -47,8 +48,8 @@ finish() { # finish NAME VERSION TMPDIR
 
 build_kubernetes() {
   local v=$KUBERNETES_VERSION
-  already_built kubernetes "$v" && return 0
-  step "building Kubernetes $v (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl; 20-40 min cold)"
+  already_built kubernetes "$v" "$(printf '%s\n' kube-apiserver kube-controller-manager kube-proxy kube-scheduler kubectl kubelet)" && return 0
+  step "building Kubernetes $v (control plane, kubelet, kube-proxy, kubectl; 20-40 min cold)"
   local dir="$SRC_ROOT/kubernetes-$v" gomod
   gomod=$(go mod download -json "k8s.io/kubernetes@$v" | jq -r .GoMod)
   # Every staging module that k8s.io/kubernetes requires at v0.0.0 is replaced
@@ -65,13 +66,14 @@ build_kubernetes() {
   local tmp; tmp=$(mktemp -d "$BIN_ROOT/.kubernetes.XXXX")
   (cd "$dir" && go mod download k8s.io/kubernetes && GOFLAGS="$GOFLAGS -mod=mod" go build -ldflags "$ldflags" -o "$tmp/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl)
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl \
+    k8s.io/kubernetes/cmd/kube-proxy)
   finish kubernetes "$v" "$tmp"
 }
 
 build_etcd() {
   local v=$ETCD_VERSION
-  already_built etcd "$v" && return 0
+  already_built etcd "$v" etcd && return 0
   step "building etcd $v"
   local dir="$SRC_ROOT/etcd-$v"
   helper_module "$dir" go.etcd.io/etcd/server/v3 "$v"
@@ -82,7 +84,7 @@ build_etcd() {
 
 build_helm() {
   local v=$HELM_VERSION
-  already_built helm "$v" && return 0
+  already_built helm "$v" helm && return 0
   step "building helm $v"
   local tmp; tmp=$(mktemp -d "$BIN_ROOT/.helm.XXXX")
   # Helm v3 assumes Kubernetes 1.20 for `helm template` and `helm lint` unless
@@ -98,7 +100,7 @@ build_helm() {
 
 build_kwok() {
   local v=$KWOK_VERSION
-  already_built kwok "$v" && return 0
+  already_built kwok "$v" kwok && return 0
   step "building kwok $v"
   local tmp; tmp=$(mktemp -d "$BIN_ROOT/.kwok.XXXX")
   GOBIN="$tmp" go install -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$v"
@@ -107,7 +109,7 @@ build_kwok() {
 
 build_containerd() {
   local v=$CONTAINERD_VERSION
-  already_built containerd "$v" && return 0
+  already_built containerd "$v" "$(printf '%s\n' containerd containerd-shim-runc-v2 ctr)" && return 0
   step "building containerd $v"
   local dir="$SRC_ROOT/containerd-$v"
   helper_module "$dir" github.com/containerd/containerd/v2 "$v"
