@@ -114,10 +114,7 @@ pub fn admit(
 
     if let Some(selector) = &rules.namespace_selector {
         let allowed = crate::selector::matches(selector, namespace_labels).map_err(|e| {
-            Refusal::new(
-                RefusalReason::InvalidSpec,
-                format!("SandboxClass {class_name:?} spec.namespaceSelector.{e}"),
-            )
+            Refusal::new(RefusalReason::InvalidSpec, format!("SandboxClass {class_name:?} spec.namespaceSelector.{e}"))
         })?;
         if !allowed {
             return Err(Refusal::new(
@@ -141,7 +138,9 @@ pub fn admit(
             ),
         ));
     }
-    if mode == DockerMode::HostSocket && spec.host_socket_access() == HostSocketAccess::Raw && !rules.allow_raw_host_socket
+    if mode == DockerMode::HostSocket
+        && spec.host_socket_access() == HostSocketAccess::Raw
+        && !rules.allow_raw_host_socket
     {
         return Err(Refusal::new(
             RefusalReason::RawHostSocketNotAllowed,
@@ -174,8 +173,7 @@ pub fn admit(
         let asked = spec.docker.dind.as_ref().and_then(|d| d.storage.as_ref()).and_then(|s| s.size.as_ref());
         let asked = asked.or(rules.dind.storage_size.as_ref());
         if let Some(asked) = asked
-            && quantity::millis(&asked.0).expect("validated above")
-                > quantity::millis(&max.0).expect("validated above")
+            && quantity::millis(&asked.0).expect("validated above") > quantity::millis(&max.0).expect("validated above")
         {
             return Err(Refusal::new(
                 RefusalReason::StorageExceedsMaximum,
@@ -285,7 +283,8 @@ mod tests {
         let fits = sandbox(json!({"image": "x", "resources": {"requests": {"memory": "4Gi"}, "limits": {"cpu": "2"}}}));
         assert_eq!(admit(&fits, ClassChoice::Class(&cls), &BTreeMap::new()), Ok(()));
         // The class's own default resources are checked too.
-        let cls = class("bad-default", json!({"maxResources": {"cpu": "1"}, "defaultResources": {"requests": {"cpu": "2"}}}));
+        let cls =
+            class("bad-default", json!({"maxResources": {"cpu": "1"}, "defaultResources": {"requests": {"cpu": "2"}}}));
         assert_eq!(refusal(&sandbox(json!({"image": "x"})), &cls).reason, RefusalReason::ResourcesExceedMaximum);
     }
 

@@ -9,7 +9,9 @@ use thiserror::Error;
 
 /// A quantity string that is not in Kubernetes' quantity syntax.
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("{0:?} is not a quantity (expected a number with an optional suffix such as m, k, M, G, Ki, Mi, Gi or an exponent like 1e3)")]
+#[error(
+    "{0:?} is not a quantity (expected a number with an optional suffix such as m, k, M, G, Ki, Mi, Gi or an exponent like 1e3)"
+)]
 pub struct InvalidQuantity(pub String);
 
 /// Value of a quantity in thousandths of a unit, e.g. `"500m"` → 500, `"1Ki"` → 1_024_000.
@@ -83,6 +85,6 @@ mod tests {
         for bad in ["", "abc", "1.2.3", "5 Gi", "1Xi", ".", "1e"] {
             assert!(millis(bad).is_err(), "{bad:?} should be refused");
         }
-        assert_eq!(millis("ten").unwrap_err().to_string().contains("\"ten\""), true);
+        assert!(millis("ten").unwrap_err().to_string().contains("\"ten\""));
     }
 }

@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, EnvVar, EphemeralVolumeSource, ExecAction,
+    AppArmorProfile, Capabilities, Container, EmptyDirVolumeSource, EnvVar, EphemeralVolumeSource, ExecAction,
     HostPathVolumeSource, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimTemplate,
-    PersistentVolumeClaimVolumeSource, Pod, PodSecurityContext, PodSpec, Probe,
-    SeccompProfile, SecurityContext, AppArmorProfile, Volume, VolumeMount, VolumeResourceRequirements,
+    PersistentVolumeClaimVolumeSource, Pod, PodSecurityContext, PodSpec, Probe, SeccompProfile, SecurityContext,
+    Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -120,7 +120,11 @@ pub fn render_pod(
     let pod_settings = spec.pod.clone().unwrap_or_default();
 
     let mut volumes = vec![
-        Volume { name: names::VOLUME_BIN.into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() },
+        Volume {
+            name: names::VOLUME_BIN.into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Default::default()
+        },
         workspace_volume(sandbox, &name),
     ];
     let mut init_containers = vec![install_entrypoint_container(settings)];
@@ -160,8 +164,12 @@ pub fn render_pod(
 
     let workload = workload_container(sandbox, class, &workspace.mount_path);
 
-    let mut pod_labels: BTreeMap<String, String> =
-        pod_settings.labels.iter().filter(|(k, _)| !labels::is_reserved_label(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut pod_labels: BTreeMap<String, String> = pod_settings
+        .labels
+        .iter()
+        .filter(|(k, _)| !labels::is_reserved_label(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     pod_labels.extend(labels::sandbox_labels(&name, "sandbox"));
     pod_labels.insert(labels::SANDBOX_UID.into(), uid.clone());
     pod_labels.insert(labels::DOCKER_MODE.into(), mode.as_str().into());
@@ -434,10 +442,8 @@ fn workspace_volume(sandbox: &Sandbox, sandbox_name: &str) -> Volume {
             read_only: None,
         });
     } else {
-        volume.empty_dir = Some(EmptyDirVolumeSource {
-            size_limit: workspace.empty_dir.and_then(|e| e.size_limit),
-            medium: None,
-        });
+        volume.empty_dir =
+            Some(EmptyDirVolumeSource { size_limit: workspace.empty_dir.and_then(|e| e.size_limit), medium: None });
     }
     volume
 }
@@ -495,4 +501,3 @@ fn spec_hash(spec: &PodSpec) -> String {
     let hash = json.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
     format!("{hash:016x}")
 }
-

@@ -78,7 +78,8 @@ mod tests {
         assert_eq!(matches(&sel, &labels(&[("team", "ml"), ("tier", "prod")])), Ok(false));
         assert_eq!(matches(&sel, &labels(&[("team", "web"), ("tier", "dev")])), Ok(false));
         assert_eq!(matches(&sel, &labels(&[("team", "ml"), ("tier", "ci"), ("locked", "")])), Ok(false));
-        let not_in = LabelSelector { match_expressions: Some(vec![expr("tier", "NotIn", &["prod"])]), ..Default::default() };
+        let not_in =
+            LabelSelector { match_expressions: Some(vec![expr("tier", "NotIn", &["prod"])]), ..Default::default() };
         assert_eq!(matches(&not_in, &labels(&[])), Ok(true));
         assert_eq!(matches(&not_in, &labels(&[("tier", "prod")])), Ok(false));
         let exists = LabelSelector { match_expressions: Some(vec![expr("tier", "Exists", &[])]), ..Default::default() };

@@ -237,7 +237,9 @@ fn workspace_sources() {
     assert_eq!(ws.persistent_volume_claim.as_ref().unwrap().claim_name, "home");
     assert_eq!(render_workspace_claim(&existing).unwrap(), None);
 
-    let templated = sandbox(json!({"image": "x", "workspace": {"volumeClaimTemplate": {"spec": {"resources": {"requests": {"storage": "5Gi"}}}}}}));
+    let templated = sandbox(
+        json!({"image": "x", "workspace": {"volumeClaimTemplate": {"spec": {"resources": {"requests": {"storage": "5Gi"}}}}}}),
+    );
     let pod = render(&templated, None);
     let ws = pod.spec.as_ref().unwrap().volumes.iter().flatten().find(|v| v.name == names::VOLUME_WORKSPACE).unwrap();
     assert_eq!(ws.persistent_volume_claim.as_ref().unwrap().claim_name, "dev-workspace");

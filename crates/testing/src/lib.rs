@@ -1,0 +1,142 @@
+//! Support for Rust tests that run against the real e2e cluster started by
+//! `e2e/cluster up`: a [`TestCluster`] hands out a `kube::Client`, installs
+//! Dockyard's CRDs, and creates a fresh [`TestNamespace`] per test that is
+//! deleted afterwards.
+//!
+//! Tests that need the cluster are marked `#[ignore = "needs the e2e cluster"]`
+//! and run by `scripts/test` (which starts the cluster) with `--ignored`; they
+//! fail, never skip, when no cluster answers.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::wait::{await_condition, conditions};
+use kube::{Api, Client, Config, ResourceExt};
+
+/// Why the cluster could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no kubeconfig at {path}: start the cluster with `e2e/cluster up` (or set KUBECONFIG): {source}")]
+    Kubeconfig { path: PathBuf, source: kube::config::KubeconfigError },
+    #[error("cannot reach the API server from {path}: {source} (is `e2e/cluster up` running?)")]
+    Connect { path: PathBuf, source: kube::Error },
+    #[error("API request failed: {0}")]
+    Api(#[from] kube::Error),
+    #[error("timed out after {0:?} waiting for {1}")]
+    Timeout(Duration, String),
+}
+
+/// The running e2e cluster.
+#[derive(Clone)]
+pub struct TestCluster {
+    pub client: Client,
+}
+
+/// Where `e2e/cluster` keeps its state (and the admin kubeconfig).
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("DOCKYARD_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| "/var/tmp/dockyard-cluster".into())
+}
+
+impl TestCluster {
+    /// Connects with `$KUBECONFIG`, or the admin kubeconfig `e2e/cluster` wrote.
+    pub async fn connect() -> Result<Self, Error> {
+        let path =
+            std::env::var_os("KUBECONFIG").map(PathBuf::from).unwrap_or_else(|| state_dir().join("admin.kubeconfig"));
+        let kubeconfig =
+            Kubeconfig::read_from(&path).map_err(|source| Error::Kubeconfig { path: path.clone(), source })?;
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|source| Error::Kubeconfig { path: path.clone(), source })?;
+        let client = Client::try_from(config).map_err(|source| Error::Connect { path: path.clone(), source })?;
+        client.apiserver_version().await.map_err(|source| Error::Connect { path, source })?;
+        Ok(Self { client })
+    }
+
+    /// Installs (server-side applies) Dockyard's CRDs and waits until they are served.
+    pub async fn install_crds(&self) -> Result<(), Error> {
+        let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let params = PatchParams::apply("dockyard-testing").force();
+        for (_, crd) in dockyard_api::crd::all() {
+            let name = crd.name_any();
+            crds.patch(&name, &params, &Patch::Apply(&crd)).await?;
+            let timeout = Duration::from_secs(30);
+            tokio::time::timeout(timeout, await_condition(crds.clone(), &name, conditions::is_crd_established()))
+                .await
+                .map_err(|_| Error::Timeout(timeout, format!("CRD {name} to be established")))?
+                .map_err(|e| Error::Timeout(timeout, format!("CRD {name}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// A new namespace named `<prefix>-<pid>-<n>`, labelled as a test namespace.
+    pub async fn namespace(&self, prefix: &str) -> Result<TestNamespace, Error> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let namespace: Namespace = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": {"dockyard.dev/test": "true"}},
+        }))
+        .expect("a valid Namespace");
+        Api::<Namespace>::all(self.client.clone()).create(&PostParams::default(), &namespace).await?;
+        Ok(TestNamespace { client: self.client.clone(), name, deleted: false })
+    }
+}
+
+/// A namespace for one test. Call [`TestNamespace::delete`] at the end; one
+/// dropped without it (a failed test) is deleted in the background.
+pub struct TestNamespace {
+    client: Client,
+    name: String,
+    deleted: bool,
+}
+
+impl TestNamespace {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// An `Api` for namespaced resources in this namespace.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.name)
+    }
+
+    /// Deletes the namespace (and with it everything the test created).
+    pub async fn delete(mut self) -> Result<(), Error> {
+        self.deleted = true;
+        delete_namespace(&self.client, &self.name).await
+    }
+}
+
+async fn delete_namespace(client: &Client, name: &str) -> Result<(), Error> {
+    match Api::<Namespace>::all(client.clone()).delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        if self.deleted {
+            return;
+        }
+        eprintln!("test namespace {} left by a failed test: deleting it", self.name);
+        let (client, name) = (self.client.clone(), self.name.clone());
+        // A runtime of its own: Drop may run inside (or outside) the test's runtime.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(runtime) = runtime {
+                let _ = runtime.block_on(delete_namespace(&client, &name));
+            }
+        })
+        .join();
+    }
+}

@@ -483,10 +483,9 @@ pub mod condition {
 impl SandboxSpec {
     /// The workspace settings in effect (an emptyDir at `/workspace` when none are given).
     pub fn workspace_or_default(&self) -> WorkspaceSpec {
-        self.workspace.clone().unwrap_or_else(|| WorkspaceSpec {
-            mount_path: default_workspace_mount_path(),
-            ..WorkspaceSpec::default()
-        })
+        self.workspace
+            .clone()
+            .unwrap_or_else(|| WorkspaceSpec { mount_path: default_workspace_mount_path(), ..WorkspaceSpec::default() })
     }
 
     /// The sudo allowlist (empty: no sudo).

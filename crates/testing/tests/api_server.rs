@@ -1,0 +1,95 @@
+//! Dockyard's CRDs on the real API server of the e2e cluster: what the schema
+//! accepts, defaults and refuses, and the status subresource.
+
+use dockyard_api::v1alpha1::{DockerMode, SandboxPhase};
+use dockyard_api::{Sandbox, SandboxClass};
+use dockyard_testing::TestCluster;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+fn sandbox(name: &str, spec: serde_json::Value) -> Sandbox {
+    serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox",
+        "metadata": {"name": name}, "spec": spec,
+    }))
+    .unwrap()
+}
+
+/// The message of an API error, or a panic when the call succeeded.
+fn refusal<T: std::fmt::Debug>(result: Result<T, kube::Error>) -> String {
+    match result {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 422, "{status:?}");
+            status.message
+        }
+        other => panic!("expected the API server to refuse, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn sandboxes_are_defaulted_validated_and_have_a_status_subresource() {
+    let cluster = TestCluster::connect().await.expect("the e2e cluster answers");
+    cluster.install_crds().await.unwrap();
+    let ns = cluster.namespace("api-server").await.unwrap();
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pp = PostParams::default();
+
+    let created = sandboxes.create(&pp, &sandbox("ok", json!({"image": "dockyard-sandbox:latest"}))).await.unwrap();
+    assert_eq!(created.spec.docker.mode, DockerMode::Dind, "mode defaults to dind");
+    assert_eq!((created.spec.user.name.as_str(), created.spec.user.uid), ("sandbox", 1000));
+
+    let message = refusal(sandboxes.create(&pp, &sandbox("root", json!({"image": "x", "user": {"uid": 0}}))).await);
+    assert!(message.contains("spec.user.uid"), "{message}");
+    let message = refusal(
+        sandboxes.create(&pp, &sandbox("mixed", json!({"image": "x", "docker": {"mode": "none", "dind": {}}}))).await,
+    );
+    assert!(message.contains("spec.docker.dind") && message.contains("mode: dind"), "{message}");
+    let message = refusal(
+        sandboxes
+            .create(&pp, &sandbox("sudo", json!({"image": "x", "sudo": {"commands": ["/usr/bin/apt-get", "sh"]}})))
+            .await,
+    );
+    assert!(message.contains("spec.sudo.commands") && message.contains("absolute path"), "{message}");
+    let long = "a".repeat(59);
+    let message = refusal(sandboxes.create(&pp, &sandbox(&long, json!({"image": "x"}))).await);
+    assert!(message.contains("at most 58 characters"), "{message}");
+
+    // Status is a subresource: written separately, and not through the main resource.
+    let status = json!({"status": {"phase": "Pending", "observedGeneration": created.metadata.generation}});
+    let patched = sandboxes.patch_status("ok", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    assert_eq!(patched.status.unwrap().phase, Some(SandboxPhase::Pending));
+    let through_main = json!({"status": {"phase": "Ready"}});
+    let main = sandboxes.patch("ok", &PatchParams::default(), &Patch::Merge(&through_main)).await.unwrap();
+    assert_eq!(main.status.unwrap().phase, Some(SandboxPhase::Pending), "status ignored on the main resource");
+
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn sandbox_classes_are_cluster_scoped_and_validated() {
+    let cluster = TestCluster::connect().await.expect("the e2e cluster answers");
+    cluster.install_crds().await.unwrap();
+    let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
+    let name = format!("api-server-test-{}", std::process::id());
+    let class: SandboxClass = serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass",
+        "metadata": {"name": name},
+        "spec": {"dind": {"security": {"profile": "capabilities", "capabilities": ["ALL"], "dropCapabilities": ["SYS_RESOURCE"]},
+                          "mtu": 1400, "addressPools": [{"base": "10.201.0.0/16", "size": 24}]}},
+    }))
+    .unwrap();
+    let created = classes.create(&PostParams::default(), &class).await.unwrap();
+    assert_eq!(created.spec.allowed_docker_modes.len(), 3, "all modes allowed by default");
+    classes.delete(&created.name_any(), &Default::default()).await.unwrap();
+
+    let mut bad = class.clone();
+    bad.metadata.name = Some(format!("{name}-bad"));
+    bad.spec.dind.address_pools[0].base = "10.201.0.0".into();
+    bad.spec.dind.security.capabilities.clear();
+    let message = refusal(classes.create(&PostParams::default(), &bad).await);
+    assert!(message.contains("spec.dind.addressPools[0].base"), "{message}");
+    assert!(message.contains("spec.dind.security.capabilities"), "{message}");
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Proof that the e2e cluster is real: bring it up with a node, run a Pod from a
+# locally built image to completion on that node, install the CRDs, see a valid
+# Sandbox accepted and invalid ones refused with messages naming the field,
+# then tear everything down and check nothing is left behind.
+#
+# Leaves the cluster running when KEEP_CLUSTER=1 (for the tests that follow).
+set -euo pipefail
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REPO_DIR=$(dirname "$E2E_DIR")
+source "$E2E_DIR/lib/log.sh"
+STATE_DIR=${DOCKYARD_STATE_DIR:-/var/tmp/dockyard-cluster}
+passed=0 failed=0
+pass() { ok "$1"; passed=$((passed + 1)); }
+fail() { printf 'FAIL: %s\n' "$1" >&2; failed=$((failed + 1)); }
+
+"$E2E_DIR/cluster" up --profile node
+eval "$("$E2E_DIR/cluster" env)"
+NS=cluster-proof-$RANDOM
+kubectl create namespace "$NS" >/dev/null
+
+step "a Pod from a locally built image runs to completion on the real node"
+"$E2E_DIR/images" busybox
+"$E2E_DIR/images" load dockyard/busybox:1 2>/dev/null
+kubectl -n "$NS" run proof --image=dockyard/busybox:1 --image-pull-policy=Never --restart=Never \
+  -- sh -c 'echo "ran on $(hostname) as $(id -u)"' >/dev/null
+if kubectl -n "$NS" wait --for=jsonpath='{.status.phase}'=Succeeded pod/proof --timeout=90s >/dev/null; then
+  node=$(kubectl -n "$NS" get pod proof -o jsonpath='{.spec.nodeName}')
+  logs=$(kubectl -n "$NS" logs proof)
+  [[ $node == dockyard-node && $logs == "ran on proof as 0" ]] && pass "pod ran on $node: $logs" ||
+    fail "pod ran on '$node' and printed '$logs'"
+else
+  kubectl -n "$NS" describe pod proof >&2 || true
+  fail "the pod did not complete"
+fi
+
+step "the CRDs install and the API server enforces their schema"
+kubectl apply -f "$REPO_DIR/crds/" >/dev/null
+kubectl wait --for condition=Established crd/sandboxes.dockyard.dev crd/sandboxclasses.dockyard.dev --timeout=60s >/dev/null
+if kubectl -n "$NS" apply -f "$REPO_DIR/examples/sandbox-dind.yaml" >/dev/null; then
+  mode=$(kubectl -n "$NS" get sandbox dind-demo -o jsonpath='{.spec.docker.mode} {.spec.user.uid}')
+  [[ $mode == "dind 1000" ]] && pass "a valid Sandbox is accepted, with defaults applied ($mode)" ||
+    fail "defaults not applied: '$mode'"
+else
+  fail "the example Sandbox was refused"
+fi
+
+# refused NAME FIELD YAML: applying YAML must fail with a message naming FIELD.
+refused() {
+  local name=$1 field=$2 out
+  if out=$(kubectl -n "$NS" apply -f - 2>&1 <<<"$3"); then
+    fail "$name: accepted but should have been refused"
+  elif grep -qF "$field" <<<"$out"; then
+    pass "$name: refused naming $field"
+  else
+    fail "$name: refused without naming $field: $out"
+  fi
+}
+sandbox() { printf 'apiVersion: dockyard.dev/v1alpha1\nkind: Sandbox\nmetadata: {name: %s}\nspec: %s\n' "$1" "$2"; }
+refused "uid 0" spec.user.uid "$(sandbox root '{image: x, user: {uid: 0}}')"
+refused "unknown docker mode" spec.docker.mode "$(sandbox podman '{image: x, docker: {mode: podman}}')"
+refused "hostSocket settings with mode dind" spec.docker.hostSocket \
+  "$(sandbox mixed '{image: x, docker: {mode: dind, hostSocket: {access: raw}}}')"
+refused "relative sudo command" spec.sudo.commands "$(sandbox sudo '{image: x, sudo: {commands: [apt-get]}}')"
+refused "missing image" spec.image "$(sandbox noimage '{command: [sh]}')"
+refused "class with capabilities profile and no capabilities" spec.dind.security.capabilities \
+  "$(printf 'apiVersion: dockyard.dev/v1alpha1\nkind: SandboxClass\nmetadata: {name: proof-bad}\nspec: {dind: {security: {profile: capabilities}}}\n')"
+
+kubectl delete namespace "$NS" --wait=false >/dev/null
+if [[ ${KEEP_CLUSTER:-0} != 1 ]]; then
+  step "teardown leaves no process, mount or interface behind"
+  pids=$(cat "$STATE_DIR"/pids/*.pid 2>/dev/null || true)
+  "$E2E_DIR/cluster" down
+  alive=$(for p in $pids; do kill -0 "$p" 2>/dev/null && echo "$p"; done || true)
+  [[ -z $alive ]] && pass "every started process is gone" || fail "processes still alive: $alive"
+  mounts=$(findmnt -rn -o TARGET | grep -cF "$STATE_DIR" || true)
+  [[ $mounts == 0 ]] && pass "no mounts left under $STATE_DIR" || fail "$mounts mounts left under $STATE_DIR"
+  [[ ! -e $STATE_DIR ]] && pass "state removed" || fail "$STATE_DIR still exists"
+  ip link show dockyard0 >/dev/null 2>&1 && fail "interface dockyard0 left" || pass "no interfaces left"
+fi
+
+echo "cluster-proof: $passed passed, $failed failed"
+((failed == 0))
