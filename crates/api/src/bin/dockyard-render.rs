@@ -18,6 +18,8 @@ fn read<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, String> {
     serde_yaml::from_str(&text).map_err(|e| format!("{path} is not a valid object: {e}"))
 }
 
+const USAGE: &str = "usage: dockyard-render SANDBOX.yaml [--class CLASS.yaml] [--namespace NS]";
+
 fn run() -> Result<String, String> {
     let mut args = std::env::args().skip(1);
     let (mut sandbox_path, mut class_path, mut namespace) = (None, None, "default".to_string());
@@ -25,12 +27,12 @@ fn run() -> Result<String, String> {
         match arg.as_str() {
             "--class" => class_path = Some(args.next().ok_or("--class needs a file")?),
             "--namespace" | "-n" => namespace = args.next().ok_or("--namespace needs a name")?,
-            "-h" | "--help" => return Err("usage: dockyard-render SANDBOX.yaml [--class CLASS.yaml] [--namespace NS]".into()),
+            "-h" | "--help" => return Ok(format!("{USAGE}\n")),
             _ if sandbox_path.is_none() => sandbox_path = Some(arg),
             other => return Err(format!("unexpected argument {other:?}")),
         }
     }
-    let sandbox_path = sandbox_path.ok_or("usage: dockyard-render SANDBOX.yaml [--class CLASS.yaml] [--namespace NS]")?;
+    let sandbox_path = sandbox_path.ok_or(USAGE)?;
     let mut sandbox: Sandbox = read(&sandbox_path)?;
     sandbox.metadata.namespace.get_or_insert(namespace);
     sandbox.metadata.uid.get_or_insert_with(|| "00000000-0000-4000-8000-000000000000".into());
