@@ -37,6 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$DOCKER" save dockyard/busybox:1 -o "$IMAGES_DIR/busybox.tar"
+chmod 644 "$IMAGES_DIR/busybox.tar"
 
 # What a cluster that cannot grant `privileged` gives the DinD container (see MACHINES.md).
 DIND_SECURITY=(--cap-add=ALL --cap-drop=SYS_RESOURCE --security-opt seccomp=unconfined
@@ -128,7 +129,9 @@ bad "a missing command" '"/no/such/program" not found' run --user=dev --uid=1000
 bad "sudo without sudo in the image" "the image has no sudo" run --user=dev --uid=1000 --gid=1000 --sudo=/bin/true -- touch /mark/ran
 
 step "single-container mode: dockerd, the user's docker run, a clean stop"
-out=$("$DOCKER" run --rm "${DIND_SECURITY[@]}" -v "$IMAGES_DIR:/images:ro" -v "$BIN:/usr/local/bin/dockyard-entrypoint:ro" \
+# /var/lib/docker on a volume, as in a Pod: overlayfs cannot stack on the container's own overlay.
+out=$("$DOCKER" run --rm "${DIND_SECURITY[@]}" -v /var/lib/docker -v "$IMAGES_DIR:/images:ro" \
+  -v "$BIN:/usr/local/bin/dockyard-entrypoint:ro" \
   dockyard-sandbox:latest -- sh -c 'echo "uid=$(id -u)"; docker load -q -i /images/busybox.tar >/dev/null
     docker run --rm dockyard/busybox:1 echo single-run-ok; exit 3' 2>&1) && rc=0 || rc=$?
 expect "single-container mode runs docker as uid 1000 and stops dockerd when the command exits" "$out rc=$rc" \
