@@ -306,20 +306,6 @@ fn dind_container(
         },
     };
 
-    let ping = |period, failures| Probe {
-        exec: Some(ExecAction {
-            command: Some(vec![
-                paths::ENTRYPOINT.into(),
-                "ping".into(),
-                format!("--docker-host=unix://{}", paths::DOCKER_SOCKET),
-            ]),
-        }),
-        period_seconds: Some(period),
-        failure_threshold: Some(failures),
-        timeout_seconds: Some(2),
-        ..Default::default()
-    };
-
     Container {
         name: names::DIND.into(),
         image: Some(class_dind.image.clone().unwrap_or_else(|| settings.dind_image.clone())),
@@ -328,8 +314,8 @@ fn dind_container(
         // A native sidecar: started before the workload, which starts only once
         // the startup probe sees the daemon answer.
         restart_policy: Some("Always".into()),
-        startup_probe: Some(ping(1, timeout)),
-        liveness_probe: Some(ping(10, 6)),
+        startup_probe: Some(docker_ping_probe(1, timeout)),
+        liveness_probe: Some(docker_ping_probe(10, 6)),
         resources: dind.resources.clone().or(class_dind.resources.clone()),
         security_context: Some(security_context),
         volume_mounts: Some(vec![
@@ -339,6 +325,23 @@ fn dind_container(
             // Same path as in the workload, so `docker run -v $PWD:/src` resolves in dockerd.
             mount(names::VOLUME_WORKSPACE, workspace_mount_path, false),
         ]),
+        ..Default::default()
+    }
+}
+
+/// A probe that passes when the Docker daemon answers a ping on the sandbox's socket.
+fn docker_ping_probe(period_seconds: i32, failure_threshold: i32) -> Probe {
+    Probe {
+        exec: Some(ExecAction {
+            command: Some(vec![
+                paths::ENTRYPOINT.into(),
+                "ping".into(),
+                format!("--docker-host=unix://{}", paths::DOCKER_SOCKET),
+            ]),
+        }),
+        period_seconds: Some(period_seconds),
+        failure_threshold: Some(failure_threshold),
+        timeout_seconds: Some(2),
         ..Default::default()
     }
 }
@@ -410,6 +413,8 @@ fn workload_container(sandbox: &Sandbox, class: Option<&SandboxClassSpec>, works
         resources: spec.resources.clone().or_else(|| class.and_then(|c| c.default_resources.clone())),
         security_context: Some(security_context),
         volume_mounts: Some(mounts),
+        // Ready only while Docker answers on the socket the workload uses.
+        readiness_probe: (mode != DockerMode::None).then(|| docker_ping_probe(5, 2)),
         stdin: Some(true),
         tty: Some(true),
         ..Default::default()

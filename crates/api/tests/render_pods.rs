@@ -74,6 +74,7 @@ fn dind_pod_has_a_native_sidecar_and_an_unprivileged_workload() {
     assert_eq!(sc.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
     assert_eq!(sc.privileged, Some(false));
     assert_eq!(env(workload, "DOCKER_HOST"), Some("unix:///var/run/dockyard/docker.sock"));
+    assert!(workload.readiness_probe.is_some(), "the workload is ready only while Docker answers");
     assert_eq!(spec.security_context.as_ref().unwrap().supplemental_groups.as_deref(), Some(&[2375][..]));
     let cmd = workload.command.as_ref().unwrap();
     assert_eq!(&cmd[..2], [paths::ENTRYPOINT, "run"]);
@@ -181,6 +182,7 @@ fn none_mode_has_no_docker_at_all() {
     assert!(!spec.volumes.iter().flatten().any(|v| v.name == names::VOLUME_DOCKER_SOCKET));
     let workload = container(&pod, names::WORKLOAD);
     assert_eq!(env(workload, "DOCKER_HOST"), None);
+    assert!(workload.readiness_probe.is_none());
     assert!(!workload.command.as_ref().unwrap().iter().any(|a| a.starts_with("--docker-host")));
     assert_eq!(spec.security_context.as_ref().unwrap().supplemental_groups, None);
     assert_eq!(workload.security_context.as_ref().unwrap().run_as_non_root, Some(true));

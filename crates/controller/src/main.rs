@@ -1,11 +1,200 @@
-//! `dockyard-controller`: reconciles Sandboxes into Pods.
-//!
-//! Not built yet: this binary is filled in by issue #4. It exists so the
-//! workspace layout is complete and every crate compiles.
+//! The `dockyard-controller` process: flags, logging, the HTTP endpoints,
+//! leader election, and the controller, all stopped by one SIGTERM.
 
-use std::process::ExitCode;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-fn main() -> ExitCode {
-    eprintln!("dockyard-controller is not implemented yet (issue #4)");
-    ExitCode::from(2)
+use clap::{Parser, ValueEnum};
+use dockyard_api::render::RenderSettings;
+use dockyard_controller::agent::AgentSettings;
+use dockyard_controller::context::Settings;
+use dockyard_controller::leader::LeaderElection;
+use dockyard_controller::{run, server};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Reconciles Dockyard Sandboxes into Pods.
+#[derive(Parser)]
+#[command(name = "dockyard-controller", version)]
+struct Args {
+    /// Address of /metrics, /livez and /readyz.
+    #[arg(long, env = "DOCKYARD_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    metrics_addr: SocketAddr,
+    /// Log format.
+    #[arg(long, env = "DOCKYARD_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Log filter (tracing's EnvFilter syntax).
+    #[arg(long, env = "DOCKYARD_LOG", default_value = "info")]
+    log: String,
+    /// Sandboxes reconciled at once.
+    #[arg(long, env = "DOCKYARD_CONCURRENCY", default_value_t = 32)]
+    concurrency: u16,
+    /// Image with the static dockyard-entrypoint, copied into every sandbox.
+    #[arg(long, env = "DOCKYARD_ENTRYPOINT_IMAGE", default_value = "dockyard-entrypoint:latest")]
+    entrypoint_image: String,
+    /// DinD image used when a class names none.
+    #[arg(long, env = "DOCKYARD_DIND_IMAGE", default_value = "dockyard-dind:latest")]
+    dind_image: String,
+    /// Pull policy of Dockyard's own images.
+    #[arg(long, env = "DOCKYARD_IMAGE_PULL_POLICY", default_value = "IfNotPresent")]
+    image_pull_policy: String,
+    /// Group id of the Docker socket sandboxes see (dockerd --group, broker socket group).
+    #[arg(long, env = "DOCKYARD_DOCKER_GROUP_ID", default_value_t = 2375)]
+    docker_group_id: i64,
+    /// Node directory where the agent serves one broker socket directory per sandbox.
+    #[arg(long, env = "DOCKYARD_BROKER_SOCKET_ROOT", default_value = "/var/run/dockyard/sandboxes")]
+    broker_socket_root: String,
+    /// The node's Docker socket (raw host-socket mode).
+    #[arg(long, env = "DOCKYARD_NODE_DOCKER_SOCKET", default_value = "/var/run/docker.sock")]
+    node_docker_socket: String,
+    /// Group id of the node's Docker socket, for raw host-socket sandboxes.
+    #[arg(long, env = "DOCKYARD_NODE_DOCKER_GROUP_ID")]
+    node_docker_group_id: Option<i64>,
+    /// Namespace of the node agents.
+    #[arg(long, env = "DOCKYARD_AGENT_NAMESPACE", default_value = "dockyard-system")]
+    agent_namespace: String,
+    /// Label selector of the node agent Pods.
+    #[arg(long, env = "DOCKYARD_AGENT_SELECTOR", default_value = "app.kubernetes.io/name=dockyard-agent")]
+    agent_selector: String,
+    /// gRPC port of the node agents.
+    #[arg(long, env = "DOCKYARD_AGENT_PORT", default_value_t = 9443)]
+    agent_port: u16,
+    /// Elect a leader through a Lease (needed with more than one replica).
+    #[arg(long, env = "DOCKYARD_LEADER_ELECTION", default_value_t = false)]
+    leader_election: bool,
+    /// Namespace of the leader Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "dockyard-system")]
+    lease_namespace: String,
+    /// Name of the leader Lease.
+    #[arg(long, env = "DOCKYARD_LEASE_NAME", default_value = "dockyard-controller")]
+    lease_name: String,
+    /// This instance's identity (the Pod name).
+    #[arg(long, env = "POD_NAME", default_value = "dockyard-controller")]
+    identity: String,
+}
+
+fn init_logging(args: &Args) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match args.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn sigterm() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    init_logging(&args);
+    let client = kube::Client::try_default().await?;
+    let settings = Settings {
+        render: RenderSettings {
+            entrypoint_image: args.entrypoint_image.clone(),
+            dind_image: args.dind_image.clone(),
+            image_pull_policy: Some(args.image_pull_policy.clone()),
+            docker_group_id: args.docker_group_id,
+            broker_socket_root: args.broker_socket_root.clone(),
+            node_docker_socket: args.node_docker_socket.clone(),
+            node_docker_group_id: args.node_docker_group_id,
+        },
+        agent: AgentSettings {
+            namespace: args.agent_namespace.clone(),
+            label_selector: args.agent_selector.clone(),
+            port: args.agent_port,
+            timeout: Duration::from_secs(30),
+        },
+        concurrency: args.concurrency,
+    };
+
+    // One SIGTERM, fanned out to the HTTP server, the lease and the controller.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        sigterm().await;
+        info!("SIGTERM: shutting down");
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    let ready: server::Readiness = Arc::new(OnceLock::new());
+    let http = tokio::spawn(server::serve(args.metrics_addr, ready.clone(), stopped(stop_rx.clone())));
+
+    let mut lost_leadership = None;
+    if args.leader_election {
+        let election = LeaderElection::new(
+            client.clone(),
+            &args.lease_namespace,
+            &args.lease_name,
+            &args.identity,
+            Duration::from_secs(15),
+        );
+        info!(lease = %args.lease_name, identity = %args.identity, "waiting to become the leader");
+        loop {
+            if *stop_rx.borrow() {
+                return Ok(());
+            }
+            match election.try_acquire_or_renew().await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) => warn!(error = %e, "leader election"),
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        info!("leader: starting the controller");
+        let (lost_tx, lost_rx) = watch::channel(false);
+        lost_leadership = Some(lost_rx);
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut failures = 0;
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+                match election.try_acquire_or_renew().await {
+                    Ok(true) => failures = 0,
+                    Ok(false) => break,
+                    Err(e) => {
+                        failures += 1;
+                        warn!(error = %e, "cannot renew the lease");
+                        if failures >= 2 {
+                            break;
+                        }
+                    }
+                }
+            }
+            error!("lost the lease: stopping so another replica can lead");
+            let _ = lost_tx.send(true);
+        });
+    }
+
+    let stop = stopped(stop_rx.clone());
+    let shutdown = async move {
+        match lost_leadership {
+            Some(lost) => tokio::select! { _ = stop => {}, _ = stopped(lost) => {} },
+            None => stop.await,
+        }
+    };
+    run(client, settings, args.identity.clone(), shutdown, move |ctx| {
+        let _ = ready.set(ctx);
+    })
+    .await;
+    http.abort();
+    Ok(())
 }

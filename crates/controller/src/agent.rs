@@ -1,0 +1,65 @@
+//! The controller's side of the node agent: find the agent on a node and ask
+//! it to clean up after a sandbox.
+
+use std::time::Duration;
+
+use dockyard_proto::agent::v1::node_agent_client::NodeAgentClient;
+use dockyard_proto::agent::v1::{CleanupSandboxRequest, SandboxRef};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::ListParams;
+use kube::{Api, Client};
+
+/// Where the node agents run.
+#[derive(Clone, Debug)]
+pub struct AgentSettings {
+    pub namespace: String,
+    pub label_selector: String,
+    pub port: u16,
+    pub timeout: Duration,
+}
+
+/// Why a node could not be cleaned up (yet).
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("no running node agent on node {0} (label {1})")]
+    NoAgent(String, String),
+    #[error("cannot list node agents: {0}")]
+    List(#[from] kube::Error),
+    #[error("cannot reach the node agent at {0}: {1}")]
+    Connect(String, String),
+    #[error("the node agent refused the cleanup: {0}")]
+    Call(String),
+}
+
+/// Asks the agent on `node` to remove everything `sandbox` created there.
+pub async fn cleanup_sandbox(
+    client: &Client,
+    settings: &AgentSettings,
+    node: &str,
+    sandbox: SandboxRef,
+) -> Result<(), AgentError> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &settings.namespace);
+    let params = ListParams::default().labels(&settings.label_selector).fields(&format!("spec.nodeName={node}"));
+    let agent_ip = pods
+        .list(&params)
+        .await?
+        .items
+        .into_iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .find_map(|p| p.status?.pod_ip)
+        .ok_or_else(|| AgentError::NoAgent(node.into(), settings.label_selector.clone()))?;
+    let endpoint = format!("http://{agent_ip}:{}", settings.port);
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())
+        .map_err(|e| AgentError::Connect(endpoint.clone(), e.to_string()))?
+        .connect_timeout(settings.timeout)
+        .timeout(settings.timeout)
+        .connect()
+        .await
+        .map_err(|e| AgentError::Connect(endpoint.clone(), e.to_string()))?;
+    match NodeAgentClient::new(channel).cleanup_sandbox(CleanupSandboxRequest { sandbox: Some(sandbox) }).await {
+        Ok(_) => Ok(()),
+        // The agent has nothing for this sandbox: nothing to clean.
+        Err(status) if status.code() == tonic::Code::NotFound => Ok(()),
+        Err(status) => Err(AgentError::Call(status.to_string())),
+    }
+}

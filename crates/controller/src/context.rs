@@ -1,0 +1,38 @@
+//! What every reconciliation shares.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use dockyard_api::SandboxClass;
+use dockyard_api::render::RenderSettings;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::Client;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::Store;
+
+use crate::agent::AgentSettings;
+use crate::metrics::Metrics;
+
+/// The controller's settings (its flags).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub render: RenderSettings,
+    pub agent: AgentSettings,
+    /// Sandboxes reconciled at once.
+    pub concurrency: u16,
+}
+
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub settings: Settings,
+    pub metrics: Metrics,
+    /// Every SandboxClass, kept current by a watch.
+    pub classes: Store<SandboxClass>,
+    /// Every Namespace (for class namespace selectors).
+    pub namespaces: Store<Namespace>,
+    /// The Pods Dockyard manages.
+    pub pods: Store<Pod>,
+    /// Consecutive failures per Sandbox (namespace/name), for backoff.
+    pub failures: Mutex<HashMap<String, u32>>,
+}

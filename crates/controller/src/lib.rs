@@ -1,0 +1,134 @@
+//! `dockyard-controller`: reconciles Sandboxes into Pods.
+//!
+//! [`run`] wires kube's controller runtime: Sandboxes are the primary
+//! resource; the Pods Dockyard manages, every SandboxClass and every
+//! Namespace are watched into caches; a class change re-queues the Sandboxes
+//! that use it. Each reconciliation is [`reconcile::reconcile`].
+
+pub mod agent;
+pub mod context;
+pub mod error;
+pub mod leader;
+pub mod metrics;
+pub mod reconcile;
+pub mod server;
+pub mod status;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use dockyard_api::labels::FIELD_MANAGER;
+use dockyard_api::{Sandbox, SandboxClass};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, ResourceExt};
+use tracing::{debug, info};
+
+use crate::context::{Context, Settings};
+
+/// Label selector of the Pods (and claims) Dockyard manages.
+pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=dockyard-controller";
+
+/// Whether `sandbox` is governed by `class` (names it, or names none while `class` is a default).
+fn uses_class(sandbox: &Sandbox, class: &SandboxClass) -> bool {
+    match &sandbox.spec.class_name {
+        Some(name) => *name == class.name_any(),
+        None => class.spec.default,
+    }
+}
+
+/// Runs the controller until `shutdown` resolves. `on_ready` is called once the
+/// watches are running (for `/readyz`).
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    instance: String,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    on_ready: impl FnOnce(Arc<Context>) + Send,
+) {
+    let watch = watcher::Config::default().any_semantic();
+    let (classes, classes_writer) = reflector::store();
+    let class_events =
+        reflector::reflector(classes_writer, watcher(Api::<SandboxClass>::all(client.clone()), watch.clone()))
+            .default_backoff()
+            .touched_objects();
+    let (pods, pods_writer) = reflector::store();
+    let pod_events = reflector::reflector(
+        pods_writer,
+        watcher(Api::<Pod>::all(client.clone()), watch.clone().labels(MANAGED_SELECTOR)),
+    )
+    .default_backoff()
+    .touched_objects();
+    let (namespaces, namespaces_writer) = reflector::store();
+    let namespace_events =
+        reflector::reflector(namespaces_writer, watcher(Api::<Namespace>::all(client.clone()), watch.clone()))
+            .default_backoff()
+            .touched_objects();
+    let namespace_task = tokio::spawn(namespace_events.for_each(|_| futures::future::ready(())));
+
+    let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: Some(instance) };
+    let ctx = Arc::new(Context {
+        recorder: Recorder::new(client.clone(), reporter),
+        client: client.clone(),
+        metrics: metrics::Metrics::default(),
+        classes,
+        namespaces,
+        pods,
+        failures: Default::default(),
+        settings: settings.clone(),
+    });
+
+    let controller = Controller::new(Api::<Sandbox>::all(client.clone()), watch)
+        .with_config(controller::Config::default().concurrency(settings.concurrency));
+    let sandboxes = controller.store();
+    let controller = controller.owns_stream(pod_events).watches_stream(class_events, move |class: SandboxClass| {
+        sandboxes
+            .state()
+            .into_iter()
+            .filter(|s| uses_class(s, &class))
+            .map(|s| ObjectRef::from_obj(s.as_ref()))
+            .collect::<Vec<_>>()
+    });
+    on_ready(ctx.clone());
+    info!(concurrency = settings.concurrency, "controller running");
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|result| {
+            if let Err(error) = result {
+                debug!(%error, "reconcile error");
+            }
+            futures::future::ready(())
+        })
+        .await;
+    namespace_task.abort();
+    info!("controller stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn class_changes_map_to_the_sandboxes_that_use_them() {
+        let sandbox = |class: Option<&str>| -> Sandbox {
+            serde_json::from_value(
+                json!({"metadata": {"name": "s", "namespace": "n"}, "spec": {"image": "x", "className": class}}),
+            )
+            .unwrap()
+        };
+        let class = |name: &str, default: bool| -> SandboxClass {
+            serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"default": default}})).unwrap()
+        };
+        assert!(uses_class(&sandbox(Some("a")), &class("a", false)));
+        assert!(!uses_class(&sandbox(Some("b")), &class("a", true)));
+        assert!(uses_class(&sandbox(None), &class("a", true)));
+        assert!(!uses_class(&sandbox(None), &class("a", false)));
+    }
+}

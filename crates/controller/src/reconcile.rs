@@ -1,0 +1,275 @@
+//! One reconciliation of a Sandbox, as a pipeline: look up its class and
+//! namespace → admit (pure) → render (pure) → apply → write status.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dockyard_api::labels::{self, CLEANUP_FINALIZER, FIELD_MANAGER, POD_SPEC_HASH};
+use dockyard_api::policy::{self, ClassChoice};
+use dockyard_api::render;
+use dockyard_api::v1alpha1::DockerMode;
+use dockyard_api::{Sandbox, SandboxStatus};
+use dockyard_proto::agent::v1::SandboxRef;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::finalizer::{self, Event as Finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::agent;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::status::{self, Observation};
+
+/// Looks again at least this often, whatever happens.
+const RESYNC: Duration = Duration::from_secs(300);
+
+pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Action> {
+    let started = Instant::now();
+    let namespace = sandbox.namespace().unwrap_or_default();
+    let key = format!("{namespace}/{}", sandbox.name_any());
+    let api: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = finalizer::finalizer(&api, CLEANUP_FINALIZER, sandbox, |event| async {
+        match event {
+            Finalizer::Apply(sandbox) => apply(&sandbox, &ctx).await,
+            Finalizer::Cleanup(sandbox) => cleanup(&sandbox, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    ctx.metrics.reconciled(started.elapsed());
+    if result.is_ok() {
+        ctx.failures.lock().expect("failures lock").remove(&key);
+    }
+    result
+}
+
+/// Requeues a failed Sandbox with exponential backoff (1 s doubling to 5 min);
+/// one bad object never blocks the others.
+pub fn error_policy(sandbox: Arc<Sandbox>, error: &Error, ctx: Arc<Context>) -> Action {
+    let key = format!("{}/{}", sandbox.namespace().unwrap_or_default(), sandbox.name_any());
+    let failures = {
+        let mut map = ctx.failures.lock().expect("failures lock");
+        let n = map.entry(key.clone()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    };
+    ctx.metrics.failed(error.metric_label());
+    let delay = Duration::from_secs(1 << failures.min(9).saturating_sub(1)).min(RESYNC);
+    warn!(sandbox = %key, error = %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
+    let namespace = sandbox.namespace().unwrap_or_default();
+    let name = sandbox.name_any();
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+    let pod_name = labels::pod_name(&name);
+    let existing = ctx.pods.get(&ObjectRef::new(&pod_name).within(&namespace));
+    let now = Timestamp::now();
+
+    // Look up (from watched caches) → admit.
+    let classes = ctx.classes.state();
+    let classes: Vec<_> = classes.iter().map(|c| c.as_ref().clone()).collect();
+    let namespace_labels: BTreeMap<String, String> =
+        ctx.namespaces.get(&ObjectRef::new(&namespace)).and_then(|ns| ns.metadata.labels.clone()).unwrap_or_default();
+    let admission = policy::choose_class(sandbox, &classes)
+        .and_then(|choice| policy::admit(sandbox, choice, &namespace_labels).map(|_| choice));
+    let class = match admission {
+        Ok(choice) => choice,
+        Err(refusal) => {
+            delete_pod(&pods, existing.as_deref()).await?;
+            if newly_false(sandbox, "Admitted", refusal.reason.as_str()) {
+                publish(ctx, sandbox, EventType::Warning, refusal.reason.as_str(), &refusal.message).await;
+            }
+            write_status(ctx, sandbox, &Observation::Refused(&refusal), now).await?;
+            // Nothing changes until the Sandbox or a class does.
+            return Ok(Action::await_change());
+        }
+    };
+
+    // Lifecycle: suspended or expired sandboxes have no Pod.
+    let expired = sandbox.spec.shutdown_time.as_ref().is_some_and(|t| t.0 <= now);
+    if sandbox.spec.suspended || expired {
+        delete_pod(&pods, existing.as_deref()).await?;
+        let observation = if sandbox.spec.suspended { Observation::Suspended } else { Observation::Expired };
+        let (reason, message) = if sandbox.spec.suspended {
+            ("Suspended", "Pod removed; the workspace is kept")
+        } else {
+            ("Expired", "spec.shutdownTime has passed: Pod removed; the workspace is kept")
+        };
+        if newly_false(sandbox, "Ready", reason) {
+            publish(ctx, sandbox, EventType::Normal, reason, message).await;
+        }
+        write_status(ctx, sandbox, &observation, now).await?;
+        return Ok(Action::await_change());
+    }
+
+    // The workspace claim.
+    let workspace = sandbox.spec.workspace_or_default();
+    if let Some(claim) = render::render_workspace_claim(sandbox)? {
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &namespace);
+        claims.patch(&claim.name_any(), &apply_params(), &Patch::Apply(&claim)).await?;
+    } else if let Some(existing_claim) = &workspace.persistent_volume_claim {
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &namespace);
+        if claims.get_opt(&existing_claim.claim_name).await?.is_none() {
+            write_status(ctx, sandbox, &Observation::ClaimMissing(&existing_claim.claim_name), now).await?;
+            return Ok(Action::requeue(Duration::from_secs(30)));
+        }
+    }
+
+    // Render → apply.
+    let class_spec = match class {
+        ClassChoice::Class(c) => Some(&c.spec),
+        ClassChoice::BuiltIn => None,
+    };
+    let desired = render::render_pod(sandbox, class_spec, &ctx.settings.render)?;
+    let desired_hash = desired.annotations().get(POD_SPEC_HASH).cloned();
+    let observed = match existing.as_deref() {
+        Some(pod) if pod.metadata.deletion_timestamp.is_some() => None,
+        Some(pod) if pod.annotations().get(POD_SPEC_HASH) != desired_hash.as_ref() => {
+            // Pods are immutable: a changed spec means a new Pod.
+            info!(sandbox = %name, "the Pod no longer matches the Sandbox; replacing it");
+            delete_pod(&pods, Some(pod)).await?;
+            None
+        }
+        Some(pod) if pod_failed(pod) => {
+            let message = format!("Pod {pod_name} failed ({}); creating a new one", pod_failure_reason(pod));
+            publish(ctx, sandbox, EventType::Warning, "PodFailed", &message).await;
+            delete_pod(&pods, Some(pod)).await?;
+            None
+        }
+        Some(pod) => Some(pod),
+        None => {
+            pods.patch(&pod_name, &apply_params(), &Patch::Apply(&desired)).await?;
+            None
+        }
+    };
+
+    let next = write_status(ctx, sandbox, &Observation::Running(observed), now).await?;
+    let until_expiry = sandbox
+        .spec
+        .shutdown_time
+        .as_ref()
+        .and_then(|t| Duration::try_from(t.0.duration_since(now)).ok())
+        .map(|d| d + Duration::from_secs(1));
+    let requeue = [next, until_expiry, Some(RESYNC)].into_iter().flatten().min().unwrap_or(RESYNC);
+    Ok(Action::requeue(requeue))
+}
+
+async fn cleanup(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
+    let key = format!("{}/{}", sandbox.namespace().unwrap_or_default(), sandbox.name_any());
+    ctx.metrics.set_phase(key, None);
+    // Only host-socket sandboxes leave objects on the node's daemon; DinD state
+    // and workspaces live in Pod volumes that go with the Pod.
+    let Some(node) = node_to_clean(sandbox) else {
+        return Ok(Action::await_change());
+    };
+    let target = SandboxRef {
+        namespace: sandbox.namespace().unwrap_or_default(),
+        name: sandbox.name_any(),
+        uid: sandbox.uid().unwrap_or_default(),
+    };
+    match agent::cleanup_sandbox(&ctx.client, &ctx.settings.agent, &node, target).await {
+        Ok(()) => {
+            publish(ctx, sandbox, EventType::Normal, "NodeCleanedUp", &format!("removed its Docker objects on {node}"))
+                .await;
+            Ok(Action::await_change())
+        }
+        Err(error) => {
+            let message = format!(
+                "{error}; retrying with backoff (the agent's orphan sweep removes what is left if the Sandbox is gone)"
+            );
+            publish(ctx, sandbox, EventType::Warning, "CleanupPending", &message).await;
+            Err(Error::CleanupPending { node, message: error.to_string() })
+        }
+    }
+}
+
+/// The node whose agent must clean up after `sandbox`, if any.
+pub fn node_to_clean(sandbox: &Sandbox) -> Option<String> {
+    if sandbox.spec.docker.mode != DockerMode::HostSocket {
+        return None;
+    }
+    sandbox.status.as_ref().and_then(|s| s.node_name.clone())
+}
+
+fn apply_params() -> PatchParams {
+    PatchParams::apply(FIELD_MANAGER).force()
+}
+
+fn pod_failed(pod: &Pod) -> bool {
+    pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed")
+}
+
+fn pod_failure_reason(pod: &Pod) -> String {
+    let status = pod.status.as_ref();
+    status.and_then(|s| s.reason.clone().or(s.message.clone())).unwrap_or_else(|| "no reason given".into())
+}
+
+async fn delete_pod(pods: &Api<Pod>, pod: Option<&Pod>) -> Result<()> {
+    let Some(pod) = pod else { return Ok(()) };
+    if pod.metadata.deletion_timestamp.is_some() {
+        return Ok(());
+    }
+    // Delete exactly the Pod we saw, never a newer one of the same name.
+    let params = DeleteParams {
+        preconditions: Some(Preconditions { uid: pod.uid(), resource_version: None }),
+        ..DeleteParams::default()
+    };
+    match pods.delete(&pod.name_any(), &params).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.is_not_found() || e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether condition `type_` is about to become False with `reason` (to emit an event once).
+fn newly_false(sandbox: &Sandbox, type_: &str, reason: &str) -> bool {
+    let conditions = sandbox.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    !conditions.iter().any(|c| c.type_ == type_ && c.status == "False" && c.reason == reason)
+}
+
+async fn write_status(
+    ctx: &Context,
+    sandbox: &Sandbox,
+    observation: &Observation<'_>,
+    now: Timestamp,
+) -> Result<Option<Duration>> {
+    let (status, recheck) = status::sandbox_status(sandbox, observation, now);
+    let key = format!("{}/{}", sandbox.namespace().unwrap_or_default(), sandbox.name_any());
+    ctx.metrics.set_phase(key, status.phase);
+    if status::status_changed(sandbox.status.as_ref(), &status) {
+        if became_ready(sandbox.status.as_ref(), &status) {
+            publish(ctx, sandbox, EventType::Normal, "Ready", "the sandbox is ready").await;
+        }
+        let api: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &sandbox.namespace().unwrap_or_default());
+        let patch = json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "status": status});
+        api.patch_status(&sandbox.name_any(), &apply_params(), &Patch::Apply(&patch)).await?;
+    }
+    Ok(recheck)
+}
+
+fn became_ready(old: Option<&SandboxStatus>, new: &SandboxStatus) -> bool {
+    let ready = |s: &SandboxStatus| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True");
+    ready(new) && !old.is_some_and(ready)
+}
+
+async fn publish(ctx: &Context, sandbox: &Sandbox, type_: EventType, reason: &str, note: &str) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &sandbox.object_ref(&())).await {
+        warn!(%error, reason, "cannot publish event");
+    }
+}

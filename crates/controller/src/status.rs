@@ -1,0 +1,397 @@
+//! The Sandbox's status, computed from what the controller observed. Pure:
+//! the same observation always gives the same status, and conditions keep
+//! their `lastTransitionTime` while their status does not change.
+
+use std::time::Duration;
+
+use dockyard_api::policy::Refusal;
+use dockyard_api::render::{docker_endpoint, names};
+use dockyard_api::v1alpha1::{DockerMode, DockerStatus, SandboxPhase, condition};
+use dockyard_api::{Sandbox, SandboxStatus};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+
+/// What the controller found for a Sandbox.
+#[derive(Debug)]
+pub enum Observation<'a> {
+    /// Its class refused it.
+    Refused(&'a Refusal),
+    /// `spec.suspended`: no Pod.
+    Suspended,
+    /// `spec.shutdownTime` has passed: no Pod.
+    Expired,
+    /// The existing claim it names does not exist.
+    ClaimMissing(&'a str),
+    /// Admitted; its Pod as last seen (None: being created or replaced).
+    Running(Option<&'a Pod>),
+}
+
+/// Whether the sandbox's Docker daemon answers, and why (not).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DockerReadiness {
+    pub ready: bool,
+    pub reason: &'static str,
+    pub message: String,
+    /// When to look again if nothing else changes (the readiness deadline).
+    pub recheck_after: Option<Duration>,
+}
+
+fn container_status<'a>(statuses: Option<&'a Vec<ContainerStatus>>, name: &str) -> Option<&'a ContainerStatus> {
+    statuses.into_iter().flatten().find(|s| s.name == name)
+}
+
+/// Seconds since the Pod started, by its status.
+fn pod_age(pod: &Pod, now: Timestamp) -> Option<Duration> {
+    let started = pod.status.as_ref()?.start_time.as_ref()?.0;
+    now.duration_since(started).try_into().ok()
+}
+
+/// Docker readiness of a Pod in `mode` (None for mode `none`).
+pub fn docker_readiness(mode: DockerMode, timeout: Duration, pod: &Pod, now: Timestamp) -> Option<DockerReadiness> {
+    let status = pod.status.as_ref();
+    let (answering, what) = match mode {
+        DockerMode::None => return None,
+        // The sidecar's startup probe passes only once dockerd answers.
+        DockerMode::Dind => {
+            let sidecar = container_status(status.and_then(|s| s.init_container_statuses.as_ref()), names::DIND);
+            (sidecar.is_some_and(|s| s.started == Some(true)), "dockerd in the dind sidecar")
+        }
+        // The workload's readiness probe pings the socket it was given.
+        DockerMode::HostSocket => {
+            let workload = container_status(status.and_then(|s| s.container_statuses.as_ref()), names::WORKLOAD);
+            (workload.is_some_and(|s| s.ready), "the node's Docker socket")
+        }
+    };
+    if answering {
+        return Some(DockerReadiness {
+            ready: true,
+            reason: "DockerAnswering",
+            message: format!("{what} answers"),
+            recheck_after: None,
+        });
+    }
+    let age = pod_age(pod, now);
+    let secs = timeout.as_secs();
+    Some(match age {
+        Some(age) if age >= timeout => {
+            let restarts = container_status(status.and_then(|s| s.init_container_statuses.as_ref()), names::DIND)
+                .map(|s| s.restart_count)
+                .unwrap_or_default();
+            let restarts = if restarts > 0 { format!(" (sidecar restarted {restarts} times)") } else { String::new() };
+            DockerReadiness {
+                ready: false,
+                reason: "DockerNotReady",
+                message: format!("{what} did not answer within {secs}s of the Pod starting{restarts}"),
+                recheck_after: None,
+            }
+        }
+        _ => DockerReadiness {
+            ready: false,
+            reason: "DockerStarting",
+            message: format!("waiting up to {secs}s for {what} to answer"),
+            recheck_after: Some(timeout.saturating_sub(age.unwrap_or_default()) + Duration::from_secs(1)),
+        },
+    })
+}
+
+fn pod_condition(pod: &Pod, type_: &str) -> Option<bool> {
+    let conditions = pod.status.as_ref()?.conditions.as_ref()?;
+    conditions.iter().find(|c| c.type_ == type_).map(|c| c.status == "True")
+}
+
+/// A condition builder that keeps `lastTransitionTime` when the status is unchanged.
+struct Conditions<'a> {
+    previous: &'a [Condition],
+    generation: Option<i64>,
+    now: Timestamp,
+    out: Vec<Condition>,
+}
+
+impl Conditions<'_> {
+    fn set(&mut self, type_: &str, status: Option<bool>, reason: &str, message: impl Into<String>) {
+        let status = match status {
+            Some(true) => "True",
+            Some(false) => "False",
+            None => "Unknown",
+        };
+        let last_transition_time = self
+            .previous
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or(Time(self.now));
+        self.out.push(Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: message.into(),
+            observed_generation: self.generation,
+            last_transition_time,
+        });
+    }
+}
+
+/// The status of `sandbox` given `observation`, and when to look again.
+pub fn sandbox_status(
+    sandbox: &Sandbox,
+    observation: &Observation<'_>,
+    now: Timestamp,
+) -> (SandboxStatus, Option<Duration>) {
+    let previous = sandbox.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let generation = sandbox.metadata.generation;
+    let mut c = Conditions { previous, generation, now, out: Vec::new() };
+    let mode = sandbox.spec.docker.mode;
+    let mut status = SandboxStatus { observed_generation: generation, ..SandboxStatus::default() };
+    let mut recheck = None;
+
+    match observation {
+        Observation::Refused(refusal) => {
+            c.set(condition::ADMITTED, Some(false), refusal.reason.as_str(), &refusal.message);
+            c.set(condition::READY, Some(false), "NotAdmitted", "the Sandbox was not admitted; see Admitted");
+            status.phase = Some(SandboxPhase::Failed);
+        }
+        Observation::Suspended | Observation::Expired => {
+            let (phase, reason, message) = match observation {
+                Observation::Suspended => {
+                    (SandboxPhase::Suspended, "Suspended", "spec.suspended is true: no Pod, workspace kept")
+                }
+                _ => (SandboxPhase::Expired, "Expired", "spec.shutdownTime has passed: no Pod, workspace kept"),
+            };
+            c.set(condition::ADMITTED, Some(true), "Admitted", "admitted by its class");
+            c.set(condition::POD_SCHEDULED, Some(false), reason, message);
+            c.set(condition::READY, Some(false), reason, message);
+            status.phase = Some(phase);
+        }
+        Observation::ClaimMissing(claim) => {
+            let message =
+                format!("PersistentVolumeClaim {claim:?} (spec.workspace.persistentVolumeClaim) does not exist");
+            c.set(condition::ADMITTED, Some(true), "Admitted", "admitted by its class");
+            c.set(condition::POD_SCHEDULED, Some(false), "WorkspaceClaimNotFound", &message);
+            c.set(condition::READY, Some(false), "WorkspaceClaimNotFound", message);
+            status.phase = Some(SandboxPhase::Pending);
+        }
+        Observation::Running(pod) => {
+            c.set(condition::ADMITTED, Some(true), "Admitted", "admitted by its class");
+            let Some(pod) = pod else {
+                c.set(condition::POD_SCHEDULED, Some(false), "PodCreating", "creating the Pod");
+                c.set(condition::READY, Some(false), "PodCreating", "creating the Pod");
+                status.phase = Some(SandboxPhase::Pending);
+                return (with_conditions(status, c), None);
+            };
+            let pod_status = pod.status.as_ref();
+            status.pod_name = pod.metadata.name.clone();
+            status.node_name = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+            status.pod_ip = pod_status.and_then(|s| s.pod_ip.clone());
+            status.docker = docker_endpoint(mode).map(|endpoint| DockerStatus {
+                mode: Some(mode),
+                endpoint: Some(endpoint),
+                server_version: sandbox.status.as_ref().and_then(|s| s.docker.as_ref()?.server_version.clone()),
+            });
+            let phase = pod_status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+
+            let scheduled = status.node_name.is_some();
+            match &status.node_name {
+                Some(node) => c.set(condition::POD_SCHEDULED, Some(true), "Scheduled", format!("on node {node}")),
+                None => c.set(condition::POD_SCHEDULED, Some(false), "Unschedulable", unscheduled_message(pod)),
+            }
+            let timeout = Duration::from_secs(sandbox.spec.docker_readiness_timeout_seconds().max(1) as u64);
+            let docker = if scheduled { docker_readiness(mode, timeout, pod, now) } else { None };
+            if let Some(d) = &docker {
+                c.set(condition::DOCKER_READY, Some(d.ready), d.reason, &d.message);
+                recheck = d.recheck_after;
+            }
+            let docker_ok = docker.as_ref().is_none_or(|d| d.ready);
+            let pod_ready = pod_condition(pod, "Ready") == Some(true);
+            status.phase = Some(match phase {
+                "Succeeded" => SandboxPhase::Completed,
+                "Failed" => SandboxPhase::Failed,
+                _ if pod_ready && docker_ok => SandboxPhase::Ready,
+                _ if scheduled => SandboxPhase::Starting,
+                _ => SandboxPhase::Pending,
+            });
+            match status.phase {
+                Some(SandboxPhase::Ready) => c.set(condition::READY, Some(true), "Ready", "the workload runs"),
+                Some(SandboxPhase::Completed) => {
+                    c.set(condition::READY, Some(false), "Completed", "the workload's command finished")
+                }
+                Some(SandboxPhase::Failed) => c.set(condition::READY, Some(false), "PodFailed", failed_message(pod)),
+                _ if !docker_ok => {
+                    let d = docker.as_ref().expect("checked");
+                    c.set(condition::READY, Some(false), d.reason, &d.message)
+                }
+                _ => c.set(condition::READY, Some(false), "Starting", "the Pod is starting"),
+            }
+        }
+    }
+    (with_conditions(status, c), recheck)
+}
+
+fn with_conditions(mut status: SandboxStatus, c: Conditions<'_>) -> SandboxStatus {
+    status.conditions = c.out;
+    status
+}
+
+fn unscheduled_message(pod: &Pod) -> String {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled"))
+        .and_then(|c| c.message.clone())
+        .unwrap_or_else(|| "waiting for the scheduler".into())
+}
+
+fn failed_message(pod: &Pod) -> String {
+    let status = pod.status.as_ref();
+    let reason = status.and_then(|s| s.reason.clone()).unwrap_or_default();
+    let message = status.and_then(|s| s.message.clone()).unwrap_or_else(|| "the Pod failed".into());
+    if reason.is_empty() { message } else { format!("{reason}: {message}") }
+}
+
+/// Whether two statuses differ in anything but timestamps (to skip no-op writes).
+pub fn status_changed(old: Option<&SandboxStatus>, new: &SandboxStatus) -> bool {
+    let Some(old) = old else { return true };
+    let strip = |s: &SandboxStatus| {
+        let mut s = s.clone();
+        for c in &mut s.conditions {
+            c.last_transition_time = Time(Timestamp::UNIX_EPOCH);
+        }
+        s
+    };
+    strip(old) != strip(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use dockyard_api::policy::RefusalReason;
+    use serde_json::json;
+
+    use super::*;
+
+    fn sandbox(spec: serde_json::Value) -> Sandbox {
+        serde_json::from_value(json!({
+            "apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox",
+            "metadata": {"name": "dev", "namespace": "ns", "uid": "u", "generation": 3}, "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    fn pod(status: serde_json::Value, node: Option<&str>) -> Pod {
+        serde_json::from_value(
+            json!({"metadata": {"name": "sbx-dev"}, "spec": {"containers": [], "nodeName": node}, "status": status}),
+        )
+        .unwrap()
+    }
+
+    fn now() -> Timestamp {
+        "2026-11-23T12:00:30Z".parse().unwrap()
+    }
+
+    fn cond<'a>(s: &'a SandboxStatus, t: &str) -> &'a Condition {
+        s.conditions.iter().find(|c| c.type_ == t).unwrap_or_else(|| panic!("no {t} condition"))
+    }
+
+    #[test]
+    fn a_refusal_names_the_rule() {
+        let refusal = Refusal { reason: RefusalReason::DockerModeNotAllowed, message: "no dind here".into() };
+        let (s, _) = sandbox_status(&sandbox(json!({"image": "x"})), &Observation::Refused(&refusal), now());
+        assert_eq!(s.phase, Some(SandboxPhase::Failed));
+        let admitted = cond(&s, "Admitted");
+        assert_eq!((admitted.status.as_str(), admitted.reason.as_str()), ("False", "DockerModeNotAllowed"));
+        assert_eq!(admitted.message, "no dind here");
+        assert_eq!(admitted.observed_generation, Some(3));
+        assert_eq!(s.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn a_ready_dind_pod_makes_a_ready_sandbox() {
+        let p = pod(
+            json!({
+                "phase": "Running", "podIP": "10.0.0.7", "startTime": "2026-11-23T12:00:00Z",
+                "conditions": [{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}],
+                "initContainerStatuses": [{"name": "dind", "started": true, "ready": true, "restartCount": 0, "image": "d", "imageID": ""}],
+            }),
+            Some("node-1"),
+        );
+        let (s, recheck) = sandbox_status(&sandbox(json!({"image": "x"})), &Observation::Running(Some(&p)), now());
+        assert_eq!(s.phase, Some(SandboxPhase::Ready));
+        for t in ["Admitted", "PodScheduled", "DockerReady", "Ready"] {
+            assert_eq!(cond(&s, t).status, "True", "{t}");
+        }
+        assert_eq!((s.node_name.as_deref(), s.pod_ip.as_deref()), (Some("node-1"), Some("10.0.0.7")));
+        assert_eq!(s.docker.unwrap().endpoint.as_deref(), Some("unix:///var/run/dockyard/docker.sock"));
+        assert_eq!(recheck, None);
+    }
+
+    #[test]
+    fn docker_not_answering_within_the_timeout_is_a_reason_not_an_endless_wait() {
+        let status = |started: &str| {
+            json!({
+                "phase": "Pending", "startTime": started,
+                "initContainerStatuses": [{"name": "dind", "started": false, "ready": false, "restartCount": 2, "image": "d", "imageID": ""}],
+            })
+        };
+        let sbx = sandbox(json!({"image": "x", "docker": {"dind": {"readinessTimeoutSeconds": 20}}}));
+        // 10 s in: still waiting, look again when the 20 s are up.
+        let young = pod(status("2026-11-23T12:00:20Z"), Some("n"));
+        let (s, recheck) = sandbox_status(&sbx, &Observation::Running(Some(&young)), now());
+        assert_eq!(cond(&s, "DockerReady").reason, "DockerStarting");
+        assert_eq!(s.phase, Some(SandboxPhase::Starting));
+        assert_eq!(recheck, Some(Duration::from_secs(11)));
+        // 30 s in: not ready, with the reason.
+        let old = pod(status("2026-11-23T12:00:00Z"), Some("n"));
+        let (s, recheck) = sandbox_status(&sbx, &Observation::Running(Some(&old)), now());
+        let docker = cond(&s, "DockerReady");
+        assert_eq!((docker.status.as_str(), docker.reason.as_str()), ("False", "DockerNotReady"));
+        assert!(
+            docker.message.contains("within 20s") && docker.message.contains("restarted 2 times"),
+            "{}",
+            docker.message
+        );
+        assert_eq!(cond(&s, "Ready").reason, "DockerNotReady");
+        assert_eq!(recheck, None);
+    }
+
+    #[test]
+    fn unscheduled_suspended_expired_completed_and_claim_missing() {
+        let sbx = sandbox(json!({"image": "x", "docker": {"mode": "none"}}));
+        let pending = pod(
+            json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "message": "0/1 nodes are available"}]}),
+            None,
+        );
+        let (s, _) = sandbox_status(&sbx, &Observation::Running(Some(&pending)), now());
+        assert_eq!(s.phase, Some(SandboxPhase::Pending));
+        assert_eq!(cond(&s, "PodScheduled").message, "0/1 nodes are available");
+        assert!(!s.conditions.iter().any(|c| c.type_ == "DockerReady"), "no Docker in mode none");
+
+        let (s, _) = sandbox_status(&sbx, &Observation::Suspended, now());
+        assert_eq!((s.phase, cond(&s, "Ready").reason.as_str()), (Some(SandboxPhase::Suspended), "Suspended"));
+        let (s, _) = sandbox_status(&sbx, &Observation::Expired, now());
+        assert_eq!(s.phase, Some(SandboxPhase::Expired));
+        let done = pod(json!({"phase": "Succeeded"}), Some("n"));
+        assert_eq!(
+            sandbox_status(&sbx, &Observation::Running(Some(&done)), now()).0.phase,
+            Some(SandboxPhase::Completed)
+        );
+        let (s, _) = sandbox_status(&sbx, &Observation::ClaimMissing("home"), now());
+        assert!(cond(&s, "Ready").message.contains("\"home\""));
+        assert_eq!(cond(&s, "PodScheduled").reason, "WorkspaceClaimNotFound");
+    }
+
+    #[test]
+    fn transition_times_are_kept_while_a_condition_holds() {
+        let mut sbx = sandbox(json!({"image": "x", "docker": {"mode": "none"}}));
+        let (first, _) = sandbox_status(&sbx, &Observation::Suspended, now());
+        sbx.status = Some(first.clone());
+        let later: Timestamp = "2026-11-23T13:00:00Z".parse().unwrap();
+        let (second, _) = sandbox_status(&sbx, &Observation::Suspended, later);
+        assert_eq!(cond(&second, "Ready").last_transition_time, cond(&first, "Ready").last_transition_time);
+        assert!(!status_changed(Some(&first), &second));
+        // Ready stays False (another reason): its time is kept; Admitted flips: its time moves.
+        let refusal = Refusal { reason: RefusalReason::ClassNotFound, message: "gone".into() };
+        let (third, _) = sandbox_status(&sbx, &Observation::Refused(&refusal), later);
+        assert_eq!(cond(&third, "Ready").last_transition_time, cond(&first, "Ready").last_transition_time);
+        assert_eq!(cond(&third, "Admitted").last_transition_time, Time(later));
+        assert!(status_changed(Some(&first), &third));
+    }
+}
