@@ -1,0 +1,432 @@
+//! The controller against the real API server of the e2e cluster
+//! (`e2e/cluster up --profile control-plane`). There is no kubelet: the tests
+//! bind Pods and write their status the way the scheduler and a kubelet would.
+//! One controller runs at a time (they watch the whole cluster), so the tests
+//! take a lock.
+
+use std::future::Future;
+use std::time::Duration;
+
+use dockyard_api::render::RenderSettings;
+use dockyard_api::v1alpha1::SandboxPhase;
+use dockyard_api::{Sandbox, SandboxClass};
+use dockyard_controller::agent::AgentSettings;
+use dockyard_controller::context::Settings;
+use dockyard_testing::{TestCluster, TestNamespace};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client, ResourceExt};
+use serde_json::json;
+use tokio::sync::{Mutex, MutexGuard, oneshot};
+use tokio::task::JoinHandle;
+
+static ONE_CONTROLLER_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+struct RunningController {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl RunningController {
+    fn start(client: &Client) -> Self {
+        let settings = Settings {
+            render: RenderSettings::default(),
+            agent: AgentSettings {
+                namespace: "dockyard-system".into(),
+                label_selector: "app.kubernetes.io/name=dockyard-agent".into(),
+                port: 9443,
+                timeout: Duration::from_secs(2),
+            },
+            concurrency: 8,
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(dockyard_controller::run(
+            client.clone(),
+            settings,
+            "integration-test".into(),
+            async move {
+                let _ = stopped.await;
+            },
+            |_| {},
+        ));
+        Self { stop: Some(stop), task }
+    }
+
+    /// Stops it the hard way: the task is aborted wherever it is.
+    fn kill(self) {
+        self.task.abort();
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().map(|s| s.send(()));
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+    }
+}
+
+struct Setup {
+    cluster: TestCluster,
+    ns: TestNamespace,
+    _lock: MutexGuard<'static, ()>,
+}
+
+async fn setup(prefix: &str) -> Setup {
+    let lock = ONE_CONTROLLER_AT_A_TIME.lock().await;
+    let cluster = TestCluster::connect().await.expect("the e2e cluster answers");
+    cluster.install_crds().await.unwrap();
+    let ns = cluster.namespace(prefix).await.unwrap();
+    Setup { cluster, ns, _lock: lock }
+}
+
+async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn sandbox(name: &str, spec: serde_json::Value) -> Sandbox {
+    serde_json::from_value(
+        json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "metadata": {"name": name}, "spec": spec}),
+    )
+    .unwrap()
+}
+
+async fn phase_of(api: &Api<Sandbox>, name: &str) -> Option<SandboxPhase> {
+    api.get_opt(name).await.ok().flatten().and_then(|s| s.status?.phase)
+}
+
+async fn wait_phase(api: &Api<Sandbox>, name: &str, phase: SandboxPhase) -> Sandbox {
+    eventually(&format!("{name} to be {phase:?}"), WAIT, || async {
+        let s = api.get_opt(name).await.ok().flatten()?;
+        (s.status.as_ref()?.phase == Some(phase)).then_some(s)
+    })
+    .await
+}
+
+fn condition<'a>(s: &'a Sandbox, type_: &str) -> (&'a str, &'a str, &'a str) {
+    let c = s.status.as_ref().unwrap().conditions.iter().find(|c| c.type_ == type_).expect(type_);
+    (c.status.as_str(), c.reason.as_str(), c.message.as_str())
+}
+
+async fn wait_pod(pods: &Api<Pod>, name: &str) -> Pod {
+    eventually(&format!("pod {name}"), WAIT, || async {
+        pods.get_opt(name).await.ok().flatten().filter(|p| p.metadata.deletion_timestamp.is_none())
+    })
+    .await
+}
+
+async fn wait_no_pod(pods: &Api<Pod>, name: &str) {
+    eventually(&format!("pod {name} to be gone"), WAIT, || async {
+        let pod = pods.get_opt(name).await.ok()?;
+        match pod {
+            None => Some(()),
+            // No kubelet: finish a graceful deletion the way it would.
+            Some(p) if p.metadata.deletion_timestamp.is_some() => {
+                let _ = pods.delete(name, &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await;
+                None
+            }
+            Some(_) => None,
+        }
+    })
+    .await
+}
+
+/// What the scheduler and a kubelet would do: bind the Pod to `node`, then
+/// report it running, with the DinD sidecar started when `docker_started`.
+async fn run_pod(pods: &Api<Pod>, name: &str, node: &str, docker_started: bool, started: Timestamp) {
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name}, "target": {"kind": "Node", "name": node}});
+    let pod = pods.get(name).await.unwrap();
+    if pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_none() {
+        pods.create_subresource::<serde_json::Value, serde_json::Value>(
+            "binding",
+            name,
+            &PostParams::default(),
+            &binding,
+        )
+        .await
+        .unwrap();
+    }
+    let ready = if docker_started { "True" } else { "False" };
+    let status = json!({"status": {
+        "phase": "Running", "podIP": "10.213.64.200", "startTime": started.to_string(),
+        "conditions": [
+            {"type": "PodScheduled", "status": "True"}, {"type": "Initialized", "status": "True"},
+            {"type": "ContainersReady", "status": ready}, {"type": "Ready", "status": ready},
+        ],
+        "initContainerStatuses": [
+            {"name": "install-entrypoint", "ready": false, "restartCount": 0, "image": "e", "imageID": "",
+             "state": {"terminated": {"exitCode": 0}}},
+            {"name": "dind", "ready": docker_started, "started": docker_started, "restartCount": 0, "image": "d", "imageID": "",
+             "state": {"running": {}}},
+        ],
+        "containerStatuses": [{"name": "workload", "ready": docker_started, "started": true, "restartCount": 0, "image": "w", "imageID": "",
+            "state": {"running": {}}}],
+    }});
+    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+}
+
+async fn events_for(ns: &TestNamespace, name: &str) -> Vec<(String, String)> {
+    let events: Api<Event> = ns.api();
+    let list = events.list(&ListParams::default()).await.unwrap();
+    list.items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_sandbox_becomes_a_pod_and_then_ready() {
+    let Setup { cluster, ns, _lock } = setup("ctl-ready").await;
+    let controller = RunningController::start(&cluster.client);
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    sandboxes
+        .create(
+            &PostParams::default(),
+            &sandbox("dev", json!({"image": "dockyard-sandbox:latest", "sudo": {"commands": ["/usr/bin/apt-get"]}})),
+        )
+        .await
+        .unwrap();
+
+    let pod = wait_pod(&pods, "sbx-dev").await;
+    let spec = pod.spec.as_ref().unwrap();
+    let init: Vec<&str> = spec.init_containers.iter().flatten().map(|c| c.name.as_str()).collect();
+    assert_eq!(init, ["install-entrypoint", "dind"]);
+    assert_eq!(spec.containers[0].security_context.as_ref().unwrap().allow_privilege_escalation, Some(true));
+    assert_eq!(pod.owner_references()[0].name, "dev");
+    assert_eq!(pod.labels()["dockyard.dev/sandbox"], "dev");
+
+    let pending = wait_phase(&sandboxes, "dev", SandboxPhase::Pending).await;
+    assert_eq!(condition(&pending, "Admitted").0, "True");
+    assert_eq!(condition(&pending, "PodScheduled").0, "False");
+    assert!(pending.finalizers().contains(&"dockyard.dev/node-cleanup".to_string()));
+
+    run_pod(&pods, "sbx-dev", "node-a", false, Timestamp::now()).await;
+    let starting = wait_phase(&sandboxes, "dev", SandboxPhase::Starting).await;
+    assert_eq!(condition(&starting, "DockerReady").1, "DockerStarting");
+
+    run_pod(&pods, "sbx-dev", "node-a", true, Timestamp::now()).await;
+    let ready = wait_phase(&sandboxes, "dev", SandboxPhase::Ready).await;
+    for t in ["Admitted", "PodScheduled", "DockerReady", "Ready"] {
+        assert_eq!(condition(&ready, t).0, "True", "{t}");
+    }
+    let status = ready.status.as_ref().unwrap();
+    assert_eq!((status.node_name.as_deref(), status.pod_ip.as_deref()), (Some("node-a"), Some("10.213.64.200")));
+    assert_eq!(status.pod_name.as_deref(), Some("sbx-dev"));
+    assert_eq!(status.observed_generation, ready.metadata.generation);
+    assert!(events_for(&ns, "dev").await.iter().any(|(reason, _)| reason == "Ready"));
+
+    // A dind sandbox leaves nothing on the node: deletion completes without an agent.
+    sandboxes.delete("dev", &DeleteParams::default()).await.unwrap();
+    eventually("the sandbox to be deleted", WAIT, || async {
+        sandboxes.get_opt("dev").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn docker_that_never_answers_gives_docker_ready_false_with_the_reason() {
+    let Setup { cluster, ns, _lock } = setup("ctl-docker").await;
+    let controller = RunningController::start(&cluster.client);
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let spec = json!({"image": "x", "docker": {"dind": {"readinessTimeoutSeconds": 3}}});
+    sandboxes.create(&PostParams::default(), &sandbox("slow", spec)).await.unwrap();
+    wait_pod(&pods, "sbx-slow").await;
+    run_pod(&pods, "sbx-slow", "node-a", false, Timestamp::now()).await;
+    let s = eventually("DockerReady=False/DockerNotReady", WAIT, || async {
+        let s = sandboxes.get("slow").await.ok()?;
+        let docker = s.status.as_ref()?.conditions.iter().find(|c| c.type_ == "DockerReady")?;
+        (docker.reason == "DockerNotReady").then_some(s)
+    })
+    .await;
+    let (status, _, message) = condition(&s, "DockerReady");
+    assert_eq!(status, "False");
+    assert!(message.contains("within 3s"), "{message}");
+    assert_eq!(condition(&s, "Ready").1, "DockerNotReady");
+    controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn suspend_resume_and_expiry_keep_the_workspace() {
+    let Setup { cluster, ns, _lock } = setup("ctl-life").await;
+    let controller = RunningController::start(&cluster.client);
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let claims: Api<PersistentVolumeClaim> = ns.api();
+    let spec = json!({"image": "x", "docker": {"mode": "none"},
+        "workspace": {"volumeClaimTemplate": {"spec": {"resources": {"requests": {"storage": "1Gi"}}}}}});
+    sandboxes.create(&PostParams::default(), &sandbox("work", spec)).await.unwrap();
+    wait_pod(&pods, "sbx-work").await;
+    let claim = claims.get("work-workspace").await.unwrap();
+    assert_eq!(claim.owner_references()[0].name, "work");
+
+    let suspend = |on: bool| json!({"spec": {"suspended": on}});
+    sandboxes.patch("work", &PatchParams::default(), &Patch::Merge(&suspend(true))).await.unwrap();
+    wait_no_pod(&pods, "sbx-work").await;
+    let suspended = wait_phase(&sandboxes, "work", SandboxPhase::Suspended).await;
+    assert_eq!(condition(&suspended, "Ready").1, "Suspended");
+    assert_eq!(claims.get("work-workspace").await.unwrap().uid(), claim.uid(), "the workspace is kept");
+
+    sandboxes.patch("work", &PatchParams::default(), &Patch::Merge(&suspend(false))).await.unwrap();
+    let pod = wait_pod(&pods, "sbx-work").await;
+    let volume = pod.spec.unwrap().volumes.unwrap().into_iter().find(|v| v.name == "workspace").unwrap();
+    assert_eq!(volume.persistent_volume_claim.unwrap().claim_name, "work-workspace");
+
+    // Expiry: a shutdownTime in 3 s removes the Pod then.
+    let soon = Timestamp::now() + std::time::Duration::from_secs(3);
+    let expire = json!({"spec": {"shutdownTime": soon.to_string()}});
+    sandboxes.patch("work", &PatchParams::default(), &Patch::Merge(&expire)).await.unwrap();
+    let expired = wait_phase(&sandboxes, "work", SandboxPhase::Expired).await;
+    assert_eq!(condition(&expired, "Ready").1, "Expired");
+    wait_no_pod(&pods, "sbx-work").await;
+    assert!(claims.get_opt("work-workspace").await.unwrap().is_some());
+    assert!(events_for(&ns, "work").await.iter().any(|(reason, _)| reason == "Expired"));
+    controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_class_refusal_names_the_rule_and_a_class_change_admits() {
+    let Setup { cluster, ns, _lock } = setup("ctl-class").await;
+    let controller = RunningController::start(&cluster.client);
+    let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
+    let class_name = format!("{}-only-none", ns.name());
+    let class: SandboxClass = serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass",
+        "metadata": {"name": class_name}, "spec": {"allowedDockerModes": ["none"]},
+    }))
+    .unwrap();
+    classes.create(&PostParams::default(), &class).await.unwrap();
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    sandboxes
+        .create(&PostParams::default(), &sandbox("refused", json!({"image": "x", "className": class_name})))
+        .await
+        .unwrap();
+    sandboxes
+        .create(&PostParams::default(), &sandbox("no-class", json!({"image": "x", "className": "missing"})))
+        .await
+        .unwrap();
+    // A bad object never delays the others.
+    sandboxes.create(&PostParams::default(), &sandbox("fine", json!({"image": "x"}))).await.unwrap();
+    wait_pod(&pods, "sbx-fine").await;
+
+    let refused = wait_phase(&sandboxes, "refused", SandboxPhase::Failed).await;
+    let (status, reason, message) = condition(&refused, "Admitted");
+    assert_eq!((status, reason), ("False", "DockerModeNotAllowed"));
+    assert!(message.contains("allowedDockerModes: none"), "{message}");
+    let missing = wait_phase(&sandboxes, "no-class", SandboxPhase::Failed).await;
+    assert_eq!(condition(&missing, "Admitted").1, "ClassNotFound");
+    assert!(pods.get_opt("sbx-refused").await.unwrap().is_none(), "no pod for a refused sandbox");
+    assert!(events_for(&ns, "refused").await.iter().any(|(r, n)| r == "DockerModeNotAllowed" && n.contains("dind")));
+
+    // The platform team allows dind: the watch on classes re-admits the sandbox.
+    let allow = json!({"spec": {"allowedDockerModes": ["dind", "none"]}});
+    classes.patch(&class_name, &PatchParams::default(), &Patch::Merge(&allow)).await.unwrap();
+    wait_pod(&pods, "sbx-refused").await;
+    let admitted = wait_phase(&sandboxes, "refused", SandboxPhase::Pending).await;
+    assert_eq!(condition(&admitted, "Admitted").0, "True");
+
+    classes.delete(&class_name, &DeleteParams::default()).await.unwrap();
+    controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent() {
+    let Setup { cluster, ns, _lock } = setup("ctl-final").await;
+    let controller = RunningController::start(&cluster.client);
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    sandboxes
+        .create(&PostParams::default(), &sandbox("hs", json!({"image": "x", "docker": {"mode": "hostSocket"}})))
+        .await
+        .unwrap();
+    wait_pod(&pods, "sbx-hs").await;
+    run_pod(&pods, "sbx-hs", "node-b", true, Timestamp::now()).await;
+    let ready = wait_phase(&sandboxes, "hs", SandboxPhase::Ready).await;
+    assert_eq!(ready.status.as_ref().unwrap().node_name.as_deref(), Some("node-b"));
+
+    sandboxes.delete("hs", &DeleteParams::default()).await.unwrap();
+    // No agent runs on node-b: the finalizer holds the Sandbox and says why.
+    let notes = eventually("a CleanupPending event", WAIT, || async {
+        let events = events_for(&ns, "hs").await;
+        events.into_iter().find(|(reason, _)| reason == "CleanupPending").map(|(_, note)| note)
+    })
+    .await;
+    assert!(notes.contains("node-b"), "{notes}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let held = sandboxes.get("hs").await.unwrap();
+    assert!(
+        held.metadata.deletion_timestamp.is_some() && held.finalizers().contains(&"dockyard.dev/node-cleanup".into())
+    );
+
+    // Let the test clean up: take the finalizer away by hand.
+    let clear = json!({"metadata": {"finalizers": null}});
+    sandboxes.patch("hs", &PatchParams::default(), &Patch::Merge(&clear)).await.unwrap();
+    controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_controller_killed_mid_way_and_restarted_creates_no_duplicate_and_loses_nothing() {
+    let Setup { cluster, ns, _lock } = setup("ctl-restart").await;
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    for i in 0..5 {
+        sandboxes.create(&PostParams::default(), &sandbox(&format!("s{i}"), json!({"image": "x"}))).await.unwrap();
+    }
+    let controller = RunningController::start(&cluster.client);
+    wait_pod(&pods, "sbx-s0").await;
+    controller.kill();
+
+    let controller = RunningController::start(&cluster.client);
+    for i in 0..5 {
+        wait_pod(&pods, &format!("sbx-s{i}")).await;
+        wait_phase(&sandboxes, &format!("s{i}"), SandboxPhase::Pending).await;
+    }
+    run_pod(&pods, "sbx-s3", "node-a", true, Timestamp::now()).await;
+    wait_phase(&sandboxes, "s3", SandboxPhase::Ready).await;
+    controller.kill();
+
+    // A third run changes nothing that is already right.
+    let before: Vec<String> =
+        pods.list(&ListParams::default()).await.unwrap().items.iter().map(|p| p.uid().unwrap()).collect();
+    let controller = RunningController::start(&cluster.client);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = pods.list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(after.len(), 5, "one pod per sandbox");
+    let mut after_uids: Vec<String> = after.iter().map(|p| p.uid().unwrap()).collect();
+    let mut before = before;
+    before.sort();
+    after_uids.sort();
+    assert_eq!(before, after_uids, "no pod was replaced");
+    assert_eq!(phase_of(&sandboxes, "s3").await, Some(SandboxPhase::Ready));
+    controller.stop().await;
+    ns.delete().await.unwrap();
+}
