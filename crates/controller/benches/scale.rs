@@ -1,0 +1,246 @@
+//! Scale benchmark of the controller against the real API server of the e2e
+//! cluster (`e2e/cluster up --profile control-plane`) with kwok nodes.
+//!
+//! For N sandboxes (1,000, then 5,000) it measures:
+//! - **controller**: the `dockyard-controller` binary runs as its own process;
+//!   the clock starts when the benchmark starts creating N Sandboxes and stops
+//!   when every Pod exists and every Sandbox has a status. Its peak RSS is the
+//!   process's VmHWM.
+//! - **floor**: a plain client creating the same N Pods (rendered the same way)
+//!   and writing N Sandbox statuses, with the controller's concurrency, on the
+//!   same API server in the same run (the Sandboxes already exist).
+//!
+//! At 1,000 it alternates floor and controller three times and takes medians;
+//! at 5,000 it runs each once. Ends with
+//! `BENCH controller sandboxes=1000 seconds=<s> floor_seconds=<s> ratio=<x> rss_mib=<m>`
+//! (and a second line for 5,000), appended to docs/benchmarks.md when
+//! `DOCKYARD_BENCH_RECORD=1`.
+//!
+//! Run: `cargo bench -p dockyard-controller --bench scale`
+
+use std::collections::HashSet;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use dockyard_api::Sandbox;
+use dockyard_api::labels::FIELD_MANAGER;
+use dockyard_api::render::{RenderSettings, render_pod};
+use dockyard_testing::TestCluster;
+use futures::{StreamExt, stream};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, ResourceExt};
+use serde_json::json;
+
+const CONCURRENCY: usize = 32;
+const KWOK_NODES: usize = 4;
+
+fn sandbox(i: usize) -> Sandbox {
+    serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox",
+        "metadata": {"name": format!("s{i}")},
+        "spec": {"image": "dockyard-sandbox:latest", "pod": {
+            "nodeSelector": {"type": "kwok"},
+            "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
+        }},
+    }))
+    .unwrap()
+}
+
+async fn ensure_kwok_nodes(client: &Client) {
+    let nodes: Api<Node> = Api::all(client.clone());
+    for i in 0..KWOK_NODES {
+        let node: Node = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": format!("kwok-bench-{i}"), "labels": {"type": "kwok"},
+                         "annotations": {"kwok.x-k8s.io/node": "fake"}},
+            "spec": {"taints": [{"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}]},
+            "status": {"allocatable": {"cpu": "1000", "memory": "4Ti", "pods": "3000"},
+                       "capacity": {"cpu": "1000", "memory": "4Ti", "pods": "3000"}},
+        }))
+        .unwrap();
+        match nodes.create(&PostParams::default(), &node).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => panic!("cannot create kwok node: {e}"),
+        }
+    }
+}
+
+async fn namespace(client: &Client, name: &str) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": name, "labels": {"dockyard.dev/test": "bench"}}})).unwrap();
+    api.create(&PostParams::default(), &ns).await.expect("namespace");
+}
+
+async fn drop_namespace(client: &Client, name: &str) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let _ = api.delete(name, &DeleteParams::background()).await;
+}
+
+async fn create_sandboxes(api: &Api<Sandbox>, n: usize) {
+    stream::iter(0..n)
+        .map(|i| {
+            let api = api.clone();
+            async move { api.create(&PostParams::default(), &sandbox(i)).await.map(|_| ()) }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect_ok()
+        .await;
+}
+
+/// Creates N pods and writes N sandbox statuses the plain way; returns seconds.
+async fn floor(client: &Client, ns: &str, n: usize) -> f64 {
+    namespace(client, ns).await;
+    let sandboxes: Api<Sandbox> = Api::namespaced(client.clone(), ns);
+    create_sandboxes(&sandboxes, n).await;
+    let stored: Vec<Sandbox> = sandboxes.list(&Default::default()).await.unwrap().items;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let settings = RenderSettings::default();
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let started = Instant::now();
+    stream::iter(stored)
+        .map(|s| {
+            let (pods, sandboxes, params, settings) =
+                (pods.clone(), sandboxes.clone(), params.clone(), settings.clone());
+            async move {
+                let pod = render_pod(&s, None, &settings).unwrap();
+                pods.patch(&pod.name_any(), &params, &Patch::Apply(&pod)).await?;
+                let status = json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox",
+                    "status": {"phase": "Pending", "observedGeneration": s.metadata.generation}});
+                sandboxes.patch_status(&s.name_any(), &params, &Patch::Apply(&status)).await.map(|_| ())
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect_ok()
+        .await;
+    let took = started.elapsed().as_secs_f64();
+    drop_namespace(client, ns).await;
+    took
+}
+
+/// Peak resident memory of a process, in MiB.
+fn peak_rss_mib(child: &Child) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// Creates N sandboxes with the controller running; returns (seconds, peak RSS MiB).
+async fn controller(client: &Client, ns: &str, n: usize) -> (f64, f64) {
+    namespace(client, ns).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dockyard-controller"))
+        .args(["--metrics-addr", "127.0.0.1:18080", "--concurrency", &CONCURRENCY.to_string(), "--log", "warn"])
+        .spawn()
+        .expect("start dockyard-controller");
+    // Started and synced: /readyz answers.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect("127.0.0.1:18080").is_err() {
+        assert!(Instant::now() < deadline, "the controller did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let sandboxes: Api<Sandbox> = Api::namespaced(client.clone(), ns);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let pods_seen = watcher(pods, watcher::Config::default()).applied_objects();
+    let statuses_seen = watcher(sandboxes.clone(), watcher::Config::default()).applied_objects();
+    let done = async {
+        let mut pods_seen = std::pin::pin!(pods_seen);
+        let mut statuses_seen = std::pin::pin!(statuses_seen);
+        let (mut with_pod, mut with_status) = (HashSet::new(), HashSet::new());
+        while with_pod.len() < n || with_status.len() < n {
+            tokio::select! {
+                Some(Ok(pod)) = pods_seen.next() => { with_pod.insert(pod.name_any()); }
+                Some(Ok(s)) = statuses_seen.next() => {
+                    if s.status.as_ref().is_some_and(|st| st.phase.is_some()) { with_status.insert(s.name_any()); }
+                }
+            }
+        }
+    };
+    let started = Instant::now();
+    let (_, ()) = tokio::join!(create_sandboxes(&sandboxes, n), done);
+    let took = started.elapsed().as_secs_f64();
+    let rss = peak_rss_mib(&child);
+    let _ = child.kill();
+    let _ = child.wait();
+    // The finalizers would hold the namespace without a controller: drop them first.
+    drop_namespace(client, ns).await;
+    let clear = json!({"metadata": {"finalizers": null}});
+    for s in sandboxes.list(&Default::default()).await.map(|l| l.items).unwrap_or_default() {
+        let _ = sandboxes.patch(&s.name_any(), &PatchParams::default(), &Patch::Merge(&clear)).await;
+    }
+    (took, rss)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let m = v.len() / 2;
+    if v.len() % 2 == 0 { (v[m - 1] + v[m]) / 2.0 } else { v[m] }
+}
+
+trait TryCollectOk {
+    async fn collect_ok(self);
+}
+
+impl<S: futures::Stream<Item = Result<(), kube::Error>>> TryCollectOk for S {
+    async fn collect_ok(self) {
+        let mut s = std::pin::pin!(self);
+        while let Some(r) = s.next().await {
+            r.expect("API request");
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cluster = TestCluster::connect().await.expect("start the cluster: e2e/cluster up --profile control-plane");
+    cluster.install_crds().await.unwrap();
+    let client = cluster.client.clone();
+    ensure_kwok_nodes(&client).await;
+    let run_id = std::process::id();
+    let mut lines = Vec::new();
+    for (n, rounds) in [(1000usize, 3usize), (5000, 1)] {
+        let (mut floors, mut times, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let f = floor(&client, &format!("bench-floor-{run_id}-{n}-{round}"), n).await;
+            let (t, r) = controller(&client, &format!("bench-ctl-{run_id}-{n}-{round}"), n).await;
+            eprintln!("n={n} round {round}: floor {f:.2}s, controller {t:.2}s, peak RSS {r:.1} MiB");
+            floors.push(f);
+            times.push(t);
+            rss.push(r);
+        }
+        let (f, t) = (median(floors), median(times));
+        let peak = rss.iter().cloned().fold(0.0, f64::max);
+        let line = format!(
+            "BENCH controller sandboxes={n} seconds={t:.2} floor_seconds={f:.2} ratio={:.2} rss_mib={peak:.1}",
+            t / f
+        );
+        println!("{line}");
+        lines.push(line);
+    }
+    if std::env::var("DOCKYARD_BENCH_RECORD").as_deref() == Ok("1") {
+        use std::io::Write;
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/benchmarks.md");
+        let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        let date = k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%d");
+        writeln!(file, "\n- {date} — `cargo bench -p dockyard-controller --bench scale` against the control-plane profile with {KWOK_NODES} kwok nodes:").unwrap();
+        writeln!(file, "  the controller binary (concurrency {CONCURRENCY}) from the start of creating N Sandboxes until every Pod exists and every").unwrap();
+        writeln!(file, "  Sandbox has a status, vs. a plain client creating the same Pods and writing N statuses (concurrency {CONCURRENCY});").unwrap();
+        writeln!(
+            file,
+            "  medians of 3 alternating rounds at 1,000, one round at 5,000; RSS is the controller's peak (VmHWM)."
+        )
+        .unwrap();
+        for line in &lines {
+            writeln!(file, "  `{line}`").unwrap();
+        }
+    }
+}
