@@ -75,9 +75,16 @@ async fn namespace(client: &Client, name: &str) {
     api.create(&PostParams::default(), &ns).await.expect("namespace");
 }
 
+/// Deletes a namespace and waits until it is gone, so the next phase starts on
+/// a quiet API server.
 async fn drop_namespace(client: &Client, name: &str) {
     let api: Api<Namespace> = Api::all(client.clone());
     let _ = api.delete(name, &DeleteParams::background()).await;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while api.get_opt(name).await.ok().flatten().is_some() {
+        assert!(Instant::now() < deadline, "namespace {name} was not deleted within 5 minutes");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 async fn create_sandboxes(api: &Api<Sandbox>, n: usize) {
@@ -138,12 +145,18 @@ async fn controller(client: &Client, ns: &str, n: usize) -> (f64, f64) {
     namespace(client, ns).await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_dockyard-controller"))
         .args(["--metrics-addr", "127.0.0.1:18080", "--concurrency", &CONCURRENCY.to_string(), "--log", "warn"])
+        .env(
+            "KUBECONFIG",
+            std::env::var_os("KUBECONFIG")
+                .unwrap_or_else(|| dockyard_testing::state_dir().join("admin.kubeconfig").into()),
+        )
         .spawn()
         .expect("start dockyard-controller");
     // Started and synced: /readyz answers.
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect("127.0.0.1:18080").is_err() {
         assert!(Instant::now() < deadline, "the controller did not start");
+        assert!(child.try_wait().unwrap().is_none(), "the controller exited at start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -171,12 +184,7 @@ async fn controller(client: &Client, ns: &str, n: usize) -> (f64, f64) {
     let rss = peak_rss_mib(&child);
     let _ = child.kill();
     let _ = child.wait();
-    // The finalizers would hold the namespace without a controller: drop them first.
     drop_namespace(client, ns).await;
-    let clear = json!({"metadata": {"finalizers": null}});
-    for s in sandboxes.list(&Default::default()).await.map(|l| l.items).unwrap_or_default() {
-        let _ = sandboxes.patch(&s.name_any(), &PatchParams::default(), &Patch::Merge(&clear)).await;
-    }
     (took, rss)
 }
 

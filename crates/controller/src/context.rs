@@ -7,6 +7,7 @@ use dockyard_api::SandboxClass;
 use dockyard_api::render::RenderSettings;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Client;
+use kube::core::PartialObjectMeta;
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
 
@@ -29,8 +30,8 @@ pub struct Context {
     pub metrics: Metrics,
     /// Every SandboxClass, kept current by a watch.
     pub classes: Store<SandboxClass>,
-    /// Every Namespace (for class namespace selectors).
-    pub namespaces: Store<Namespace>,
+    /// Every Namespace's metadata (for class namespace selectors).
+    pub namespaces: Store<PartialObjectMeta<Namespace>>,
     /// The Pods Dockyard manages.
     pub pods: Store<Pod>,
     /// Consecutive failures per Sandbox (namespace/name), for backoff.

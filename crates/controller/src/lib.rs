@@ -24,6 +24,7 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
+use kube::core::PartialObjectMeta;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tracing::{debug, info};
@@ -41,6 +42,14 @@ fn uses_class(sandbox: &Sandbox, class: &SandboxClass) -> bool {
     }
 }
 
+/// Drops what the controller never reads of a Pod: managedFields and the spec
+/// except the node it is bound to.
+fn slim_pod(pod: &mut Pod) {
+    pod.managed_fields_mut().clear();
+    let node_name = pod.spec.as_mut().and_then(|s| s.node_name.take());
+    pod.spec = Some(k8s_openapi::api::core::v1::PodSpec { node_name, ..Default::default() });
+}
+
 /// Runs the controller until `shutdown` resolves. `on_ready` is called once the
 /// watches are running (for `/readyz`).
 pub async fn run(
@@ -51,23 +60,33 @@ pub async fn run(
     on_ready: impl FnOnce(Arc<Context>) + Send,
 ) {
     let watch = watcher::Config::default().any_semantic();
+    // The caches keep only what reconciliation reads: no managedFields anywhere,
+    // and of a Pod its metadata, node and status.
+    let (sandboxes, sandboxes_writer) = reflector::store();
+    let sandbox_events = watcher(Api::<Sandbox>::all(client.clone()), watch.clone())
+        .default_backoff()
+        .modify(|s: &mut Sandbox| s.managed_fields_mut().clear())
+        .reflect(sandboxes_writer)
+        .touched_objects();
     let (classes, classes_writer) = reflector::store();
-    let class_events =
-        reflector::reflector(classes_writer, watcher(Api::<SandboxClass>::all(client.clone()), watch.clone()))
-            .default_backoff()
-            .touched_objects();
+    let class_events = watcher(Api::<SandboxClass>::all(client.clone()), watch.clone())
+        .default_backoff()
+        .modify(|c: &mut SandboxClass| c.managed_fields_mut().clear())
+        .reflect(classes_writer)
+        .touched_objects();
     let (pods, pods_writer) = reflector::store();
-    let pod_events = reflector::reflector(
-        pods_writer,
-        watcher(Api::<Pod>::all(client.clone()), watch.clone().labels(MANAGED_SELECTOR)),
-    )
-    .default_backoff()
-    .touched_objects();
+    let pod_events = watcher(Api::<Pod>::all(client.clone()), watch.clone().labels(MANAGED_SELECTOR))
+        .default_backoff()
+        .modify(slim_pod)
+        .reflect(pods_writer)
+        .touched_objects();
+    // Namespaces: only their labels matter (class namespace selectors).
     let (namespaces, namespaces_writer) = reflector::store();
-    let namespace_events =
-        reflector::reflector(namespaces_writer, watcher(Api::<Namespace>::all(client.clone()), watch.clone()))
-            .default_backoff()
-            .touched_objects();
+    let namespace_events = watcher(Api::<PartialObjectMeta<Namespace>>::all(client.clone()), watch.clone())
+        .default_backoff()
+        .modify(|n: &mut PartialObjectMeta<Namespace>| n.managed_fields_mut().clear())
+        .reflect(namespaces_writer)
+        .touched_objects();
     let namespace_task = tokio::spawn(namespace_events.for_each(|_| futures::future::ready(())));
 
     let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: Some(instance) };
@@ -82,9 +101,8 @@ pub async fn run(
         settings: settings.clone(),
     });
 
-    let controller = Controller::new(Api::<Sandbox>::all(client.clone()), watch)
+    let controller = Controller::for_stream(sandbox_events, sandboxes.clone())
         .with_config(controller::Config::default().concurrency(settings.concurrency));
-    let sandboxes = controller.store();
     let controller = controller.owns_stream(pod_events).watches_stream(class_events, move |class: SandboxClass| {
         sandboxes
             .state()

@@ -35,14 +35,27 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Actio
     let namespace = sandbox.namespace().unwrap_or_default();
     let key = format!("{namespace}/{}", sandbox.name_any());
     let api: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &namespace);
-    let result = finalizer::finalizer(&api, CLEANUP_FINALIZER, sandbox, |event| async {
-        match event {
-            Finalizer::Apply(sandbox) => apply(&sandbox, &ctx).await,
-            Finalizer::Cleanup(sandbox) => cleanup(&sandbox, &ctx).await,
+    // Only host-socket sandboxes leave objects on a node's daemon, so only they
+    // carry the cleanup finalizer (one that has it keeps it until deletion).
+    let needs_finalizer = sandbox.spec.docker.mode == DockerMode::HostSocket
+        || sandbox.finalizers().iter().any(|f| f == CLEANUP_FINALIZER);
+    let result = if !needs_finalizer {
+        if sandbox.metadata.deletion_timestamp.is_some() {
+            ctx.metrics.set_phase(key.clone(), None);
+            Ok(Action::await_change())
+        } else {
+            apply(&sandbox, &ctx).await
         }
-    })
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)));
+    } else {
+        finalizer::finalizer(&api, CLEANUP_FINALIZER, sandbox, |event| async {
+            match event {
+                Finalizer::Apply(sandbox) => apply(&sandbox, &ctx).await,
+                Finalizer::Cleanup(sandbox) => cleanup(&sandbox, &ctx).await,
+            }
+        })
+        .await
+        .map_err(|e| Error::Finalizer(Box::new(e)))
+    };
     ctx.metrics.reconciled(started.elapsed());
     if result.is_ok() {
         ctx.failures.lock().expect("failures lock").remove(&key);

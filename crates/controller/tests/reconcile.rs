@@ -215,7 +215,7 @@ async fn a_sandbox_becomes_a_pod_and_then_ready() {
     let pending = wait_phase(&sandboxes, "dev", SandboxPhase::Pending).await;
     assert_eq!(condition(&pending, "Admitted").0, "True");
     assert_eq!(condition(&pending, "PodScheduled").0, "False");
-    assert!(pending.finalizers().contains(&"dockyard.dev/node-cleanup".to_string()));
+    assert!(pending.finalizers().is_empty(), "a dind sandbox leaves nothing on the node: no finalizer");
 
     run_pod(&pods, "sbx-dev", "node-a", false, Timestamp::now()).await;
     let starting = wait_phase(&sandboxes, "dev", SandboxPhase::Starting).await;
@@ -370,6 +370,7 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent() {
     run_pod(&pods, "sbx-hs", "node-b", true, Timestamp::now()).await;
     let ready = wait_phase(&sandboxes, "hs", SandboxPhase::Ready).await;
     assert_eq!(ready.status.as_ref().unwrap().node_name.as_deref(), Some("node-b"));
+    assert!(ready.finalizers().contains(&"dockyard.dev/node-cleanup".to_string()));
 
     sandboxes.delete("hs", &DeleteParams::default()).await.unwrap();
     // No agent runs on node-b: the finalizer holds the Sandbox and says why.
