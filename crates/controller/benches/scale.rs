@@ -215,7 +215,12 @@ async fn main() {
     ensure_kwok_nodes(&client).await;
     let run_id = std::process::id();
     let mut lines = Vec::new();
-    for (n, rounds) in [(1000usize, 3usize), (5000, 1)] {
+    // DOCKYARD_BENCH_SIZES picks the sizes, e.g. "1000" (default "1000,5000").
+    let sizes = std::env::var("DOCKYARD_BENCH_SIZES").unwrap_or_else(|_| "1000,5000".into());
+    let sizes: Vec<usize> =
+        sizes.split(',').map(|s| s.trim().parse().expect("DOCKYARD_BENCH_SIZES: numbers")).collect();
+    for n in sizes {
+        let rounds = if n <= 1000 { 3 } else { 1 };
         let (mut floors, mut times, mut rss) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..rounds {
             let f = floor(&client, &format!("bench-floor-{run_id}-{n}-{round}"), n).await;

@@ -144,6 +144,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     };
     let desired = render::render_pod(sandbox, class_spec, &ctx.settings.render)?;
     let desired_hash = desired.annotations().get(POD_SPEC_HASH).cloned();
+    let mut created = None;
     let observed = match existing.as_deref() {
         Some(pod) if pod.metadata.deletion_timestamp.is_some() => None,
         Some(pod) if pod.annotations().get(POD_SPEC_HASH) != desired_hash.as_ref() => {
@@ -160,8 +161,11 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         }
         Some(pod) => Some(pod),
         None => {
-            pods.patch(&pod_name, &apply_params(), &Patch::Apply(&desired)).await?;
-            None
+            // The API server's answer is the Pod as it now exists: the status
+            // can describe it right away, and the watch event it causes finds
+            // nothing left to write.
+            created = Some(pods.patch(&pod_name, &apply_params(), &Patch::Apply(&desired)).await?);
+            created.as_ref()
         }
     };
 

@@ -57,8 +57,20 @@ pub fn cgroup_v1_mounts(mountinfo: &str) -> Vec<CgroupMount> {
         .collect()
 }
 
+/// Makes `/proc/sys` and `/sys` writable where the runtime mounted them
+/// read-only (an unprivileged container with CAP_SYS_ADMIN): dockerd sets
+/// sysctls such as `net.ipv4.ip_forward` in its network namespace. In a
+/// privileged container they already are; failures are left to dockerd to report.
+pub fn make_kernel_paths_writable() {
+    for path in ["/proc/sys", "/sys"] {
+        let _ = mount(None::<&str>, path, None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_BIND, None::<&str>);
+        let _ = mount(None::<&str>, path, None::<&str>, MsFlags::MS_REMOUNT, None::<&str>);
+    }
+}
+
 /// Makes cgroups usable for dockerd (see the module docs).
 pub fn prepare_cgroups() -> Result<(), String> {
+    make_kernel_paths_writable();
     if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
         return delegate_cgroup_v2();
     }

@@ -6,15 +6,17 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let mut check = false;
-    let mut dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../crds"));
+    let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    // The CRDs go to crds/ and into the Helm chart, which templates them.
+    let mut dirs = vec![repo.join("crds"), repo.join("charts/dockyard/files/crds")];
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--check" => check = true,
             "-h" | "--help" => {
-                println!("usage: crdgen [--check] [DIR]   (DIR defaults to the repo's crds/)");
+                println!("usage: crdgen [--check] [DIR]   (DIR defaults to crds/ and charts/dockyard/files/crds/)");
                 return ExitCode::SUCCESS;
             }
-            other => dir = PathBuf::from(other),
+            other => dirs = vec![PathBuf::from(other)],
         }
     }
     let mut stale = Vec::new();
@@ -26,16 +28,18 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let path = dir.join(file);
-        if check {
-            if std::fs::read_to_string(&path).ok().as_deref() != Some(yaml.as_str()) {
-                stale.push(path.display().to_string());
+        for dir in &dirs {
+            let path = dir.join(file);
+            if check {
+                if std::fs::read_to_string(&path).ok().as_deref() != Some(yaml.as_str()) {
+                    stale.push(path.display().to_string());
+                }
+            } else if let Err(err) = std::fs::write(&path, &yaml) {
+                eprintln!("error: cannot write {}: {err}", path.display());
+                return ExitCode::FAILURE;
+            } else {
+                println!("wrote {}", path.display());
             }
-        } else if let Err(err) = std::fs::write(&path, yaml) {
-            eprintln!("error: cannot write {}: {err}", path.display());
-            return ExitCode::FAILURE;
-        } else {
-            println!("wrote {}", path.display());
         }
     }
     if !stale.is_empty() {
