@@ -144,7 +144,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     };
     let desired = render::render_pod(sandbox, class_spec, &ctx.settings.render)?;
     let desired_hash = desired.annotations().get(POD_SPEC_HASH).cloned();
-    let mut created = None;
+    let created: Option<Pod>;
     let observed = match existing.as_deref() {
         Some(pod) if pod.metadata.deletion_timestamp.is_some() => None,
         Some(pod) if pod.annotations().get(POD_SPEC_HASH) != desired_hash.as_ref() => {
