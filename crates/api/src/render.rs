@@ -34,6 +34,8 @@ pub mod paths {
     pub const DOCKER_SOCKET: &str = "/var/run/dockyard/docker.sock";
     /// Data root of the DinD daemon.
     pub const DIND_DATA_DIR: &str = "/var/lib/docker";
+    /// Where the prepare-user init container writes passwd, group and sudoers.d.
+    pub const USER_FILES_DIR: &str = "/dockyard/user";
 }
 
 /// Names of the containers and volumes in a sandbox Pod.
@@ -41,6 +43,8 @@ pub mod names {
     pub const WORKLOAD: &str = "workload";
     pub const DIND: &str = "dind";
     pub const INSTALL_ENTRYPOINT: &str = "install-entrypoint";
+    pub const PREPARE_USER: &str = "prepare-user";
+    pub const VOLUME_USER_FILES: &str = "dockyard-user";
     pub const VOLUME_BIN: &str = "dockyard-bin";
     pub const VOLUME_DOCKER_SOCKET: &str = "docker-socket";
     pub const VOLUME_DIND_DATA: &str = "docker-data";
@@ -125,9 +129,22 @@ pub fn render_pod(
             empty_dir: Some(EmptyDirVolumeSource::default()),
             ..Default::default()
         },
+        Volume {
+            name: names::VOLUME_USER_FILES.into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Default::default()
+        },
         workspace_volume(sandbox, &name),
     ];
-    let mut init_containers = vec![install_entrypoint_container(settings)];
+    let socket_gid = match (mode, spec.host_socket_access()) {
+        (DockerMode::None, _) => None,
+        (DockerMode::HostSocket, HostSocketAccess::Raw) => settings.node_docker_group_id,
+        _ => Some(settings.docker_group_id),
+    };
+    let mut init_containers = vec![
+        install_entrypoint_container(settings),
+        prepare_user_container(sandbox, socket_gid, &workspace.mount_path),
+    ];
     let mut supplemental_groups = Vec::new();
 
     match mode {
@@ -259,6 +276,46 @@ fn install_entrypoint_container(settings: &RenderSettings) -> Container {
     }
 }
 
+/// Runs as root in the workload's own image, once, before anything else of the
+/// sandbox: writes passwd and group (with the user and the socket's group) and
+/// the sudoers drop-in for the workload to mount. The workload itself then
+/// never runs as root, and neither does `kubectl exec` into it.
+fn prepare_user_container(sandbox: &Sandbox, socket_gid: Option<i64>, workspace_mount_path: &str) -> Container {
+    let spec = &sandbox.spec;
+    let mut command = vec![
+        paths::ENTRYPOINT.to_string(),
+        "prepare-user".into(),
+        format!("--user={}", spec.user.name),
+        format!("--uid={}", spec.user.uid),
+        format!("--gid={}", spec.user.gid),
+        format!("--home={workspace_mount_path}"),
+        format!("--out={}", paths::USER_FILES_DIR),
+    ];
+    command.extend(spec.sudo_commands().iter().map(|c| format!("--sudo={c}")));
+    command.extend(socket_gid.map(|g| format!("--socket-gid={g}")));
+    Container {
+        name: names::PREPARE_USER.into(),
+        image: Some(spec.image.clone()),
+        image_pull_policy: spec.image_pull_policy.map(|p| p.as_str().to_string()),
+        command: Some(command),
+        security_context: Some(SecurityContext {
+            run_as_user: Some(0),
+            run_as_group: Some(0),
+            run_as_non_root: Some(false),
+            allow_privilege_escalation: Some(false),
+            privileged: Some(false),
+            capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), add: None }),
+            seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }),
+            ..Default::default()
+        }),
+        volume_mounts: Some(vec![
+            mount(names::VOLUME_BIN, paths::DOCKYARD_BIN_DIR, true),
+            mount(names::VOLUME_USER_FILES, paths::USER_FILES_DIR, false),
+        ]),
+        ..Default::default()
+    }
+}
+
 fn dind_container(
     sandbox: &Sandbox,
     class: Option<&SandboxClassSpec>,
@@ -358,7 +415,6 @@ fn workload_container(sandbox: &Sandbox, class: Option<&SandboxClassSpec>, works
         format!("--uid={}", spec.user.uid),
         format!("--gid={}", spec.user.gid),
     ];
-    command.extend(sudo.iter().map(|c| format!("--sudo={c}")));
     if let Some(endpoint) = docker_endpoint(mode) {
         command.push(format!("--docker-host={endpoint}"));
         command.push(format!("--docker-timeout={}s", spec.docker_readiness_timeout_seconds()));
@@ -372,32 +428,34 @@ fn workload_container(sandbox: &Sandbox, class: Option<&SandboxClassSpec>, works
         env.push(EnvVar { name: "DOCKER_HOST".into(), value: Some(endpoint), ..Default::default() });
     }
 
-    let security_context = if sudo.is_empty() {
-        // No root at any point: the kernel starts the workload as the user, and
-        // the socket's group arrives as a supplemental group.
-        restricted_security_context(spec.user.uid, spec.user.gid)
-    } else {
-        // The entrypoint starts as root only to write the sudoers drop-in, then
-        // drops for good; sudo needs privilege escalation and these few capabilities.
-        SecurityContext {
-            run_as_user: Some(0),
-            run_as_group: Some(0),
-            run_as_non_root: Some(false),
-            allow_privilege_escalation: Some(true),
-            privileged: Some(false),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".into()]),
-                add: Some(SUDO_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
-            }),
-            seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }),
-            ..Default::default()
-        }
-    };
+    // The kernel starts the workload as the user; no root at any point. With a
+    // sudo allowlist, sudo (setuid) may escalate, within the few capabilities
+    // left in the bounding set that sudo and package managers need.
+    let mut security_context = restricted_security_context(spec.user.uid, spec.user.gid);
+    if !sudo.is_empty() {
+        security_context.allow_privilege_escalation = Some(true);
+        security_context.capabilities = Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            add: Some(SUDO_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
+        });
+    }
 
+    let user_file = |file: &str, target: &str| VolumeMount {
+        name: names::VOLUME_USER_FILES.into(),
+        mount_path: target.into(),
+        sub_path: Some(file.into()),
+        read_only: Some(true),
+        ..Default::default()
+    };
     let mut mounts = vec![
         mount(names::VOLUME_BIN, paths::DOCKYARD_BIN_DIR, true),
         mount(names::VOLUME_WORKSPACE, workspace_mount_path, false),
+        user_file("passwd", "/etc/passwd"),
+        user_file("group", "/etc/group"),
     ];
+    if !sudo.is_empty() {
+        mounts.push(user_file("sudoers.d", "/etc/sudoers.d"));
+    }
     if mode != DockerMode::None {
         mounts.push(mount(names::VOLUME_DOCKER_SOCKET, paths::DOCKER_SOCKET_DIR, false));
     }

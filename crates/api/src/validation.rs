@@ -97,7 +97,7 @@ pub fn validate_sandbox(spec: &SandboxSpec) -> Result<(), ValidationErrors> {
 
     let workspace = spec.workspace_or_default();
     let mount = workspace.mount_path.trim_end_matches('/');
-    for reserved in [paths::DOCKYARD_BIN_DIR, paths::DOCKER_SOCKET_DIR, paths::DIND_DATA_DIR] {
+    for reserved in [paths::DOCKYARD_BIN_DIR, paths::USER_FILES_DIR, paths::DOCKER_SOCKET_DIR, paths::DIND_DATA_DIR] {
         if mount == reserved || mount.starts_with(&format!("{reserved}/")) || reserved.starts_with(&format!("{mount}/"))
         {
             c.push("spec.workspace.mountPath", format!("{mount} overlaps {reserved}, which Dockyard mounts itself"));

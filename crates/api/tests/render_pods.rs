@@ -55,7 +55,7 @@ fn dind_pod_has_a_native_sidecar_and_an_unprivileged_workload() {
 
     // The sidecar: an init container that keeps running, started before the workload.
     let init: Vec<&str> = spec.init_containers.iter().flatten().map(|c| c.name.as_str()).collect();
-    assert_eq!(init, [names::INSTALL_ENTRYPOINT, names::DIND]);
+    assert_eq!(init, [names::INSTALL_ENTRYPOINT, names::PREPARE_USER, names::DIND]);
     let dind = container(&pod, names::DIND);
     assert_eq!(dind.restart_policy.as_deref(), Some("Always"));
     assert_eq!(dind.security_context.as_ref().unwrap().privileged, Some(true));
@@ -134,17 +134,38 @@ fn dind_settings_come_from_the_sandbox_and_its_class() {
 }
 
 #[test]
-fn sudo_starts_as_root_with_only_the_capabilities_sudo_needs() {
+fn sudo_never_starts_the_workload_as_root_and_keeps_only_what_sudo_needs() {
     let pod = render(&sandbox(json!({"image": "x", "sudo": {"commands": ["/usr/bin/apt-get", "/usr/bin/pip"]}})), None);
     let workload = container(&pod, names::WORKLOAD);
     let sc = workload.security_context.as_ref().unwrap();
-    assert_eq!((sc.run_as_user, sc.run_as_non_root, sc.allow_privilege_escalation), (Some(0), Some(false), Some(true)));
+    assert_eq!(
+        (sc.run_as_user, sc.run_as_non_root, sc.allow_privilege_escalation),
+        (Some(1000), Some(true), Some(true))
+    );
     let caps = sc.capabilities.as_ref().unwrap();
     assert_eq!(caps.drop.as_deref(), Some(&["ALL".to_string()][..]));
     assert_eq!(caps.add.as_ref().unwrap().len(), 7);
     assert!(!caps.add.as_ref().unwrap().iter().any(|c| c == "SYS_ADMIN" || c == "ALL"));
-    let cmd = workload.command.as_ref().unwrap();
+    assert_eq!(mount_path(workload, names::VOLUME_USER_FILES), Some("/etc/passwd"));
+    let sudoers = workload.volume_mounts.iter().flatten().find(|m| m.mount_path == "/etc/sudoers.d").unwrap();
+    assert_eq!((sudoers.sub_path.as_deref(), sudoers.read_only), (Some("sudoers.d"), Some(true)));
+
+    // The allowlist is written by the prepare-user init container, in the workload's image, as root.
+    let prepare = container(&pod, names::PREPARE_USER);
+    assert_eq!(prepare.image.as_deref(), Some("x"));
+    let cmd = prepare.command.as_ref().unwrap();
     assert!(cmd.contains(&"--sudo=/usr/bin/apt-get".to_string()) && cmd.contains(&"--sudo=/usr/bin/pip".to_string()));
+    assert!(cmd.contains(&"--socket-gid=2375".to_string()));
+    let psc = prepare.security_context.as_ref().unwrap();
+    assert_eq!((psc.run_as_user, psc.allow_privilege_escalation), (Some(0), Some(false)));
+    assert!(!workload.command.as_ref().unwrap().iter().any(|a| a.starts_with("--sudo")));
+
+    // Without sudo: no escalation, no capabilities, no sudoers mount.
+    let plain = render(&sandbox(json!({"image": "x"})), None);
+    let workload = container(&plain, names::WORKLOAD);
+    let sc = workload.security_context.as_ref().unwrap();
+    assert_eq!((sc.allow_privilege_escalation, sc.capabilities.as_ref().unwrap().add.as_ref()), (Some(false), None));
+    assert!(!workload.volume_mounts.iter().flatten().any(|m| m.mount_path == "/etc/sudoers.d"));
 }
 
 #[test]

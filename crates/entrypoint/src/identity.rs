@@ -105,12 +105,14 @@ pub struct NameTaken {
 
 /// Makes `passwd` and `group` know the sandbox user, its primary group and the
 /// Docker socket's group (with the user as a member). An image that already
-/// has an account with the uid keeps it (its name and home are used).
+/// has an account with the uid keeps it (its name and home are used); a new
+/// account gets `new_home`.
 pub fn reconcile_user_database(
     passwd: &str,
     group: &str,
     user: &SandboxUser,
     socket_gid: Option<u32>,
+    new_home: &str,
 ) -> Result<UserDatabase, NameTaken> {
     let mut passwd = ensure_trailing_newline(passwd);
     let account = match find_account(&passwd, user.uid) {
@@ -236,7 +238,14 @@ fn read_or_empty(path: &str) -> Result<String, SetupError> {
 /// As root: writes the user database, the home directory and the sudoers
 /// drop-in. Returns the account and its home.
 pub fn prepare_as_root(user: &SandboxUser, socket_gid: Option<u32>) -> Result<(Account, String), SetupError> {
-    let db = reconcile_user_database(&read_or_empty("/etc/passwd")?, &read_or_empty("/etc/group")?, user, socket_gid)?;
+    let new_home = format!("/home/{}", user.name);
+    let db = reconcile_user_database(
+        &read_or_empty("/etc/passwd")?,
+        &read_or_empty("/etc/group")?,
+        user,
+        socket_gid,
+        &new_home,
+    )?;
     std::fs::write("/etc/passwd", &db.passwd).map_err(io("write", "/etc/passwd"))?;
     std::fs::write("/etc/group", &db.group).map_err(io("write", "/etc/group"))?;
     let home = db.account.home.clone();
@@ -262,6 +271,49 @@ pub fn prepare_as_root(user: &SandboxUser, socket_gid: Option<u32>) -> Result<(A
         },
     }
     Ok((db.account, home))
+}
+
+/// For a Pod, in an init container of the workload's own image: writes
+/// `passwd`, `group` and (with sudo) `sudoers.d/dockyard` into `out`, from this
+/// image's `/etc`, for the workload container to mount over its own. The
+/// workload then starts as the user and never holds root; `kubectl exec` gets
+/// the user too. A new account's home is `new_home` (the workspace).
+pub fn prepare_files(
+    user: &SandboxUser,
+    socket_gid: Option<u32>,
+    new_home: &str,
+    out: &Path,
+) -> Result<Account, SetupError> {
+    use std::os::unix::fs::PermissionsExt;
+    let db = reconcile_user_database(
+        &read_or_empty("/etc/passwd")?,
+        &read_or_empty("/etc/group")?,
+        user,
+        socket_gid,
+        new_home,
+    )?;
+    let path = |name: &str| out.join(name).display().to_string();
+    std::fs::create_dir_all(out).map_err(io("create", &path("")))?;
+    for (name, text) in [("passwd", &db.passwd), ("group", &db.group)] {
+        std::fs::write(out.join(name), text).map_err(io("write", &path(name)))?;
+        std::fs::set_permissions(out.join(name), std::fs::Permissions::from_mode(0o644))
+            .map_err(io("chmod", &path(name)))?;
+    }
+    if let Some(rules) = sudoers_drop_in(&db.account.name, &user.sudo) {
+        if !["/usr/bin/sudo", "/bin/sudo"].iter().any(|p| Path::new(p).exists()) {
+            return Err(SetupError::NoSudo);
+        }
+        // sudo ignores drop-ins in a directory others can write, or not owned by root.
+        let dir = out.join("sudoers.d");
+        std::fs::create_dir_all(&dir).map_err(io("create", &path("sudoers.d")))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+            .map_err(io("chmod", &path("sudoers.d")))?;
+        let file = dir.join("dockyard");
+        std::fs::write(&file, rules).map_err(io("write", &path("sudoers.d/dockyard")))?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o440))
+            .map_err(io("chmod", &path("sudoers.d/dockyard")))?;
+    }
+    Ok(db.account)
 }
 
 /// Drops this process to the user for good: supplementary groups, gid, uid
@@ -312,7 +364,7 @@ mod tests {
     fn a_missing_user_and_groups_are_added() {
         let passwd = "root:x:0:0:root:/root:/bin/bash\n";
         let group = "root:x:0:\ndocker:x:101:\n";
-        let db = reconcile_user_database(passwd, group, &user(&[]), Some(2375)).unwrap();
+        let db = reconcile_user_database(passwd, group, &user(&[]), Some(2375), "/home/dev").unwrap();
         assert!(db.passwd.ends_with("dev:x:1000:1000:Dockyard sandbox user:/home/dev:/bin/sh\n"));
         assert_eq!(db.account, Account { name: "dev".into(), uid: 1000, home: "/home/dev".into() });
         // The image's docker group has another gid: the socket's group gets a name of its own.
@@ -325,19 +377,20 @@ mod tests {
     fn the_images_own_account_and_groups_are_kept() {
         let passwd = "root:x:0:0::/root:/bin/sh\nubuntu:x:1000:1000::/home/ubuntu:/bin/bash";
         let group = "root:x:0:\nubuntu:x:1000:\ndocker:x:2375:alice";
-        let db = reconcile_user_database(passwd, group, &user(&[]), Some(2375)).unwrap();
+        let db = reconcile_user_database(passwd, group, &user(&[]), Some(2375), "/home/dev").unwrap();
         assert_eq!(db.account.name, "ubuntu");
         assert_eq!(db.passwd.lines().count(), 2, "no account added");
         assert!(db.group.contains("docker:x:2375:alice,ubuntu\n"), "{}", db.group);
         assert!(!db.group.contains("dev:x"));
         // Idempotent: a second pass changes nothing.
-        let again = reconcile_user_database(&db.passwd, &db.group, &user(&[]), Some(2375)).unwrap();
+        let again = reconcile_user_database(&db.passwd, &db.group, &user(&[]), Some(2375), "/home/dev").unwrap();
         assert_eq!(again, db);
     }
 
     #[test]
     fn a_name_taken_by_another_uid_is_a_clear_error() {
-        let err = reconcile_user_database("dev:x:1001:1001::/home/dev:/bin/sh\n", "", &user(&[]), None).unwrap_err();
+        let err = reconcile_user_database("dev:x:1001:1001::/home/dev:/bin/sh\n", "", &user(&[]), None, "/home/dev")
+            .unwrap_err();
         assert_eq!(err.existing_uid, 1001);
         assert!(err.to_string().contains("\"dev\"") && err.to_string().contains("1001"));
     }

@@ -42,6 +42,21 @@ enum Cmd {
     Single(SingleArgs),
     /// Prepare cgroups for dockerd, then exec dockerd (the DinD sidecar).
     Dind(DindArgs),
+    /// In a Pod's init container (as root, in the workload's image): write passwd, group and the
+    /// sudoers drop-in into OUT for the workload container to mount.
+    PrepareUser {
+        #[command(flatten)]
+        user: UserArgs,
+        /// Group id of the Docker socket the user must be in.
+        #[arg(long)]
+        socket_gid: Option<u32>,
+        /// Home of the account when the image has none for the uid.
+        #[arg(long, default_value = "/workspace")]
+        home: String,
+        /// Directory to write into.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Ping the Docker daemon once; exit 0 when it answers.
     Ping {
         #[arg(long, env = "DOCKER_HOST")]
@@ -367,6 +382,14 @@ fn main() -> ExitCode {
             .map_err(|e| e.to_string())
             .and_then(|path| docker::ping(&path, timeout).map(|_| 0).map_err(|e| e.to_string())),
         Cmd::Install { dir } => install(&dir),
+        Cmd::PrepareUser { user, socket_gid, home, out } => user
+            .user()
+            .map_err(|e| e.to_string())
+            .and_then(|u| identity::prepare_files(&u, socket_gid, &home, &out).map_err(|e| e.to_string()))
+            .map(|account| {
+                log(format_args!("prepared {account} in {}", out.display()));
+                0
+            }),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
