@@ -121,7 +121,7 @@ pub fn reconcile_user_database(
             if let Some(f) = passwd.lines().map(fields).find(|f| f.len() >= 3 && f[0] == user.name) {
                 return Err(NameTaken { name: user.name.clone(), existing_uid: f[2].parse().unwrap_or_default() });
             }
-            let home = format!("/home/{}", user.name);
+            let home = new_home.to_string();
             passwd
                 .push_str(&format!("{}:x:{}:{}:Dockyard sandbox user:{home}:/bin/sh\n", user.name, user.uid, user.gid));
             Account { name: user.name.clone(), uid: user.uid, home }
