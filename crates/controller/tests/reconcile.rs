@@ -207,8 +207,9 @@ async fn a_sandbox_becomes_a_pod_and_then_ready() {
     let pod = wait_pod(&pods, "sbx-dev").await;
     let spec = pod.spec.as_ref().unwrap();
     let init: Vec<&str> = spec.init_containers.iter().flatten().map(|c| c.name.as_str()).collect();
-    assert_eq!(init, ["install-entrypoint", "dind"]);
-    assert_eq!(spec.containers[0].security_context.as_ref().unwrap().allow_privilege_escalation, Some(true));
+    assert_eq!(init, ["install-entrypoint", "prepare-user", "dind"]);
+    let workload = spec.containers[0].security_context.as_ref().unwrap();
+    assert_eq!((workload.run_as_user, workload.allow_privilege_escalation), (Some(1000), Some(true)));
     assert_eq!(pod.owner_references()[0].name, "dev");
     assert_eq!(pod.labels()["dockyard.dev/sandbox"], "dev");
 

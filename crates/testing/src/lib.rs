@@ -129,12 +129,19 @@ impl Drop for TestNamespace {
             return;
         }
         eprintln!("test namespace {} left by a failed test: deleting it", self.name);
-        let (client, name) = (self.client.clone(), self.name.clone());
-        // A runtime of its own: Drop may run inside (or outside) the test's runtime.
+        let name = self.name.clone();
+        // A thread with a runtime and a client of its own: the test's client is
+        // served by a task on the test's runtime, which this Drop is blocking.
         let _ = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
             if let Ok(runtime) = runtime {
-                let _ = runtime.block_on(delete_namespace(&client, &name));
+                runtime.block_on(async {
+                    let deletion = async {
+                        let cluster = TestCluster::connect().await.ok()?;
+                        delete_namespace(&cluster.client, &name).await.ok()
+                    };
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), deletion).await;
+                });
             }
         })
         .join();
