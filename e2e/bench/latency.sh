@@ -25,8 +25,9 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # The floor: the Pod the controller renders, minus the controller (same images,
 # init containers, probes), created directly.
-target/debug/dockyard-render "$REPO_DIR/examples/sandbox-dind.yaml" --namespace "$NS" \
-  --class <(kubectl get sandboxclass default -o yaml) 2>/dev/null |
+kubectl get sandboxclass default -o yaml >"$NS.class.yaml"
+(cd "$REPO_DIR" && cargo run -q -p dockyard-api --bin dockyard-render -- examples/sandbox-dind.yaml \
+  --namespace "$NS" --class "$OLDPWD/$NS.class.yaml") 2>/dev/null |
   python3 -c 'import sys, yaml
 docs = list(yaml.safe_load_all(sys.stdin)); pod = docs[0]
 pod["metadata"].pop("ownerReferences", None); pod["metadata"]["name"] = "floor"
@@ -49,7 +50,7 @@ for run in 1 2 3 4 5; do
   kubectl -n "$NS" delete pod floor --wait=true >/dev/null
   info "run $run: sandbox ${ours[-1]} ms, plain pod ${floor[-1]} ms"
 done
-rm -f "$NS.floor.yaml"
+rm -f "$NS.floor.yaml" "$NS.class.yaml"
 kubectl delete namespace "$NS" --wait=false >/dev/null
 o=$(printf '%s\n' "${ours[@]}" | median); f=$(printf '%s\n' "${floor[@]}" | median)
 line=$(awk -v o="$o" -v f="$f" 'BEGIN {printf "BENCH e2e mode=dind apply_to_ready_s=%.2f floor_s=%.2f ratio=%.2f", o/1000, f/1000, o/f}')

@@ -30,7 +30,7 @@ WORK=$(mktemp -d /var/tmp/dockyard-entrypoint-test.XXXX)
 SOCK_DIR=$WORK/sock MARK_DIR=$WORK/mark IMAGES_DIR=$WORK/images
 mkdir -p "$SOCK_DIR" "$MARK_DIR" "$IMAGES_DIR"
 chmod 777 "$MARK_DIR"
-BIN=$REPO_DIR/target/x86_64-unknown-linux-gnu/release/dockyard-entrypoint
+BIN=$REPO_DIR/target/image-bin/dockyard-entrypoint
 cleanup() {
   "$DOCKER" rm -f dy-dind dy-signal >/dev/null 2>&1 || true
   rm -rf "$WORK"
