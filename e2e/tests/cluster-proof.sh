@@ -10,9 +10,7 @@ E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(dirname "$E2E_DIR")
 source "$E2E_DIR/lib/log.sh"
 STATE_DIR=${DOCKYARD_STATE_DIR:-/var/tmp/dockyard-cluster}
-passed=0 failed=0
-pass() { ok "$1"; passed=$((passed + 1)); }
-fail() { printf 'FAIL: %s\n' "$1" >&2; failed=$((failed + 1)); }
+source "$E2E_DIR/lib/checks.sh"
 
 "$E2E_DIR/cluster" up --profile node
 eval "$("$E2E_DIR/cluster" env)"
@@ -79,5 +77,4 @@ if [[ ${KEEP_CLUSTER:-0} != 1 ]]; then
   ip link show dockyard0 >/dev/null 2>&1 && fail "interface dockyard0 left" || pass "no interfaces left"
 fi
 
-echo "cluster-proof: $passed passed, $failed failed"
-((failed == 0))
+summary cluster-proof

@@ -8,17 +8,7 @@ set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(dirname "$E2E_DIR")
 source "$E2E_DIR/lib/log.sh"
-passed=0 failed=0
-pass() { ok "$1"; passed=$((passed + 1)); }
-fail() { printf 'FAIL: %s\n' "$1" >&2; failed=$((failed + 1)); }
-# expect NAME HAYSTACK NEEDLE...: every NEEDLE occurs in HAYSTACK.
-expect() {
-  local name=$1 haystack=$2; shift 2
-  for needle in "$@"; do
-    grep -qF -- "$needle" <<<"$haystack" || { fail "$name: no '$needle' in: $haystack"; return 0; }
-  done
-  pass "$name"
-}
+source "$E2E_DIR/lib/checks.sh"
 
 STATE_DIR=${DOCKYARD_STATE_DIR:-/var/tmp/dockyard-cluster}
 [[ -S $STATE_DIR/docker/docker.sock ]] || "$E2E_DIR/cluster" up --profile docker
@@ -137,5 +127,4 @@ out=$("$DOCKER" run --rm "${DIND_SECURITY[@]}" -v /var/lib/docker -v "$IMAGES_DI
 expect "single-container mode runs docker as uid 1000 and stops dockerd when the command exits" "$out rc=$rc" \
   "dockerd answered after" "uid=1000" "single-run-ok" "stopping dockerd" "rc=3"
 
-echo "entrypoint: $passed passed, $failed failed"
-((failed == 0))
+summary entrypoint

@@ -8,16 +8,7 @@ set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(dirname "$E2E_DIR")
 source "$E2E_DIR/lib/log.sh"
-passed=0 failed=0
-pass() { ok "$1"; passed=$((passed + 1)); }
-fail() { printf 'FAIL: %s\n' "$1" >&2; failed=$((failed + 1)); }
-expect() {
-  local name=$1 haystack=$2; shift 2
-  for needle in "$@"; do
-    grep -qF -- "$needle" <<<"$haystack" || { fail "$name: no '$needle' in: $haystack"; return 0; }
-  done
-  pass "$name"
-}
+source "$E2E_DIR/lib/checks.sh"
 
 "$E2E_DIR/cluster" up --profile node
 eval "$("$E2E_DIR/cluster" env)"
@@ -118,5 +109,4 @@ kubectl delete namespace "$NS" --wait=false >/dev/null
 helm uninstall dockyard -n dockyard-system --wait >/dev/null
 kubectl get crd sandboxes.dockyard.dev >/dev/null 2>&1 && fail "the CRDs outlived helm uninstall" || pass "helm uninstall removed the CRDs"
 
-echo "sandboxes: $passed passed, $failed failed"
-((failed == 0))
+summary sandboxes

@@ -1,0 +1,18 @@
+# Assertions for the e2e scripts. Each script ends with `summary NAME`, which
+# prints "NAME: N passed, N failed" (counted by scripts/test) and fails when
+# any check failed.
+passed=0 failed=0
+pass() { ok "$1"; passed=$((passed + 1)); }
+fail() { printf 'FAIL: %s\n' "$1" >&2; failed=$((failed + 1)); }
+# expect NAME HAYSTACK NEEDLE...: passes when every NEEDLE occurs in HAYSTACK.
+expect() {
+  local name=$1 haystack=$2; shift 2
+  for needle in "$@"; do
+    grep -qF -- "$needle" <<<"$haystack" || { fail "$name: no '$needle' in: $haystack"; return 0; }
+  done
+  pass "$name"
+}
+summary() {
+  echo "$1: $passed passed, $failed failed"
+  ((failed == 0))
+}
