@@ -432,3 +432,60 @@ async fn a_controller_killed_mid_way_and_restarted_creates_no_duplicate_and_lose
     controller.stop().await;
     ns.delete().await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_pod_that_dies_is_recreated() {
+    let Setup { cluster, ns, _lock } = setup("ctl-died").await;
+    let controller = RunningController::start(&cluster.client);
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    sandboxes
+        .create(&PostParams::default(), &sandbox("phoenix", json!({"image": "x", "docker": {"mode": "none"}})))
+        .await
+        .unwrap();
+    let first = wait_pod(&pods, "sbx-phoenix").await;
+    // What a kubelet reports when the Pod is evicted.
+    let failed = json!({"status": {"phase": "Failed", "reason": "Evicted", "message": "the node was low on memory"}});
+    pods.patch_status("sbx-phoenix", &PatchParams::default(), &Patch::Merge(&failed)).await.unwrap();
+    let second = eventually("a new pod", WAIT, || async {
+        let pod = pods.get_opt("sbx-phoenix").await.ok().flatten()?;
+        if pod.metadata.deletion_timestamp.is_some() {
+            // No kubelet: finish the deletion the way it would.
+            let _ =
+                pods.delete("sbx-phoenix", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await;
+            return None;
+        }
+        (pod.uid() != first.uid()).then_some(pod)
+    })
+    .await;
+    assert_ne!(second.uid(), first.uid());
+    let events = events_for(&ns, "phoenix").await;
+    assert!(events.iter().any(|(r, n)| r == "PodFailed" && n.contains("Evicted")), "{events:?}");
+    controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn only_one_replica_holds_the_lease() {
+    use dockyard_controller::leader::LeaderElection;
+    let Setup { cluster, ns, _lock } = setup("ctl-lease").await;
+    let lease = Duration::from_secs(2);
+    let first = LeaderElection::new(cluster.client.clone(), ns.name(), "dockyard-controller", "replica-a", lease);
+    let second = LeaderElection::new(cluster.client.clone(), ns.name(), "dockyard-controller", "replica-b", lease);
+    assert!(first.try_acquire_or_renew().await.unwrap(), "the first replica takes the free lease");
+    assert!(!second.try_acquire_or_renew().await.unwrap(), "the second waits while it is held");
+    assert!(first.try_acquire_or_renew().await.unwrap(), "the holder renews");
+    // The holder stops renewing: after the lease duration the other takes over.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(second.try_acquire_or_renew().await.unwrap(), "an expired lease is taken over");
+    assert!(!first.try_acquire_or_renew().await.unwrap(), "the old holder has lost it");
+    let held = Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(cluster.client.clone(), ns.name())
+        .get("dockyard-controller")
+        .await
+        .unwrap();
+    let spec = held.spec.unwrap();
+    assert_eq!((spec.holder_identity.as_deref(), spec.lease_transitions), (Some("replica-b"), Some(1)));
+    ns.delete().await.unwrap();
+}
