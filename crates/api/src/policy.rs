@@ -3,6 +3,7 @@
 //! looks up the classes and the namespace's labels and writes the outcome as
 //! the `Admitted` condition.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use kube::ResourceExt;
@@ -82,14 +83,17 @@ impl ClassChoice<'_> {
 /// Picks the class of a Sandbox: the one it names, else the default class
 /// (the oldest of those marked `default: true`, by creation time then name),
 /// else the built-in policy.
-pub fn choose_class<'a>(sandbox: &Sandbox, classes: &'a [SandboxClass]) -> Result<ClassChoice<'a>, Refusal> {
+pub fn choose_class<'a, C: Borrow<SandboxClass>>(
+    sandbox: &Sandbox,
+    classes: &'a [C],
+) -> Result<ClassChoice<'a>, Refusal> {
+    let classes = classes.iter().map(Borrow::borrow);
     if let Some(name) = &sandbox.spec.class_name {
-        return classes.iter().find(|c| &c.name_any() == name).map(ClassChoice::Class).ok_or_else(|| {
+        return classes.clone().find(|c| &c.name_any() == name).map(ClassChoice::Class).ok_or_else(|| {
             Refusal::new(RefusalReason::ClassNotFound, format!("SandboxClass {name:?} (spec.className) does not exist"))
         });
     }
     let default = classes
-        .iter()
         .filter(|c| c.spec.default)
         .min_by(|a, b| (a.creation_timestamp(), a.name_any()).cmp(&(b.creation_timestamp(), b.name_any())));
     Ok(default.map(ClassChoice::Class).unwrap_or(ClassChoice::BuiltIn))
@@ -189,7 +193,7 @@ pub fn admit(
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use serde_json::json;
 
     use super::*;
@@ -270,7 +274,6 @@ mod tests {
         assert!(err.message.contains("\"team-a\""));
         let labels = BTreeMap::from([("dockyard.dev/tenant".to_string(), "yes".to_string())]);
         assert_eq!(admit(&sbx, ClassChoice::Class(&cls), &labels), Ok(()));
-        let _ = LabelSelector::default();
     }
 
     #[test]

@@ -141,10 +141,7 @@ pub fn validate_class(spec: &SandboxClassSpec) -> Result<(), ValidationErrors> {
     if let Some(selector) = &spec.namespace_selector
         && let Err(err) = crate::selector::matches(selector, &Default::default())
     {
-        c.push(
-            format!("spec.namespaceSelector.{}", err.to_string().split(':').next().unwrap_or_default()),
-            err.problem,
-        );
+        c.push(format!("spec.namespaceSelector.matchExpressions[{}]", err.index), err.problem);
     }
     c.finish()
 }

@@ -89,7 +89,6 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
 
     // Look up (from watched caches) → admit.
     let classes = ctx.classes.state();
-    let classes: Vec<_> = classes.iter().map(|c| c.as_ref().clone()).collect();
     let namespace_labels: BTreeMap<String, String> =
         ctx.namespaces.get(&ObjectRef::new(&namespace)).and_then(|ns| ns.metadata.labels.clone()).unwrap_or_default();
     let admission = policy::choose_class(sandbox, &classes)
