@@ -74,8 +74,8 @@ services:
 volumes: {data: {}}
 networks: {app: {}}
 YAML
-docker-compose up --abort-on-container-exit --exit-code-from client 2>&1; docker-compose down -v >/dev/null 2>&1' 2>&1 || true)
-expect "a compose app with a network and a volume" "$out" "compose-ok"
+docker compose up --abort-on-container-exit --exit-code-from client 2>&1; docker compose down -v >/dev/null 2>&1' 2>&1 || true)
+expect "docker compose: an app with a network and a volume" "$out" "compose-ok"
 out=$(x sh -c 'sudo -n apt-get --version | head -1; sudo -n id >/dev/null 2>&1 && echo SUDO-ID-ALLOWED || echo sudo-id-refused' 2>&1 || true)
 expect "sudo allows apt-get and nothing else" "$out" "apt " "sudo-id-refused"
 
