@@ -1,0 +1,24 @@
+//! The node's Docker daemon: one place builds the connection, 404s are
+//! matched here.
+
+use std::path::Path;
+
+use bollard::Docker;
+
+/// Seconds a Docker API call may take.
+pub const TIMEOUT_SECONDS: u64 = 60;
+
+/// A client of the daemon listening on `socket`.
+pub fn connect(socket: &Path) -> Result<Docker, bollard::errors::Error> {
+    Docker::connect_with_unix(&socket.display().to_string(), TIMEOUT_SECONDS, bollard::API_DEFAULT_VERSION)
+}
+
+/// Whether the daemon answered "no such object" (already gone counts as done).
+pub fn is_not_found(error: &bollard::errors::Error) -> bool {
+    matches!(error, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+}
+
+/// Whether the daemon answered "nothing to do" (e.g. stopping a stopped container).
+pub fn is_not_modified(error: &bollard::errors::Error) -> bool {
+    matches!(error, bollard::errors::Error::DockerResponseServerError { status_code: 304, .. })
+}
