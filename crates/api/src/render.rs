@@ -20,6 +20,7 @@ use kube::{Resource, ResourceExt};
 use crate::labels;
 use crate::v1alpha1::{
     DEFAULT_DIND_STORAGE_SIZE, DindSecurityProfile, DockerMode, HostSocketAccess, Sandbox, SandboxClassSpec,
+    SandboxUser,
 };
 
 /// Fixed paths inside a sandbox Pod.
@@ -276,21 +277,21 @@ fn install_entrypoint_container(settings: &RenderSettings) -> Container {
     }
 }
 
+/// The entrypoint's flags naming the sandbox user.
+fn user_flags(user: &SandboxUser) -> [String; 3] {
+    [format!("--user={}", user.name), format!("--uid={}", user.uid), format!("--gid={}", user.gid)]
+}
+
 /// Runs as root in the workload's own image, once, before anything else of the
 /// sandbox: writes passwd and group (with the user and the socket's group) and
 /// the sudoers drop-in for the workload to mount. The workload itself then
 /// never runs as root, and neither does `kubectl exec` into it.
 fn prepare_user_container(sandbox: &Sandbox, socket_gid: Option<i64>, workspace_mount_path: &str) -> Container {
     let spec = &sandbox.spec;
-    let mut command = vec![
-        paths::ENTRYPOINT.to_string(),
-        "prepare-user".into(),
-        format!("--user={}", spec.user.name),
-        format!("--uid={}", spec.user.uid),
-        format!("--gid={}", spec.user.gid),
-        format!("--home={workspace_mount_path}"),
-        format!("--out={}", paths::USER_FILES_DIR),
-    ];
+    let mut command = vec![paths::ENTRYPOINT.to_string(), "prepare-user".into()];
+    command.extend(user_flags(&spec.user));
+    command.push(format!("--home={workspace_mount_path}"));
+    command.push(format!("--out={}", paths::USER_FILES_DIR));
     command.extend(spec.sudo_commands().iter().map(|c| format!("--sudo={c}")));
     command.extend(socket_gid.map(|g| format!("--socket-gid={g}")));
     Container {
@@ -408,13 +409,8 @@ fn workload_container(sandbox: &Sandbox, class: Option<&SandboxClassSpec>, works
     let mode = spec.docker.mode;
     let sudo = spec.sudo_commands();
 
-    let mut command = vec![
-        paths::ENTRYPOINT.to_string(),
-        "run".into(),
-        format!("--user={}", spec.user.name),
-        format!("--uid={}", spec.user.uid),
-        format!("--gid={}", spec.user.gid),
-    ];
+    let mut command = vec![paths::ENTRYPOINT.to_string(), "run".into()];
+    command.extend(user_flags(&spec.user));
     if let Some(endpoint) = docker_endpoint(mode) {
         command.push(format!("--docker-host={endpoint}"));
         command.push(format!("--docker-timeout={}s", spec.docker_readiness_timeout_seconds()));
