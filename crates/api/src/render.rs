@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::{
     Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::{Resource, ResourceExt};
 
 use crate::labels;
@@ -99,6 +99,15 @@ pub enum RenderError {
     MissingMetadata(&'static str),
 }
 
+/// Name, namespace and the controller owner reference of a Sandbox read from
+/// the API server (which always sets them).
+fn server_metadata(sandbox: &Sandbox) -> Result<(String, String, OwnerReference), RenderError> {
+    let name = sandbox.metadata.name.clone().ok_or(RenderError::MissingMetadata("metadata.name"))?;
+    let namespace = sandbox.namespace().ok_or(RenderError::MissingMetadata("metadata.namespace"))?;
+    let owner = sandbox.controller_owner_ref(&()).ok_or(RenderError::MissingMetadata("metadata.uid"))?;
+    Ok((name, namespace, owner))
+}
+
 /// The socket directory the agent serves for a sandbox, on the node.
 pub fn broker_socket_dir(settings: &RenderSettings, sandbox_uid: &str) -> String {
     format!("{}/{sandbox_uid}", settings.broker_socket_root.trim_end_matches('/'))
@@ -115,10 +124,8 @@ pub fn render_pod(
     class: Option<&SandboxClassSpec>,
     settings: &RenderSettings,
 ) -> Result<Pod, RenderError> {
-    let name = sandbox.metadata.name.clone().ok_or(RenderError::MissingMetadata("metadata.name"))?;
-    let namespace = sandbox.namespace().ok_or(RenderError::MissingMetadata("metadata.namespace"))?;
-    let uid = sandbox.uid().ok_or(RenderError::MissingMetadata("metadata.uid"))?;
-    let owner = sandbox.controller_owner_ref(&()).ok_or(RenderError::MissingMetadata("metadata.uid"))?;
+    let (name, namespace, owner) = server_metadata(sandbox)?;
+    let uid = owner.uid.clone();
     let spec = &sandbox.spec;
     let mode = spec.docker.mode;
     let workspace = spec.workspace_or_default();
@@ -245,9 +252,7 @@ pub fn render_workspace_claim(sandbox: &Sandbox) -> Result<Option<PersistentVolu
     let Some(template) = sandbox.spec.workspace.as_ref().and_then(|w| w.volume_claim_template.as_ref()) else {
         return Ok(None);
     };
-    let name = sandbox.metadata.name.clone().ok_or(RenderError::MissingMetadata("metadata.name"))?;
-    let namespace = sandbox.namespace().ok_or(RenderError::MissingMetadata("metadata.namespace"))?;
-    let owner = sandbox.controller_owner_ref(&()).ok_or(RenderError::MissingMetadata("metadata.uid"))?;
+    let (name, namespace, owner) = server_metadata(sandbox)?;
     let mut spec = template.spec.clone();
     if spec.access_modes.is_none() {
         spec.access_modes = Some(vec!["ReadWriteOnce".into()]);
@@ -299,16 +304,8 @@ fn prepare_user_container(sandbox: &Sandbox, socket_gid: Option<i64>, workspace_
         image: Some(spec.image.clone()),
         image_pull_policy: spec.image_pull_policy.map(|p| p.as_str().to_string()),
         command: Some(command),
-        security_context: Some(SecurityContext {
-            run_as_user: Some(0),
-            run_as_group: Some(0),
-            run_as_non_root: Some(false),
-            allow_privilege_escalation: Some(false),
-            privileged: Some(false),
-            capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), add: None }),
-            seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }),
-            ..Default::default()
-        }),
+        // Root, to read the image's /etc and write root-owned sudoers; nothing else.
+        security_context: Some(SecurityContext { run_as_non_root: Some(false), ..restricted_security_context(0, 0) }),
         volume_mounts: Some(vec![
             mount(names::VOLUME_BIN, paths::DOCKYARD_BIN_DIR, true),
             mount(names::VOLUME_USER_FILES, paths::USER_FILES_DIR, false),

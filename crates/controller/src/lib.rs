@@ -19,14 +19,16 @@ use std::sync::Arc;
 
 use dockyard_api::labels::FIELD_MANAGER;
 use dockyard_api::{Sandbox, SandboxClass};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 use tracing::{debug, info};
 
 use crate::context::{Context, Settings};
@@ -42,10 +44,29 @@ fn uses_class(sandbox: &Sandbox, class: &SandboxClass) -> bool {
     }
 }
 
+/// A watch of `api` feeding `writer`'s cache, each object slimmed first; yields
+/// the objects that changed.
+fn cached<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    writer: Writer<K>,
+    slim: fn(&mut K),
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    watcher(api, config).default_backoff().modify(slim).reflect(writer).touched_objects()
+}
+
+/// managedFields are large and never read.
+fn drop_managed_fields<K: Resource>(object: &mut K) {
+    object.managed_fields_mut().clear();
+}
+
 /// Drops what the controller never reads of a Pod: managedFields and the spec
 /// except the node it is bound to.
 fn slim_pod(pod: &mut Pod) {
-    pod.managed_fields_mut().clear();
+    drop_managed_fields(pod);
     let node_name = pod.spec.as_mut().and_then(|s| s.node_name.take());
     pod.spec = Some(k8s_openapi::api::core::v1::PodSpec { node_name, ..Default::default() });
 }
@@ -63,30 +84,18 @@ pub async fn run(
     // The caches keep only what reconciliation reads: no managedFields anywhere,
     // and of a Pod its metadata, node and status.
     let (sandboxes, sandboxes_writer) = reflector::store();
-    let sandbox_events = watcher(Api::<Sandbox>::all(client.clone()), watch.clone())
-        .default_backoff()
-        .modify(|s: &mut Sandbox| s.managed_fields_mut().clear())
-        .reflect(sandboxes_writer)
-        .touched_objects();
+    let sandbox_events =
+        cached(Api::<Sandbox>::all(client.clone()), watch.clone(), sandboxes_writer, drop_managed_fields);
     let (classes, classes_writer) = reflector::store();
-    let class_events = watcher(Api::<SandboxClass>::all(client.clone()), watch.clone())
-        .default_backoff()
-        .modify(|c: &mut SandboxClass| c.managed_fields_mut().clear())
-        .reflect(classes_writer)
-        .touched_objects();
+    let class_events =
+        cached(Api::<SandboxClass>::all(client.clone()), watch.clone(), classes_writer, drop_managed_fields);
     let (pods, pods_writer) = reflector::store();
-    let pod_events = watcher(Api::<Pod>::all(client.clone()), watch.clone().labels(MANAGED_SELECTOR))
-        .default_backoff()
-        .modify(slim_pod)
-        .reflect(pods_writer)
-        .touched_objects();
+    let pod_events =
+        cached(Api::<Pod>::all(client.clone()), watch.clone().labels(MANAGED_SELECTOR), pods_writer, slim_pod);
     // Namespaces: only their labels matter (class namespace selectors).
     let (namespaces, namespaces_writer) = reflector::store();
-    let namespace_events = watcher(Api::<PartialObjectMeta<Namespace>>::all(client.clone()), watch.clone())
-        .default_backoff()
-        .modify(|n: &mut PartialObjectMeta<Namespace>| n.managed_fields_mut().clear())
-        .reflect(namespaces_writer)
-        .touched_objects();
+    let namespace_api = Api::<PartialObjectMeta<Namespace>>::all(client.clone());
+    let namespace_events = cached(namespace_api, watch.clone(), namespaces_writer, drop_managed_fields);
     let namespace_task = tokio::spawn(namespace_events.for_each(|_| futures::future::ready(())));
 
     let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: Some(instance) };

@@ -33,7 +33,7 @@ const RESYNC: Duration = Duration::from_secs(300);
 pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
     let namespace = sandbox.namespace().unwrap_or_default();
-    let key = format!("{namespace}/{}", sandbox.name_any());
+    let key = sandbox_key(&sandbox);
     let api: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &namespace);
     // Only host-socket sandboxes leave objects on a node's daemon, so only they
     // carry the cleanup finalizer (one that has it keeps it until deletion).
@@ -63,10 +63,15 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Actio
     result
 }
 
+/// `namespace/name`: the key of a Sandbox in the controller's own maps.
+fn sandbox_key(sandbox: &Sandbox) -> String {
+    format!("{}/{}", sandbox.namespace().unwrap_or_default(), sandbox.name_any())
+}
+
 /// Requeues a failed Sandbox with exponential backoff (1 s doubling to 5 min);
 /// one bad object never blocks the others.
 pub fn error_policy(sandbox: Arc<Sandbox>, error: &Error, ctx: Arc<Context>) -> Action {
-    let key = format!("{}/{}", sandbox.namespace().unwrap_or_default(), sandbox.name_any());
+    let key = sandbox_key(&sandbox);
     let failures = {
         let mut map = ctx.failures.lock().expect("failures lock");
         let n = map.entry(key.clone()).or_insert(0);
@@ -180,7 +185,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
 }
 
 async fn cleanup(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
-    let key = format!("{}/{}", sandbox.namespace().unwrap_or_default(), sandbox.name_any());
+    let key = sandbox_key(sandbox);
     ctx.metrics.set_phase(key, None);
     // Only host-socket sandboxes leave objects on the node's daemon; DinD state
     // and workspaces live in Pod volumes that go with the Pod.
@@ -259,7 +264,7 @@ async fn write_status(
     now: Timestamp,
 ) -> Result<Option<Duration>> {
     let (status, recheck) = status::sandbox_status(sandbox, observation, now);
-    let key = format!("{}/{}", sandbox.namespace().unwrap_or_default(), sandbox.name_any());
+    let key = sandbox_key(sandbox);
     ctx.metrics.set_phase(key, status.phase);
     if status::status_changed(sandbox.status.as_ref(), &status) {
         if became_ready(sandbox.status.as_ref(), &status) {

@@ -238,14 +238,7 @@ fn read_or_empty(path: &str) -> Result<String, SetupError> {
 /// As root: writes the user database, the home directory and the sudoers
 /// drop-in. Returns the account and its home.
 pub fn prepare_as_root(user: &SandboxUser, socket_gid: Option<u32>) -> Result<(Account, String), SetupError> {
-    let new_home = format!("/home/{}", user.name);
-    let db = reconcile_user_database(
-        &read_or_empty("/etc/passwd")?,
-        &read_or_empty("/etc/group")?,
-        user,
-        socket_gid,
-        &new_home,
-    )?;
+    let db = load_user_database(user, socket_gid, &format!("/home/{}", user.name))?;
     std::fs::write("/etc/passwd", &db.passwd).map_err(io("write", "/etc/passwd"))?;
     std::fs::write("/etc/group", &db.group).map_err(io("write", "/etc/group"))?;
     let home = db.account.home.clone();
@@ -255,22 +248,36 @@ pub fn prepare_as_root(user: &SandboxUser, socket_gid: Option<u32>) -> Result<(A
             .map_err(|e| SetupError::Io { action: "chown", path: home.clone(), source: e.into() })?;
     }
     match sudoers_drop_in(&db.account.name, &user.sudo) {
-        Some(rules) => {
-            if !["/usr/bin/sudo", "/bin/sudo"].iter().any(|p| Path::new(p).exists()) {
-                return Err(SetupError::NoSudo);
-            }
-            std::fs::create_dir_all("/etc/sudoers.d").map_err(io("create", "/etc/sudoers.d"))?;
-            std::fs::write(SUDOERS_DROP_IN, rules).map_err(io("write", SUDOERS_DROP_IN))?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(SUDOERS_DROP_IN, std::fs::Permissions::from_mode(0o440))
-                .map_err(io("chmod", SUDOERS_DROP_IN))?;
-        }
+        Some(rules) => write_sudoers_drop_in(Path::new("/etc/sudoers.d"), &rules)?,
         None => match std::fs::remove_file(SUDOERS_DROP_IN) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io("remove", SUDOERS_DROP_IN)(e)),
             _ => {}
         },
     }
     Ok((db.account, home))
+}
+
+/// This image's user database with the sandbox user reconciled into it.
+fn load_user_database(user: &SandboxUser, socket_gid: Option<u32>, new_home: &str) -> Result<UserDatabase, SetupError> {
+    let passwd = read_or_empty("/etc/passwd")?;
+    let group = read_or_empty("/etc/group")?;
+    Ok(reconcile_user_database(&passwd, &group, user, socket_gid, new_home)?)
+}
+
+/// Writes `rules` as `dir/dockyard`, mode 0440, in a directory of mode 0755:
+/// sudo ignores drop-ins that others can write or that root does not own.
+fn write_sudoers_drop_in(dir: &Path, rules: &str) -> Result<(), SetupError> {
+    use std::os::unix::fs::PermissionsExt;
+    if !["/usr/bin/sudo", "/bin/sudo"].iter().any(|p| Path::new(p).exists()) {
+        return Err(SetupError::NoSudo);
+    }
+    let dir_name = dir.display().to_string();
+    std::fs::create_dir_all(dir).map_err(io("create", &dir_name))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).map_err(io("chmod", &dir_name))?;
+    let file = dir.join("dockyard");
+    let file_name = file.display().to_string();
+    std::fs::write(&file, rules).map_err(io("write", &file_name))?;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o440)).map_err(io("chmod", &file_name))
 }
 
 /// For a Pod, in an init container of the workload's own image: writes
@@ -285,13 +292,7 @@ pub fn prepare_files(
     out: &Path,
 ) -> Result<Account, SetupError> {
     use std::os::unix::fs::PermissionsExt;
-    let db = reconcile_user_database(
-        &read_or_empty("/etc/passwd")?,
-        &read_or_empty("/etc/group")?,
-        user,
-        socket_gid,
-        new_home,
-    )?;
+    let db = load_user_database(user, socket_gid, new_home)?;
     let path = |name: &str| out.join(name).display().to_string();
     std::fs::create_dir_all(out).map_err(io("create", &path("")))?;
     for (name, text) in [("passwd", &db.passwd), ("group", &db.group)] {
@@ -300,18 +301,7 @@ pub fn prepare_files(
             .map_err(io("chmod", &path(name)))?;
     }
     if let Some(rules) = sudoers_drop_in(&db.account.name, &user.sudo) {
-        if !["/usr/bin/sudo", "/bin/sudo"].iter().any(|p| Path::new(p).exists()) {
-            return Err(SetupError::NoSudo);
-        }
-        // sudo ignores drop-ins in a directory others can write, or not owned by root.
-        let dir = out.join("sudoers.d");
-        std::fs::create_dir_all(&dir).map_err(io("create", &path("sudoers.d")))?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
-            .map_err(io("chmod", &path("sudoers.d")))?;
-        let file = dir.join("dockyard");
-        std::fs::write(&file, rules).map_err(io("write", &path("sudoers.d/dockyard")))?;
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o440))
-            .map_err(io("chmod", &path("sudoers.d/dockyard")))?;
+        write_sudoers_drop_in(&out.join("sudoers.d"), &rules)?;
     }
     Ok(db.account)
 }
