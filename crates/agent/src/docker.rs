@@ -22,3 +22,8 @@ pub fn is_not_found(error: &bollard::errors::Error) -> bool {
 pub fn is_not_modified(error: &bollard::errors::Error) -> bool {
     matches!(error, bollard::errors::Error::DockerResponseServerError { status_code: 304, .. })
 }
+
+/// Whether the daemon answered "in use" (an image another image still needs).
+pub fn is_conflict(error: &bollard::errors::Error) -> bool {
+    matches!(error, bollard::errors::Error::DockerResponseServerError { status_code: 409, .. })
+}

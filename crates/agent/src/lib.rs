@@ -1,8 +1,14 @@
-//! `dockyard-agent`, the per-node agent (issue #5). So far: the one place that
-//! connects to the node's Docker daemon, and the inventory and cleanup of the
-//! Docker objects a sandbox created (found by their `dockyard.dev/sandbox`
-//! label). The gRPC server, the socket broker that puts those labels on, and
-//! the orphan sweep are still to come.
+//! `dockyard-agent`, the per-node agent: the `NodeAgent` gRPC service
+//! (readiness, cleanup, inventory, authenticated with TokenReview), the Docker
+//! socket broker of host-socket mode, the watch that prepares the node's
+//! sandbox Pods, and the orphan sweep.
 
+pub mod auth;
+pub mod broker;
 pub mod docker;
+pub mod grpc;
+pub mod node;
+pub mod pods;
 pub mod resources;
+pub mod state;
+pub mod sweep;

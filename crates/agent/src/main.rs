@@ -1,11 +1,159 @@
-//! `dockyard-agent`: serves readiness, cleanup and the Docker socket broker on each node.
-//!
-//! Not built yet: this binary is filled in by issue #5. It exists so the
-//! workspace layout is complete and every crate compiles.
+//! The `dockyard-agent` process: flags, logging, the gRPC server (with the
+//! standard health service), the Pod watch, the orphan sweep, and the
+//! cleanups a previous run left unfinished.
 
-use std::process::ExitCode;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
-fn main() -> ExitCode {
-    eprintln!("dockyard-agent is not implemented yet (issue #5)");
-    ExitCode::from(2)
+use clap::{Parser, ValueEnum};
+use dockyard_agent::auth::Authenticator;
+use dockyard_agent::grpc::NodeAgentService;
+use dockyard_agent::node::{Agent, Settings};
+use dockyard_agent::{pods, sweep};
+use dockyard_proto::agent::v1::node_agent_server::NodeAgentServer;
+use tonic_health::server::HealthReporter;
+use tracing::{info, warn};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Serves readiness, cleanup and the Docker socket broker on its node.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// The node this agent runs on (the DaemonSet sets it from spec.nodeName).
+    #[arg(long, env = "NODE_NAME")]
+    node_name: String,
+    /// Address of the gRPC server.
+    #[arg(long, env = "DOCKYARD_AGENT_LISTEN", default_value = "0.0.0.0:9443")]
+    listen: SocketAddr,
+    /// The node's Docker daemon socket.
+    #[arg(long, env = "DOCKYARD_DOCKER_SOCKET", default_value = "/var/run/docker.sock")]
+    docker_socket: PathBuf,
+    /// Node directory holding one broker socket directory per sandbox (the controller's `--broker-socket-root`).
+    #[arg(long, env = "DOCKYARD_BROKER_SOCKET_ROOT", default_value = "/var/run/dockyard/sandboxes")]
+    socket_root: PathBuf,
+    /// Group of the broker sockets (the controller's `--docker-group-id`).
+    #[arg(long, env = "DOCKYARD_DOCKER_GROUP_ID", default_value_t = 2375)]
+    socket_gid: u32,
+    /// Where the agent keeps its records on the node (not visible to sandboxes).
+    #[arg(long, env = "DOCKYARD_AGENT_STATE_DIR", default_value = "/var/lib/dockyard-agent")]
+    state_dir: PathBuf,
+    /// The kubelet's root directory on the node.
+    #[arg(long, env = "DOCKYARD_KUBELET_ROOT_DIR", default_value = "/var/lib/kubelet")]
+    kubelet_root_dir: PathBuf,
+    /// User names allowed to call the gRPC API (comma-separated), e.g. the controller's ServiceAccount.
+    #[arg(long, env = "DOCKYARD_AGENT_ALLOWED_USERS", value_delimiter = ',', required = true)]
+    allowed_users: Vec<String>,
+    /// Audiences callers' tokens must carry (comma-separated; empty: the API server's own).
+    #[arg(long, env = "DOCKYARD_AGENT_TOKEN_AUDIENCES", value_delimiter = ',')]
+    token_audiences: Vec<String>,
+    /// Seconds between orphan sweeps.
+    #[arg(long, env = "DOCKYARD_SWEEP_INTERVAL_SECONDS", default_value_t = 300)]
+    sweep_interval_seconds: u64,
+    /// Seconds a sandbox's objects stay after its Sandbox is gone before the sweep removes them.
+    #[arg(long, env = "DOCKYARD_ORPHAN_GRACE_SECONDS", default_value_t = 600)]
+    orphan_grace_seconds: u64,
+    /// Seconds a container gets between SIGTERM and SIGKILL when its sandbox is cleaned up.
+    #[arg(long, env = "DOCKYARD_STOP_GRACE_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(i32).range(0..=300))]
+    stop_grace_seconds: i32,
+    #[arg(long, env = "DOCKYARD_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Log filter (tracing's EnvFilter syntax).
+    #[arg(long, env = "DOCKYARD_LOG", default_value = "info")]
+    log: String,
+}
+
+fn init_logging(args: &Args) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match args.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn sigterm() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}
+
+/// Reports NodeAgent as serving while the node's Docker daemon answers.
+async fn report_docker_health(agent: Arc<Agent>, reporter: HealthReporter) {
+    let mut was_up = None;
+    loop {
+        let up = agent.docker.ping().await.is_ok();
+        if was_up != Some(up) {
+            if up {
+                info!(socket = %agent.settings.docker_socket.display(), "the node's Docker daemon answers");
+                reporter.set_serving::<NodeAgentServer<NodeAgentService>>().await;
+            } else {
+                warn!(socket = %agent.settings.docker_socket.display(), "the node's Docker daemon does not answer");
+                reporter.set_not_serving::<NodeAgentServer<NodeAgentService>>().await;
+            }
+            was_up = Some(up);
+        }
+        tokio::time::sleep(Duration::from_secs(if up { 10 } else { 2 })).await;
+    }
+}
+
+/// Finishes a cleanup a previous run started, retrying until the daemon answers.
+async fn finish_cleanup(agent: Arc<Agent>, record: dockyard_agent::state::SandboxRecord) {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match agent.cleanup(&record.uid, Some(record.clone())).await {
+            Ok(_) => return info!(sandbox = %record.uid, "finished the cleanup a previous run started"),
+            Err(e) => warn!(sandbox = %record.uid, error = %e, retry_in = ?delay, "cannot finish the cleanup yet"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(60));
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    init_logging(&args);
+    let client = kube::Client::try_default().await?;
+    let agent = Arc::new(Agent::new(Settings {
+        node_name: args.node_name.clone(),
+        docker_socket: args.docker_socket.clone(),
+        socket_root: args.socket_root.clone(),
+        socket_gid: args.socket_gid,
+        state_dir: args.state_dir.clone(),
+        kubelet_root: args.kubelet_root_dir.clone(),
+        stop_grace_seconds: args.stop_grace_seconds,
+    })?);
+
+    for record in agent.restore()? {
+        tokio::spawn(finish_cleanup(agent.clone(), record));
+    }
+    tokio::spawn(pods::watch(agent.clone(), client.clone()));
+    tokio::spawn(sweep::run(
+        agent.clone(),
+        client.clone(),
+        Duration::from_secs(args.sweep_interval_seconds.max(1)),
+        Duration::from_secs(args.orphan_grace_seconds),
+    ));
+
+    let (reporter, health) = tonic_health::server::health_reporter();
+    tokio::spawn(report_docker_health(agent.clone(), reporter));
+    let auth = Arc::new(Authenticator::new(client, args.allowed_users.clone(), args.token_audiences.clone()));
+    let service = NodeAgentService { agent: agent.clone(), auth };
+    info!(listen = %args.listen, node = %args.node_name, "dockyard-agent serving");
+    tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(NodeAgentServer::new(service))
+        .serve_with_shutdown(args.listen, sigterm())
+        .await?;
+    info!("SIGTERM: stopped");
+    Ok(())
 }

@@ -60,11 +60,11 @@ async fn cleanup_removes_exactly_what_the_sandbox_created_and_is_idempotent() {
     assert_eq!(found.networks, [format!("{uid}-net")]);
     assert_eq!(found.volumes, [format!("{uid}-vol")]);
 
-    let removed = cleanup(&docker, &uid).await.unwrap();
+    let removed = cleanup(&docker, &uid, 1).await.unwrap();
     assert_eq!(removed, found, "cleanup reports what it removed");
     assert!(list(&docker, &uid).await.unwrap().is_empty(), "nothing labelled is left");
     assert!(docker.inspect_container(&theirs, None).await.is_ok(), "another sandbox's container survives");
-    assert!(cleanup(&docker, &uid).await.unwrap().is_empty(), "a second cleanup finds nothing and succeeds");
+    assert!(cleanup(&docker, &uid, 1).await.unwrap().is_empty(), "a second cleanup finds nothing and succeeds");
 
-    cleanup(&docker, &format!("{uid}-other")).await.unwrap();
+    cleanup(&docker, &format!("{uid}-other"), 1).await.unwrap();
 }

@@ -1,0 +1,260 @@
+//! The agent's work on its node, shared by the gRPC service, the Pod watch and
+//! the orphan sweep: prepare a sandbox, check its Docker endpoint, list and
+//! clean up what it created.
+
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use dockyard_api::render::names;
+use tracing::{info, warn};
+
+use crate::broker::Brokers;
+use crate::broker::policy::Scope;
+use crate::docker;
+use crate::resources::{self, SandboxResources};
+use crate::state::{InvalidUid, Mode, SandboxRecord, StateDir, validate_uid};
+
+/// How the agent is set up on its node (flags of `dockyard-agent`).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub node_name: String,
+    /// The node's Docker daemon.
+    pub docker_socket: PathBuf,
+    /// One broker socket directory per sandbox UID under this node directory.
+    pub socket_root: PathBuf,
+    /// Group of the broker sockets (the group the sandbox's user gets).
+    pub socket_gid: u32,
+    pub state_dir: PathBuf,
+    /// The kubelet's root directory (where Pod volumes are on the node).
+    pub kubelet_root: PathBuf,
+    /// Seconds a container gets between SIGTERM and SIGKILL in a cleanup.
+    pub stop_grace_seconds: i32,
+}
+
+/// Why the agent could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    InvalidUid(#[from] InvalidUid),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("sandbox {0} is unknown on node {1}: nothing was prepared for it and it has no Docker objects here")]
+    UnknownSandbox(String, String),
+    #[error("the node's Docker daemon failed: {0}")]
+    Docker(#[from] bollard::errors::Error),
+    #[error("the agent's files on the node: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The result of a readiness check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    pub ready: bool,
+    pub server_version: String,
+    pub latency: Duration,
+    pub message: String,
+}
+
+/// What the node's Docker daemon and Dockyard's data look like.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub server_version: String,
+    pub api_version: String,
+    pub socket_gid: u32,
+    pub storage_driver: String,
+    pub dockyard_disk_usage_bytes: u64,
+}
+
+pub struct Agent {
+    pub settings: Settings,
+    pub docker: Docker,
+    pub brokers: Brokers,
+    pub state: StateDir,
+}
+
+impl Agent {
+    pub fn new(settings: Settings) -> Result<Self, AgentError> {
+        let docker = docker::connect(&settings.docker_socket)?;
+        let state = StateDir::open(&settings.state_dir)?;
+        std::fs::create_dir_all(&settings.socket_root)?;
+        let brokers = Brokers::new(
+            settings.docker_socket.clone(),
+            docker.clone(),
+            settings.socket_root.clone(),
+            settings.socket_gid,
+        );
+        Ok(Self { settings, docker, brokers, state })
+    }
+
+    /// After a start: serves the recorded sandboxes' sockets again and returns
+    /// the cleanups a previous run left unfinished (the caller finishes them).
+    pub fn restore(&self) -> Result<Vec<SandboxRecord>, AgentError> {
+        for record in self.state.sandboxes()? {
+            if record.mode == Mode::HostSocket
+                && let Err(e) = self.brokers.ensure(scope(&record))
+            {
+                warn!(sandbox = %record.uid, error = %e, "cannot serve the broker socket again");
+            }
+        }
+        Ok(self.state.pending_cleanups()?)
+    }
+
+    /// Sets up what `record`'s sandbox needs here; returns its socket path on the node.
+    pub fn prepare(&self, record: SandboxRecord) -> Result<Option<PathBuf>, AgentError> {
+        validate_uid(&record.uid)?;
+        if let Some(workspace) = &record.workspace
+            && !(workspace.sandbox_path.is_absolute() && workspace.node_path.is_absolute())
+        {
+            return Err(AgentError::InvalidArgument(format!(
+                "workspace paths must be absolute (workspace_mount_path `{}`, workspace_host_path `{}`)",
+                workspace.sandbox_path.display(),
+                workspace.node_path.display()
+            )));
+        }
+        if self.state.sandbox(&record.uid)?.as_ref() != Some(&record) {
+            self.state.save_sandbox(&record)?;
+        }
+        match record.mode {
+            Mode::HostSocket => Ok(Some(self.brokers.ensure(scope(&record))?)),
+            Mode::Dind => Ok(record.pod_uid.as_deref().map(|pod| self.dind_socket(pod))),
+        }
+    }
+
+    fn pod_volume(&self, pod_uid: &str, volume: &str) -> PathBuf {
+        self.settings.kubelet_root.join("pods").join(pod_uid).join("volumes/kubernetes.io~empty-dir").join(volume)
+    }
+
+    fn dind_socket(&self, pod_uid: &str) -> PathBuf {
+        self.pod_volume(pod_uid, names::VOLUME_DOCKER_SOCKET).join("docker.sock")
+    }
+
+    fn record(&self, uid: &str) -> Result<Option<SandboxRecord>, AgentError> {
+        validate_uid(uid)?;
+        Ok(self.state.sandbox(uid)?)
+    }
+
+    /// Whether the sandbox's Docker endpoint answers a ping and a version call.
+    pub async fn readiness(&self, uid: &str) -> Result<Readiness, AgentError> {
+        let record = self.record(uid)?.ok_or_else(|| self.unknown(uid))?;
+        let socket = match (record.mode, record.pod_uid.as_deref()) {
+            (Mode::HostSocket, _) => self.brokers.socket_path(uid),
+            (Mode::Dind, Some(pod)) => self.dind_socket(pod),
+            (Mode::Dind, None) => {
+                return Ok(Readiness {
+                    ready: false,
+                    server_version: String::new(),
+                    latency: Duration::ZERO,
+                    message: "the sandbox's Pod is not known on this node yet".into(),
+                });
+            }
+        };
+        let started = Instant::now();
+        let answer = async {
+            let client = docker::connect(&socket)?;
+            client.ping().await?;
+            client.version().await
+        };
+        Ok(match tokio::time::timeout(Duration::from_secs(5), answer).await {
+            Ok(Ok(version)) => Readiness {
+                ready: true,
+                server_version: version.version.unwrap_or_default(),
+                latency: started.elapsed(),
+                message: String::new(),
+            },
+            Ok(Err(e)) => Readiness {
+                ready: false,
+                server_version: String::new(),
+                latency: started.elapsed(),
+                message: format!("Docker at {} did not answer: {e}", socket.display()),
+            },
+            Err(_) => Readiness {
+                ready: false,
+                server_version: String::new(),
+                latency: started.elapsed(),
+                message: format!("Docker at {} did not answer within 5 s", socket.display()),
+            },
+        })
+    }
+
+    /// What the node holds for a sandbox, and the bytes of its DinD storage.
+    pub async fn resources(&self, uid: &str) -> Result<(SandboxResources, u64), AgentError> {
+        let record = self.record(uid)?;
+        let found = resources::list(&self.docker, uid).await?;
+        if record.is_none() && found.is_empty() {
+            return Err(self.unknown(uid));
+        }
+        let storage = record
+            .and_then(|r| r.pod_uid)
+            .map(|pod| disk_usage(&self.pod_volume(&pod, names::VOLUME_DIND_DATA)))
+            .unwrap_or(0);
+        Ok((found, storage))
+    }
+
+    /// Removes everything a sandbox created here: its broker socket first (so
+    /// it creates nothing more), then its Docker objects, then the agent's
+    /// record. Written down before it starts, so a restart finishes it.
+    pub async fn cleanup(&self, uid: &str, fallback: Option<SandboxRecord>) -> Result<SandboxResources, AgentError> {
+        let record = match self.record(uid)? {
+            Some(record) => record,
+            None => match self.state.pending_cleanups()?.into_iter().find(|r| r.uid == uid) {
+                Some(record) => record,
+                // Never prepared here (or the agent lost its state), yet it may
+                // have labelled objects: those are cleaned up under `fallback`.
+                None => match fallback {
+                    Some(fallback) if !resources::list(&self.docker, uid).await?.is_empty() => fallback,
+                    _ => return Err(self.unknown(uid)),
+                },
+            },
+        };
+        self.state.begin_cleanup(&record)?;
+        self.brokers.remove(uid)?;
+        let removed = resources::cleanup(&self.docker, uid, self.settings.stop_grace_seconds).await?;
+        self.state.forget_sandbox(uid)?;
+        self.state.finish_cleanup(uid)?;
+        info!(sandbox = %uid, namespace = %record.namespace, name = %record.name,
+              containers = removed.containers.len(), networks = removed.networks.len(),
+              volumes = removed.volumes.len(), images = removed.images.len(), "cleaned up");
+        Ok(removed)
+    }
+
+    pub async fn node_info(&self) -> Result<NodeInfo, AgentError> {
+        let version = self.docker.version().await?;
+        let info = self.docker.info().await?;
+        let socket_gid = std::fs::metadata(&self.settings.docker_socket)?.gid();
+        let mut usage = disk_usage(&self.settings.socket_root) + disk_usage(&self.settings.state_dir);
+        for record in self.state.sandboxes()? {
+            if let Some(pod) = record.pod_uid {
+                usage += disk_usage(&self.pod_volume(&pod, names::VOLUME_DIND_DATA));
+            }
+        }
+        Ok(NodeInfo {
+            server_version: version.version.unwrap_or_default(),
+            api_version: version.api_version.unwrap_or_default(),
+            socket_gid,
+            storage_driver: info.driver.unwrap_or_default(),
+            dockyard_disk_usage_bytes: usage,
+        })
+    }
+
+    fn unknown(&self, uid: &str) -> AgentError {
+        AgentError::UnknownSandbox(uid.to_string(), self.settings.node_name.clone())
+    }
+}
+
+fn scope(record: &SandboxRecord) -> Scope {
+    Scope { uid: record.uid.clone(), workspace: record.workspace.clone() }
+}
+
+/// Bytes of the files under `path` (0 when it does not exist); does not follow symlinks.
+pub fn disk_usage(path: &Path) -> u64 {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else { return 0 };
+    if !metadata.is_dir() {
+        return metadata.blocks() * 512;
+    }
+    std::fs::read_dir(path)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| disk_usage(&e.path())).sum())
+        .unwrap_or(0)
+}
