@@ -42,6 +42,8 @@ use policy::{ContainerChecks, Kind, Refusal, Route, Scope};
 pub const SOCKET_NAME: &str = "docker.sock";
 /// Largest JSON body the broker reads to check (create calls are a few KiB).
 const MAX_JSON_BODY: usize = 4 << 20;
+/// Most of a refused request's body the broker reads before answering.
+const MAX_DRAINED_BODY: usize = 256 << 20;
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
@@ -173,9 +175,18 @@ impl Broker {
         let client_upgrade = request.headers().contains_key(UPGRADE).then(|| hyper::upgrade::on(&mut request));
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        let outcome = match self.prepare(request).await {
+        let (parts, body) = request.into_parts();
+        let mut body = Some(body);
+        let outcome = match self.prepare(parts, &mut body).await {
             Ok(prepared) => self.forward(prepared, client_upgrade, upstream).await,
-            Err(refusal) => Err(refusal),
+            Err(refusal) => {
+                // Read what the client is still sending (a build context, an
+                // archive), so it gets to read the refusal instead of a broken pipe.
+                if let Some(body) = body {
+                    let _ = Limited::new(body, MAX_DRAINED_BODY).collect().await;
+                }
+                Err(refusal)
+            }
         };
         match outcome {
             Ok(response) => response,
@@ -189,10 +200,15 @@ impl Broker {
     }
 
     /// Applies the policy: a request ready to pass on, or the refusal.
-    async fn prepare(&self, request: Request<Incoming>) -> Result<Request<ProxyBody>, Refusal> {
-        let (mut parts, body) = request.into_parts();
+    /// Takes `body` when it uses it; a refused request leaves it to be drained.
+    async fn prepare(&self, mut parts: Parts, body: &mut Option<Incoming>) -> Result<Request<ProxyBody>, Refusal> {
         let uid = &self.scope.uid;
-        let passed = |parts: Parts, body: Incoming| Ok(Request::from_parts(parts, body.boxed()));
+        let passed = |parts: Parts, body: &mut Option<Incoming>| {
+            Ok(Request::from_parts(parts, body.take().expect("the body is used once").boxed()))
+        };
+        let read_json = async |body: &mut Option<Incoming>, what: &str| {
+            policy::parse_body(&read_body(body.take().expect("the body is used once")).await?, what)
+        };
         match policy::route(&parts.method, parts.uri.path()) {
             Route::Pass => passed(parts, body),
             Route::Refused(refusal) => Err(refusal),
@@ -207,18 +223,18 @@ impl Broker {
                 passed(parts, body)
             }
             Route::CreateContainer => {
-                let mut json = policy::parse_body(&read_body(body).await?, "a container create")?;
+                let mut json = read_json(body, "a container create").await?;
                 let checks = policy::check_container_create(&mut json, &self.scope)?;
                 self.verify(checks).await?;
                 Ok(with_json(parts, &json))
             }
             Route::CreateNetwork => {
-                let mut json = policy::parse_body(&read_body(body).await?, "a network create")?;
+                let mut json = read_json(body, "a network create").await?;
                 policy::check_network_create(&mut json, uid)?;
                 Ok(with_json(parts, &json))
             }
             Route::CreateVolume => {
-                let mut json = policy::parse_body(&read_body(body).await?, "a volume create")?;
+                let mut json = read_json(body, "a volume create").await?;
                 policy::check_volume_create(&mut json, uid)?;
                 if let Some(name) = json.get("Name").and_then(|n| n.as_str()).filter(|n| !n.is_empty())
                     && let Some(false) = self.owns(Kind::Volume, name).await?
@@ -231,12 +247,12 @@ impl Broker {
                 self.require(kind, &id).await?;
                 match (kind, action.as_str()) {
                     (Kind::Container, "exec") => {
-                        let json = policy::parse_body(&read_body(body).await?, "an exec create")?;
+                        let json = read_json(body, "an exec create").await?;
                         policy::check_exec_create(&json)?;
                         Ok(with_json(parts, &json))
                     }
                     (Kind::Network, "connect" | "disconnect") => {
-                        let json = policy::parse_body(&read_body(body).await?, "a network connect")?;
+                        let json = read_json(body, "a network connect").await?;
                         let container = json.get("Container").and_then(|c| c.as_str()).unwrap_or_default();
                         self.require(Kind::Container, container).await?;
                         Ok(with_json(parts, &json))
@@ -301,11 +317,19 @@ impl Broker {
     /// The lookups a container create needs: joined containers and networks
     /// must be the sandbox's; named volumes must be, or are created with its label.
     async fn verify(&self, checks: ContainerChecks) -> Result<(), Refusal> {
+        // Not a 404 here: the CLI answers a 404 from create by pulling the image.
         for container in &checks.containers {
-            self.require(Kind::Container, container).await?;
+            if self.owns(Kind::Container, container).await? != Some(true) {
+                return Err(Refusal::forbidden(format!(
+                    "container `{container}` is not one of this sandbox's containers; a container may join only \
+                     the namespaces and volumes of its own sandbox's containers"
+                )));
+            }
         }
         for network in &checks.networks {
-            self.require(Kind::Network, network).await?;
+            if self.owns(Kind::Network, network).await? != Some(true) {
+                return Err(Refusal::forbidden(format!("network `{network}` is not one of this sandbox's networks")));
+            }
         }
         for volume in &checks.volumes {
             match self.owns(Kind::Volume, volume).await? {

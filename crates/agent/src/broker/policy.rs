@@ -162,6 +162,16 @@ pub fn route(method: &Method, path: &str) -> Route {
         ["build", "prune"] => Route::Refused(Refusal::forbidden(
             "the build cache is shared by the node's sandboxes; pruning it is not available through the broker",
         )),
+        // `docker inspect NAME` looks for a plugin (and swarm objects) after
+        // containers, images, networks and volumes: a miss, not a refusal.
+        [first, name, "json"] | [first, name]
+            if get && ["nodes", "services", "tasks", "secrets", "configs", "plugins"].contains(first) =>
+        {
+            Route::Refused(Refusal {
+                status: StatusCode::NOT_FOUND,
+                message: format!("No such {}: {}", first.trim_end_matches('s'), percent_decode(name)),
+            })
+        }
         [first, ..]
             if ["swarm", "nodes", "services", "tasks", "secrets", "configs", "plugins", "grpc"].contains(first) =>
         {

@@ -1,0 +1,268 @@
+//! The broker against the node's real dockerd (`e2e/cluster up --profile
+//! docker`, image `dockyard/busybox:1` from `e2e/images base`), driven by the
+//! real Docker CLI pointed at a sandbox's broker socket: a developer's
+//! workflow works, every escape is refused with the reason, another sandbox's
+//! objects are invisible, bad input gets a 400, and cleanup leaves nothing.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use bollard::Docker;
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+use dockyard_agent::broker::Brokers;
+use dockyard_agent::broker::policy::{Scope, WorkspaceMapping};
+use dockyard_agent::docker::connect;
+use dockyard_agent::resources::{SANDBOX_LABEL, cleanup, list};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const IMAGE: &str = "dockyard/busybox:1";
+
+fn node_socket() -> PathBuf {
+    let socket = dockyard_testing::state_dir().join("docker/docker.sock");
+    assert!(socket.exists(), "no dockerd at {} (start it with: e2e/cluster up --profile docker)", socket.display());
+    socket
+}
+
+/// The Docker CLI on the broker socket.
+struct Cli {
+    host: String,
+    dir: PathBuf,
+}
+
+impl Cli {
+    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut command = tokio::process::Command::new("docker");
+        command.args(args).env("DOCKER_HOST", &self.host).env("DOCKER_CONFIG", self.dir.join("docker-config"));
+        command.current_dir(&self.dir).stdin(std::process::Stdio::piped());
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().expect("run the docker CLI");
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).await.unwrap();
+        }
+        drop(input);
+        child.wait_with_output().await.unwrap()
+    }
+
+    /// Runs and asserts success; returns stdout.
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, None).await;
+        assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs and asserts it was refused by the broker with `reason` in the message.
+    async fn refused(&self, args: &[&str], reason: &str) {
+        let out = self.run(args, None).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "docker {args:?} must be refused, it succeeded");
+        assert!(stderr.contains(reason), "docker {args:?}: expected `{reason}` in: {stderr}");
+    }
+}
+
+/// A raw HTTP exchange on the broker socket (for input the CLI never sends).
+async fn raw_exchange(socket: &Path, request: &[u8]) -> String {
+    let mut stream = tokio::net::UnixStream::connect(socket).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+async fn foreign_container(docker: &Docker, name: &str) -> String {
+    let labels = HashMap::from([(SANDBOX_LABEL.to_string(), "another-sandbox".to_string())]);
+    let body = ContainerCreateBody {
+        image: Some(IMAGE.into()),
+        cmd: Some(vec!["sleep".into(), "300".into()]),
+        labels: Some(labels),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default().name(name).build();
+    docker.create_container(Some(options), body).await.expect("create the other sandbox's container").id
+}
+
+#[tokio::test]
+#[ignore = "needs the node's dockerd (scripts/test starts it)"]
+async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
+    let node = node_socket();
+    let docker = connect(&node).unwrap();
+    let uid = format!("broker-test-{}", std::process::id());
+    let dir = std::env::temp_dir().join(&uid);
+    let workspace = dir.join("workspace");
+    std::fs::create_dir_all(workspace.join("data")).unwrap();
+    std::fs::write(workspace.join("data/greeting"), "hello from the workspace\n").unwrap();
+    let context = dir.join("context");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        format!("FROM {IMAGE}\nCOPY hello.txt /hello.txt\nRUN cat /hello.txt\n"),
+    )
+    .unwrap();
+    std::fs::write(context.join("hello.txt"), "built through the broker\n").unwrap();
+
+    let brokers = Brokers::new(node.clone(), docker.clone(), dir.join("sockets"), 0);
+    let scope = Scope {
+        uid: uid.clone(),
+        workspace: Some(WorkspaceMapping { sandbox_path: "/workspace".into(), node_path: workspace.clone() }),
+    };
+    let socket = brokers.ensure(scope.clone()).unwrap();
+    assert_eq!(brokers.ensure(scope).unwrap(), socket, "ensure is idempotent");
+    let cli = Cli { host: format!("unix://{}", socket.display()), dir: dir.clone() };
+    let other = format!("{uid}-other");
+    let other_id = foreign_container(&docker, &other).await;
+
+    // A developer's workflow.
+    assert!(cli.ok(&["version", "--format", "{{.Server.Version}}"]).await.trim().len() > 2);
+    let image = format!("{uid}-image");
+    cli.ok(&["build", "-q", "-t", &image, context.to_str().unwrap()]).await;
+    let built = docker.inspect_image(&image).await.unwrap();
+    assert_eq!(built.config.unwrap().labels.unwrap().get(SANDBOX_LABEL), Some(&uid), "builds are labelled");
+    assert_eq!(cli.ok(&["run", "--rm", &image, "cat", "/hello.txt"]).await, "built through the broker\n");
+    assert_eq!(
+        cli.ok(&["run", "--rm", "-v", "/workspace/data:/data:ro", IMAGE, "cat", "/data/greeting"]).await,
+        "hello from the workspace\n",
+        "a bind from the workspace is rewritten to the workspace's node path"
+    );
+    let piped =
+        cli.run(&["run", "-i", "--rm", IMAGE, "sh", "-c", "tr a-z A-Z"], Some("through a hijacked stream\n")).await;
+    assert_eq!(String::from_utf8_lossy(&piped.stdout), "THROUGH A HIJACKED STREAM\n", "attach with stdin");
+    let app = format!("{uid}-app");
+    cli.ok(&["run", "-d", "--name", &app, IMAGE, "sh", "-c", "echo started; exec sleep 300"]).await;
+    assert_eq!(cli.ok(&["exec", &app, "echo", "exec-ok"]).await, "exec-ok\n");
+    assert_eq!(cli.run(&["exec", "-i", &app, "cat"], Some("exec stdin\n")).await.stdout, b"exec stdin\n");
+    assert!(cli.ok(&["logs", &app]).await.contains("started"));
+
+    // Compose-style: a network, a named volume, two services that find each other by name.
+    let network = format!("{uid}-net");
+    let volume = format!("{uid}-vol");
+    let db = format!("{uid}-db");
+    cli.ok(&["network", "create", &network]).await;
+    cli.ok(&["volume", "create", &volume]).await;
+    let data = format!("{volume}:/data");
+    cli.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &db,
+        "--network",
+        &network,
+        "-v",
+        &data,
+        IMAGE,
+        "sh",
+        "-c",
+        "echo stored > /data/x; exec nc -ll -p 5432 -e echo pong",
+    ])
+    .await;
+    let reply = cli
+        .ok(&[
+            "run",
+            "--rm",
+            "--network",
+            &network,
+            IMAGE,
+            "sh",
+            "-c",
+            &format!("for i in 1 2 3 4 5 6 7 8 9 10; do echo ping | nc -w 2 {db} 5432 && break; sleep 0.5; done"),
+        ])
+        .await;
+    assert_eq!(reply.trim(), "pong", "services reach each other by name on the sandbox's network");
+    assert_eq!(cli.ok(&["run", "--rm", "-v", &data, IMAGE, "cat", "/data/x"]).await, "stored\n");
+    let implicit = format!("{uid}-implicit");
+    cli.ok(&["run", "--rm", "-v", &format!("{implicit}:/cache"), IMAGE, "true"]).await;
+    let implicit_labels = docker.inspect_volume(&implicit).await.unwrap().labels;
+    assert_eq!(implicit_labels.get(SANDBOX_LABEL), Some(&uid), "implicitly created volumes are labelled");
+
+    // Only its own objects.
+    let listed = cli.ok(&["ps", "-a", "--format", "{{.Names}}"]).await;
+    assert!(listed.contains(&app) && listed.contains(&db), "{listed}");
+    assert!(!listed.contains(&other), "another sandbox's container is listed: {listed}");
+    let listed = cli.ok(&["network", "ls", "--format", "{{.Name}}"]).await;
+    assert_eq!(listed.trim(), network, "only the sandbox's networks are listed");
+    assert_eq!(cli.ok(&["volume", "ls", "-q"]).await.lines().count(), 2);
+    for args in [
+        vec!["inspect", other.as_str()],
+        vec!["logs", other.as_str()],
+        vec!["exec", other.as_str(), "true"],
+        vec!["rm", other.as_str()],
+        vec!["stop", other_id.as_str()],
+    ] {
+        cli.refused(&args, "No such").await;
+    }
+    cli.ok(&["rm", "-f", &other]).await; // `-f` ignores "No such container", as on a laptop
+    docker.inspect_container(&other_id, None).await.expect("`docker rm -f` leaves another sandbox's container alone");
+    cli.refused(
+        &["run", "--rm", "--network", &format!("container:{other}"), IMAGE, "true"],
+        "not one of this sandbox's",
+    )
+    .await;
+    cli.refused(&["run", "--rm", "--volumes-from", &other, IMAGE, "true"], "not one of this sandbox's").await;
+    cli.refused(&["run", "--rm", "--network", "not-ours", IMAGE, "true"], "not one of this sandbox's networks").await;
+    cli.refused(&["network", "inspect", "bridge"], "No such network").await;
+    cli.refused(&["rmi", IMAGE], "shared by the node's sandboxes").await;
+
+    // Escapes to the node, each refused with what and why.
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        args.extend([IMAGE, "true"]);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    for (extra, reason) in [
+        (vec!["--privileged"], "privileged"),
+        (vec!["--cap-add", "SYS_ADMIN"], "CapAdd"),
+        (vec!["-v", "/etc:/host-etc"], "outside the workspace"),
+        (vec!["-v", "/workspace/../../etc:/host-etc"], "outside the workspace"),
+        (vec!["--mount", "type=bind,src=/,dst=/host"], "outside the workspace"),
+        (vec!["-v", "/var/run/docker.sock:/var/run/docker.sock"], "Docker socket"),
+        (vec!["--network", "host"], "NetworkMode"),
+        (vec!["--pid", "host"], "PidMode"),
+        (vec!["--ipc", "host"], "IpcMode"),
+        (vec!["--uts", "host"], "UTSMode"),
+        (vec!["--userns", "host"], "UsernsMode"),
+        (vec!["--device", "/dev/null"], "Devices"),
+        (vec!["--security-opt", "seccomp=unconfined"], "SecurityOpt"),
+        (vec!["--security-opt", "apparmor=unconfined"], "SecurityOpt"),
+        (vec!["--cgroup-parent", "/"], "cgroup"),
+    ] {
+        let args = run(&extra);
+        cli.refused(&args.iter().map(String::as_str).collect::<Vec<_>>(), reason).await;
+    }
+    cli.refused(&["exec", "--privileged", &app, "true"], "privileged").await;
+    cli.refused(&["volume", "create", "--opt", "type=none", "--opt", "o=bind", "--opt", "device=/etc", "x"], "--opt")
+        .await;
+    cli.refused(&["network", "create", "-d", "macvlan", "x"], "macvlan").await;
+    cli.refused(&["system", "df"], "system df").await;
+    cli.refused(&["plugin", "ls"], "/plugins").await;
+    cli.refused(&["build", "--network", "host", context.to_str().unwrap()], "network mode").await;
+
+    // Bad input: a clear 400, and the broker keeps serving.
+    let garbage = raw_exchange(&socket, b"THIS IS NOT HTTP\r\n\r\n").await;
+    assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage}");
+    let bad_json = raw_exchange(
+        &socket,
+        b"POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{\"Image\":",
+    )
+    .await;
+    assert!(bad_json.starts_with("HTTP/1.1 400") && bad_json.contains("not valid JSON"), "{bad_json}");
+    assert_eq!(cli.ok(&["exec", &app, "echo", "still-ok"]).await, "still-ok\n");
+
+    // Cleanup removes everything the sandbox created and nothing else.
+    let found = list(&docker, &uid).await.unwrap();
+    assert_eq!(found.containers.len(), 2, "{found:?}");
+    assert_eq!((found.networks.len(), found.volumes.len(), found.images.len()), (1, 2, 1), "{found:?}");
+    brokers.remove(&uid).unwrap();
+    assert!(!socket.exists(), "the broker socket is gone");
+    let removed = cleanup(&docker, &uid, 1).await.unwrap();
+    assert_eq!(removed, found);
+    assert!(list(&docker, &uid).await.unwrap().is_empty(), "nothing labelled is left");
+    assert!(docker.inspect_image(&image).await.is_err(), "the built image is gone");
+    docker.inspect_container(&other, None).await.expect("the other sandbox's container is untouched");
+    docker
+        .remove_container(&other_id, Some(RemoveContainerOptionsBuilder::default().force(true).build()))
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
