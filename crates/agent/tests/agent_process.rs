@@ -1,0 +1,276 @@
+//! The `dockyard-agent` binary against the real API server (TokenReview, the
+//! Sandboxes the sweep asks for) and the node's real dockerd: calls without an
+//! allowed ServiceAccount token are refused, unknown sandboxes are NotFound, a
+//! cleanup interrupted by SIGKILL is finished after a restart, and the orphan
+//! sweep removes what belongs to no Sandbox while keeping what does.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::ContainerCreateBody;
+use dockyard_agent::docker::connect;
+use dockyard_agent::resources::{SANDBOX_LABEL, list};
+use dockyard_api::v1alpha1::Sandbox;
+use dockyard_proto::agent::v1 as pb;
+use dockyard_proto::agent::v1::node_agent_client::NodeAgentClient;
+use dockyard_testing::{TestCluster, TestNamespace, state_dir};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::PostParams;
+use kube::{Api, ResourceExt};
+use tonic::transport::Channel;
+
+const IMAGE: &str = "dockyard/busybox:1";
+
+/// A running agent process, killed when dropped.
+struct AgentProcess {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn start_agent(dir: &Path, allowed: &str, port: u16, extra: &[&str]) -> AgentProcess {
+    let child = Command::new(env!("CARGO_BIN_EXE_dockyard-agent"))
+        .args(["--node-name", "test-node", "--listen", &format!("127.0.0.1:{port}")])
+        .arg(format!("--docker-socket={}", state_dir().join("docker/docker.sock").display()))
+        .arg(format!("--socket-root={}", dir.join("sockets").display()))
+        .arg(format!("--state-dir={}", dir.join("state").display()))
+        .arg(format!("--kubelet-root-dir={}", dir.join("kubelet").display()))
+        .arg(format!("--allowed-users={allowed}"))
+        .args(["--socket-gid", "0", "--stop-grace-seconds", "3"])
+        .args(extra)
+        .env("KUBECONFIG", state_dir().join("admin.kubeconfig"))
+        .env("DOCKYARD_LOG", "info")
+        .spawn()
+        .expect("start dockyard-agent");
+    let agent = AgentProcess { child, port };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return agent;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("dockyard-agent did not listen on port {port}");
+}
+
+async fn channel(port: u16) -> Channel {
+    Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await.unwrap()
+}
+
+fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+async fn token(namespace: &TestNamespace, name: &str) -> String {
+    let accounts: Api<ServiceAccount> = namespace.api();
+    let account = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
+    accounts.create(&PostParams::default(), &account).await.unwrap();
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),
+        ..Default::default()
+    };
+    let issued = accounts.create_token_request(name, &PostParams::default(), &request).await.unwrap();
+    issued.status.unwrap().token.expect("an issued token")
+}
+
+async fn sandbox_uid(namespace: &TestNamespace, name: &str) -> String {
+    let sandboxes: Api<Sandbox> = namespace.api();
+    let sandbox: Sandbox = serde_json::from_value(serde_json::json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "metadata": {"name": name},
+        "spec": {"image": IMAGE, "docker": {"mode": "hostSocket"}}
+    }))
+    .unwrap();
+    sandboxes.create(&PostParams::default(), &sandbox).await.unwrap().uid().unwrap()
+}
+
+async fn labelled_container(docker: &Docker, uid: &str, command: &[&str]) -> String {
+    let body = ContainerCreateBody {
+        image: Some(IMAGE.into()),
+        cmd: Some(command.iter().map(|s| s.to_string()).collect()),
+        labels: Some(HashMap::from([(SANDBOX_LABEL.to_string(), uid.to_string())])),
+        ..Default::default()
+    };
+    let id = docker.create_container(None, body).await.expect("create a labelled container").id;
+    docker.start_container(&id, None).await.unwrap();
+    id
+}
+
+fn sandbox_ref(namespace: &str, uid: &str) -> Option<pb::SandboxRef> {
+    Some(pb::SandboxRef { namespace: namespace.into(), name: "x".into(), uid: uid.into() })
+}
+
+async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn work_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dockyard-agent-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster and the node's dockerd (scripts/test starts them)"]
+async fn calls_are_authenticated_and_a_killed_cleanup_finishes_after_restart() {
+    let cluster = TestCluster::connect().await.unwrap();
+    cluster.install_crds().await.unwrap();
+    let namespace = cluster.namespace("agent").await.unwrap();
+    let ns = namespace.name().to_string();
+    let caller = token(&namespace, "controller").await;
+    let stranger = token(&namespace, "stranger").await;
+    let dir = work_dir("process");
+    let port = free_port();
+    let allowed = format!("system:serviceaccount:{ns}:controller");
+    let agent = start_agent(&dir, &allowed, port, &["--sweep-interval-seconds", "3600"]).await;
+    let mut client = NodeAgentClient::new(channel(port).await);
+
+    // Authentication.
+    let status = client.get_node_info(pb::GetNodeInfoRequest {}).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    let status = client.get_node_info(with_token(pb::GetNodeInfoRequest {}, "not-a-token")).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    let status = client.get_node_info(with_token(pb::GetNodeInfoRequest {}, &stranger)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+    assert!(status.message().contains("stranger"), "{status:?}");
+    let info = client.get_node_info(with_token(pb::GetNodeInfoRequest {}, &caller)).await.unwrap().into_inner();
+    assert_eq!(info.node_name, "test-node");
+    assert!(!info.docker_server_version.is_empty() && !info.storage_driver.is_empty(), "{info:?}");
+
+    // Unknown sandboxes and bad input.
+    let unknown = pb::CheckReadinessRequest { sandbox: sandbox_ref(&ns, "no-such-sandbox") };
+    let status = client.check_readiness(with_token(unknown, &caller)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+    let status = client
+        .cleanup_sandbox(with_token(
+            pb::CleanupSandboxRequest { sandbox: sandbox_ref(&ns, "no-such-sandbox") },
+            &caller,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+    let status = client
+        .list_sandbox_resources(with_token(
+            pb::ListSandboxResourcesRequest { sandbox: sandbox_ref(&ns, "../etc") },
+            &caller,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+
+    // Prepare a host-socket sandbox: its broker answers, readiness says so.
+    let uid = sandbox_uid(&namespace, "busy").await;
+    let prepare = pb::PrepareSandboxRequest {
+        sandbox: sandbox_ref(&ns, &uid),
+        mode: pb::DockerMode::HostSocket as i32,
+        ..Default::default()
+    };
+    let prepared = client.prepare_sandbox(with_token(prepare, &caller)).await.unwrap().into_inner();
+    assert!(Path::new(&prepared.socket_path).exists(), "{prepared:?}");
+    let readiness = client
+        .check_readiness(with_token(pb::CheckReadinessRequest { sandbox: sandbox_ref(&ns, &uid) }, &caller))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(readiness.ready && readiness.latency_micros > 0, "{readiness:?}");
+
+    // Containers that ignore SIGTERM: each one's stop takes the 3 s grace period.
+    let broker = connect(Path::new(&prepared.socket_path)).unwrap();
+    let mut ours = Vec::new();
+    for _ in 0..24 {
+        ours.push(labelled_container(&broker, "ignored-by-the-broker", &["sleep", "300"]).await);
+    }
+    let node = connect(&state_dir().join("docker/docker.sock")).unwrap();
+    assert_eq!(list(&node, &uid).await.unwrap().containers.len(), 24, "the broker labels what it creates");
+    let listed = client
+        .list_sandbox_resources(with_token(
+            pb::ListSandboxResourcesRequest { sandbox: sandbox_ref(&ns, &uid) },
+            &caller,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.containers.len(), 24);
+
+    // Kill the agent in the middle of the cleanup; a new one finishes it.
+    let mut cleaning = client.clone();
+    let cleanup_request = with_token(pb::CleanupSandboxRequest { sandbox: sandbox_ref(&ns, &uid) }, &caller);
+    let call = tokio::spawn(async move { cleaning.cleanup_sandbox(cleanup_request).await });
+    eventually("the cleanup to start", Duration::from_secs(10), || async {
+        dir.join(format!("state/cleanups/{uid}.json")).exists()
+    })
+    .await;
+    drop(agent);
+    assert!(call.await.unwrap().is_err(), "the killed agent did not answer");
+    let left = list(&node, &uid).await.unwrap().containers.len();
+    assert!(left > 0, "the cleanup was interrupted (containers left: {left})");
+    let _restarted = start_agent(&dir, &allowed, port, &["--sweep-interval-seconds", "3600"]).await;
+    eventually("the restarted agent to finish the cleanup", Duration::from_secs(60), || async {
+        list(&node, &uid).await.unwrap().is_empty() && !dir.join(format!("state/cleanups/{uid}.json")).exists()
+    })
+    .await;
+    assert!(!Path::new(&prepared.socket_path).exists(), "the broker socket is gone");
+
+    namespace.delete().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster and the node's dockerd (scripts/test starts them)"]
+async fn the_orphan_sweep_removes_only_what_no_sandbox_owns() {
+    let cluster = TestCluster::connect().await.unwrap();
+    cluster.install_crds().await.unwrap();
+    let namespace = cluster.namespace("sweep").await.unwrap();
+    let live = sandbox_uid(&namespace, "live").await;
+    let orphan = format!("orphan-{}", std::process::id());
+    let node = connect(&state_dir().join("docker/docker.sock")).unwrap();
+    let kept = labelled_container(&node, &live, &["sleep", "300"]).await;
+    labelled_container(&node, &orphan, &["sleep", "300"]).await;
+
+    let dir = work_dir("sweep");
+    let _agent = start_agent(
+        &dir,
+        "system:serviceaccount:nobody:nobody",
+        free_port(),
+        &["--sweep-interval-seconds", "1", "--orphan-grace-seconds", "2"],
+    )
+    .await;
+    eventually("the sweep to remove the orphan", Duration::from_secs(60), || async {
+        list(&node, &orphan).await.unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(list(&node, &live).await.unwrap().containers, [kept.clone()], "a live sandbox's container stays");
+
+    // The Sandbox goes: after the grace period its objects go too.
+    let sandboxes: Api<Sandbox> = namespace.api();
+    sandboxes.delete("live", &Default::default()).await.unwrap();
+    eventually("the sweep to remove the deleted sandbox's container", Duration::from_secs(60), || async {
+        list(&node, &live).await.unwrap().is_empty()
+    })
+    .await;
+    namespace.delete().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
