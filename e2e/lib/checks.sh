@@ -12,6 +12,10 @@ expect() {
   done
   pass "$name"
 }
+# expect_not NAME HAYSTACK NEEDLE: passes when NEEDLE does not occur in HAYSTACK.
+expect_not() {
+  if grep -qF -- "$3" <<<"$2"; then fail "$1: unexpected '$3' in: $2"; else pass "$1"; fi
+}
 summary() {
   echo "$1: $passed passed, $failed failed"
   ((failed == 0))

@@ -2,8 +2,10 @@
 # End to end on the real node: build and load the images, `helm install` the
 # chart, apply the DinD example, wait for Ready, and use Docker inside it as
 # the unprivileged user (docker build, docker run with a workspace bind mount,
-# a compose app with a network and a volume), check sudo, suspend/resume,
-# a refused sandbox, deletion, and `helm uninstall`.
+# a compose app with a network and a volume), check sudo; the same in a
+# brokered host-socket sandbox, which must not see another sandbox's
+# containers nor start a privileged one, and whose deletion leaves nothing on
+# the node; suspend/resume, a refused sandbox, deletion, and `helm uninstall`.
 set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(dirname "$E2E_DIR")
@@ -12,16 +14,18 @@ source "$E2E_DIR/lib/checks.sh"
 
 "$E2E_DIR/cluster" up --profile node
 eval "$("$E2E_DIR/cluster" env)"
-IMAGES=(dockyard-controller dockyard-entrypoint dockyard-dind dockyard-sandbox)
+IMAGES=(dockyard-controller dockyard-agent dockyard-entrypoint dockyard-dind dockyard-sandbox)
 "$E2E_DIR/images" build "${IMAGES[@]}"
 "$E2E_DIR/images" load dockyard/busybox:1 "${IMAGES[@]/%/:latest}" 2>/dev/null
 NS=e2e-sandboxes
+STATE_DIR=${DOCKYARD_STATE_DIR:-/var/tmp/dockyard-cluster}
 dump() {
   kubectl -n "$NS" get sandboxes,pods -o wide >&2 || true
   kubectl -n "$NS" describe sandbox "$1" >&2 || true
   kubectl -n "$NS" describe pod "sbx-$1" >&2 || true
   kubectl -n "$NS" logs "sbx-$1" -c dind --tail=30 >&2 || true
   kubectl -n dockyard-system logs deploy/dockyard-controller --tail=30 >&2 || true
+  kubectl -n dockyard-system logs ds/dockyard-agent --tail=30 >&2 || true
 }
 
 step "helm install"
@@ -31,13 +35,18 @@ helm lint "$REPO_DIR/charts/dockyard" >/dev/null && pass "helm lint" || fail "he
 HELM_VALUES=(--set 'defaultClass.dind.security.profile=capabilities'
   --set 'defaultClass.dind.security.capabilities={ALL}'
   --set 'defaultClass.dind.security.dropCapabilities={SYS_RESOURCE}'
-  --set 'defaultClass.dind.storageSize=5Gi')
+  --set 'defaultClass.dind.storageSize=5Gi'
+  # The node's dockerd and kubelet keep their files under the cluster's state directory.
+  --set "agent.dockerSocket=$STATE_DIR/docker/docker.sock"
+  --set "agent.kubeletRootDir=$STATE_DIR/kubelet/root")
 helm template dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system "${HELM_VALUES[@]}" >/dev/null &&
   pass "helm template" || fail "helm template"
 helm upgrade --install dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system --create-namespace \
   "${HELM_VALUES[@]}" --wait --timeout 120s >/dev/null
 kubectl -n dockyard-system rollout status deploy/dockyard-controller --timeout=60s >/dev/null &&
   pass "the controller runs" || fail "the controller is not ready"
+kubectl -n dockyard-system rollout status ds/dockyard-agent --timeout=60s >/dev/null &&
+  pass "the node agent runs (gRPC health: serving)" || { dump none; fail "the node agent is not ready"; }
 
 step "a DinD sandbox: apply, wait for Ready"
 kubectl create namespace "$NS" >/dev/null 2>&1 || true
@@ -78,6 +87,63 @@ docker compose up --abort-on-container-exit --exit-code-from client 2>&1; docker
 expect "docker compose: an app with a network and a volume" "$out" "compose-ok"
 out=$(x sh -c 'sudo -n apt-get --version | head -1; sudo -n id >/dev/null 2>&1 && echo SUDO-ID-ALLOWED || echo sudo-id-refused' 2>&1 || true)
 expect "sudo allows apt-get and nothing else" "$out" "apt " "sudo-id-refused"
+
+step "a brokered host-socket sandbox: apply, wait for Ready"
+applied=$(date +%s%N)
+kubectl -n "$NS" apply -f "$REPO_DIR/examples/sandbox-host-socket.yaml" >/dev/null
+if kubectl -n "$NS" wait sandbox/host-socket-demo --for=condition=Ready --timeout=180s >/dev/null; then
+  pass "host-socket-demo Ready in $(( ($(date +%s%N) - applied) / 1000000 )) ms"
+else
+  dump host-socket-demo; fail "host-socket-demo did not become Ready"
+fi
+HS_UID=$(kubectl -n "$NS" get sandbox host-socket-demo -o jsonpath='{.metadata.uid}')
+h() { kubectl -n "$NS" exec -i sbx-host-socket-demo -c workload -- "$@"; }
+out=$(h id 2>&1 || true)
+expect "the workload runs as dev (uid 1000) with the broker socket's group" "$out" "uid=1000(dev)" "2375"
+out=$(h sh -c 'cd /workspace && mkdir -p app && cd app && printf "FROM dockyard/busybox:1\nRUN echo built-on-the-node > /built\nCMD cat /built\n" > Dockerfile &&
+  docker build -q -t hs/app:1 . >/dev/null && docker run --rm hs/app:1' 2>&1 || true)
+expect "docker build and docker run through the broker" "$out" "built-on-the-node"
+out=$(h sh -c 'cd /workspace && echo from-the-workspace > note.txt && docker run --rm -v "$PWD:/src" dockyard/busybox:1 cat /src/note.txt' 2>&1 || true)
+expect "docker run -v \$PWD:/src: the broker maps the workspace to its node path" "$out" "from-the-workspace"
+out=$(h sh -c 'cd /workspace/app && cat > docker-compose.yml <<YAML
+version: "3"
+services:
+  server:
+    image: dockyard/busybox:1
+    command: sh -c "echo compose-through-broker > /data/msg && httpd -f -p 8080 -h /data"
+    volumes: [data:/data]
+    networks: [app]
+  client:
+    image: dockyard/busybox:1
+    command: sh -c "sleep 1; wget -qO- http://server:8080/msg"
+    depends_on: [server]
+    networks: [app]
+volumes: {data: {}}
+networks: {app: {}}
+YAML
+docker compose up --abort-on-container-exit --exit-code-from client 2>&1; docker compose down >/dev/null 2>&1' 2>&1 || true)
+expect "docker compose through the broker: a network and a volume" "$out" "compose-through-broker"
+# Another sandbox's container on the node (as its broker would label it).
+/usr/bin/docker rm -f e2e-other-sandbox >/dev/null 2>&1 || true
+/usr/bin/docker run -d --name e2e-other-sandbox --label dockyard.dev/sandbox=another-sandbox dockyard/busybox:1 sleep 600 >/dev/null
+out=$(h sh -c 'docker ps -a --format "{{.Names}}"; docker inspect e2e-other-sandbox >/dev/null 2>&1 && echo SEES-OTHER || echo other-invisible' 2>&1 || true)
+expect "another sandbox's containers are invisible" "$out" "other-invisible"
+expect_not "docker ps lists no other sandbox's container" "$out" "e2e-other-sandbox"
+out=$(h docker run --rm --privileged dockyard/busybox:1 true 2>&1 || true)
+expect "a privileged container is refused with the reason" "$out" "privileged containers would own the node"
+out=$(h docker run --rm -v /etc:/host-etc dockyard/busybox:1 true 2>&1 || true)
+expect "a host bind mount is refused with the reason" "$out" "outside the workspace"
+/usr/bin/docker rm -f e2e-other-sandbox >/dev/null
+h docker volume create e2e-kept-until-deletion >/dev/null 2>&1 || true
+h docker run -d --name e2e-left-running dockyard/busybox:1 sleep 600 >/dev/null 2>&1 || true
+kubectl -n "$NS" delete sandbox host-socket-demo --wait=true --timeout=120s >/dev/null &&
+  pass "host-socket-demo deleted (finalizer released after the agent's cleanup)" || { dump host-socket-demo; fail "host-socket-demo not deleted"; }
+left=$( { /usr/bin/docker ps -aq --filter "label=dockyard.dev/sandbox=$HS_UID"
+  /usr/bin/docker network ls -q --filter "label=dockyard.dev/sandbox=$HS_UID"
+  /usr/bin/docker volume ls -q --filter "label=dockyard.dev/sandbox=$HS_UID"
+  /usr/bin/docker images -q --filter "label=dockyard.dev/sandbox=$HS_UID"; } | wc -l)
+[[ $left == 0 ]] && pass "nothing the host-socket sandbox created is left on the node" || fail "$left objects left on the node"
+[[ ! -e /var/run/dockyard/sandboxes/$HS_UID ]] && pass "its broker socket directory is gone" || fail "broker socket directory left"
 
 step "suspend removes the Pod; a refused sandbox says why"
 kubectl -n "$NS" patch sandbox dind-demo --type merge -p '{"spec":{"suspended":true}}' >/dev/null

@@ -9,3 +9,8 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 app.kubernetes.io/name: dockyard-controller
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
+
+{{- define "dockyard.agent.selector" -}}
+app.kubernetes.io/name: dockyard-agent
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}

@@ -28,7 +28,6 @@ const IMAGE: &str = "dockyard/busybox:1";
 /// A running agent process, killed when dropped.
 struct AgentProcess {
     child: Child,
-    port: u16,
 }
 
 impl Drop for AgentProcess {
@@ -56,7 +55,7 @@ async fn start_agent(dir: &Path, allowed: &str, port: u16, extra: &[&str]) -> Ag
         .env("DOCKYARD_LOG", "info")
         .spawn()
         .expect("start dockyard-agent");
-    let agent = AgentProcess { child, port };
+    let agent = AgentProcess { child };
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
             return agent;
@@ -262,7 +261,11 @@ async fn the_orphan_sweep_removes_only_what_no_sandbox_owns() {
         list(&node, &orphan).await.unwrap().is_empty()
     })
     .await;
-    assert_eq!(list(&node, &live).await.unwrap().containers, [kept.clone()], "a live sandbox's container stays");
+    assert_eq!(
+        list(&node, &live).await.unwrap().containers,
+        std::slice::from_ref(&kept),
+        "a live sandbox's container stays"
+    );
 
     // The Sandbox goes: after the grace period its objects go too.
     let sandboxes: Api<Sandbox> = namespace.api();

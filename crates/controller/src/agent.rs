@@ -1,6 +1,7 @@
 //! The controller's side of the node agent: find the agent on a node and ask
 //! it to clean up after a sandbox.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use dockyard_proto::agent::v1::node_agent_client::NodeAgentClient;
@@ -16,6 +17,9 @@ pub struct AgentSettings {
     pub label_selector: String,
     pub port: u16,
     pub timeout: Duration,
+    /// The ServiceAccount token the agent checks with TokenReview (re-read on
+    /// each call: the kubelet rotates it).
+    pub token_file: PathBuf,
 }
 
 /// Why a node could not be cleaned up (yet).
@@ -29,6 +33,8 @@ pub enum AgentError {
     Connect(String, String),
     #[error("the node agent refused the cleanup: {0}")]
     Call(String),
+    #[error("cannot read the token for the node agent from {0}: {1}")]
+    Token(String, String),
 }
 
 /// Asks the agent on `node` to remove everything `sandbox` created there.
@@ -56,7 +62,14 @@ pub async fn cleanup_sandbox(
         .connect()
         .await
         .map_err(|e| AgentError::Connect(endpoint.clone(), e.to_string()))?;
-    match NodeAgentClient::new(channel).cleanup_sandbox(CleanupSandboxRequest { sandbox: Some(sandbox) }).await {
+    let token = std::fs::read_to_string(&settings.token_file)
+        .map_err(|e| AgentError::Token(settings.token_file.display().to_string(), e.to_string()))?;
+    let mut request = tonic::Request::new(CleanupSandboxRequest { sandbox: Some(sandbox) });
+    let bearer = format!("Bearer {}", token.trim())
+        .parse()
+        .map_err(|_| AgentError::Token(settings.token_file.display().to_string(), "not a valid token".into()))?;
+    request.metadata_mut().insert("authorization", bearer);
+    match NodeAgentClient::new(channel).cleanup_sandbox(request).await {
         Ok(_) => Ok(()),
         // The agent has nothing for this sandbox: nothing to clean.
         Err(status) if status.code() == tonic::Code::NotFound => Ok(()),

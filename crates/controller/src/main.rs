@@ -66,6 +66,13 @@ struct Args {
     /// gRPC port of the node agents.
     #[arg(long, env = "DOCKYARD_AGENT_PORT", default_value_t = 9443)]
     agent_port: u16,
+    /// ServiceAccount token sent to the node agents (they check it with TokenReview).
+    #[arg(
+        long,
+        env = "DOCKYARD_AGENT_TOKEN_FILE",
+        default_value = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    )]
+    agent_token_file: std::path::PathBuf,
     /// Elect a leader through a Lease (needed with more than one replica).
     #[arg(long, env = "DOCKYARD_LEADER_ELECTION", default_value_t = false)]
     leader_election: bool,
@@ -117,6 +124,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             label_selector: args.agent_selector.clone(),
             port: args.agent_port,
             timeout: Duration::from_secs(30),
+            token_file: args.agent_token_file.clone(),
         },
         concurrency: args.concurrency,
     };

@@ -38,6 +38,7 @@ impl RunningController {
                 label_selector: "app.kubernetes.io/name=dockyard-agent".into(),
                 port: 9443,
                 timeout: Duration::from_secs(2),
+                token_file: "/nonexistent/token".into(),
             },
             concurrency: 8,
         };
