@@ -10,7 +10,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 use crate::broker::policy::WorkspaceMapping;
 use crate::node::Agent;
@@ -93,7 +93,7 @@ async fn prepare_pod(agent: &Agent, client: &Client, pod: &Pod) {
     }
     let uid = record.uid.clone();
     match agent.prepare(record) {
-        Ok(socket) => info!(sandbox = %uid, pod = %pod.name_any(), socket = ?socket, "prepared"),
+        Ok(socket) => debug!(sandbox = %uid, pod = %pod.name_any(), socket = ?socket, "prepared"),
         Err(e) => warn!(sandbox = %uid, pod = %pod.name_any(), error = %e, "cannot prepare the sandbox"),
     }
 }
