@@ -2,9 +2,11 @@
 //! the orphan sweep: prepare a sandbox, check its Docker endpoint, list and
 //! clean up what it created.
 
+use std::collections::HashSet;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -73,6 +75,9 @@ pub struct Agent {
     pub docker: Docker,
     pub brokers: Brokers,
     pub state: StateDir,
+    /// Sandboxes cleaned up by this process: the Pod watch must not bring them
+    /// back while their Pods are still being removed.
+    cleaned_up: Mutex<HashSet<String>>,
 }
 
 impl Agent {
@@ -86,7 +91,7 @@ impl Agent {
             settings.socket_root.clone(),
             settings.socket_gid,
         );
-        Ok(Self { settings, docker, brokers, state })
+        Ok(Self { settings, docker, brokers, state, cleaned_up: Mutex::default() })
     }
 
     /// After a start: serves the recorded sandboxes' sockets again and returns
@@ -102,9 +107,15 @@ impl Agent {
         Ok(self.state.pending_cleanups()?)
     }
 
+    /// Whether this process has cleaned up the sandbox (its Pod may linger a while).
+    pub fn was_cleaned_up(&self, uid: &str) -> bool {
+        self.cleaned_up.lock().expect("cleanup registry poisoned").contains(uid)
+    }
+
     /// Sets up what `record`'s sandbox needs here; returns its socket path on the node.
     pub fn prepare(&self, record: SandboxRecord) -> Result<Option<PathBuf>, AgentError> {
         validate_uid(&record.uid)?;
+        self.cleaned_up.lock().expect("cleanup registry poisoned").remove(&record.uid);
         if let Some(workspace) = &record.workspace
             && !(workspace.sandbox_path.is_absolute() && workspace.node_path.is_absolute())
         {
@@ -210,6 +221,7 @@ impl Agent {
             },
         };
         self.state.begin_cleanup(&record)?;
+        self.cleaned_up.lock().expect("cleanup registry poisoned").insert(uid.to_string());
         self.brokers.remove(uid)?;
         let removed = resources::cleanup(&self.docker, uid, self.settings.stop_grace_seconds).await?;
         self.state.forget_sandbox(uid)?;

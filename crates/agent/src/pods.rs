@@ -76,6 +76,12 @@ async fn claim_node_path(client: &Client, namespace: &str, claim: &str) -> Resul
 
 async fn prepare_pod(agent: &Agent, client: &Client, pod: &Pod) {
     let Some((mut record, mount_path, source)) = record_from_pod(pod, &agent.settings.kubelet_root) else { return };
+    // A Pod on its way out, or whose sandbox was cleaned up already: nothing to prepare.
+    let finished =
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()).is_some_and(|p| p == "Succeeded" || p == "Failed");
+    if pod.metadata.deletion_timestamp.is_some() || finished || agent.was_cleaned_up(&record.uid) {
+        return;
+    }
     let node_path = match source {
         WorkspaceSource::NodePath(path) => Some(path),
         WorkspaceSource::Claim(claim) => match claim_node_path(client, &record.namespace, &claim).await {
