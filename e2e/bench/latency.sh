@@ -14,16 +14,14 @@ set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(dirname "$E2E_DIR")
 source "$E2E_DIR/lib/log.sh"
+source "$E2E_DIR/lib/chart-values.sh"
 "$E2E_DIR/cluster" up --profile node >/dev/null
 eval "$("$E2E_DIR/cluster" env)"
-IMAGES=(dockyard-controller dockyard-agent dockyard-entrypoint dockyard-dind dockyard-sandbox)
+IMAGES=("${DOCKYARD_IMAGES[@]}")
 "$E2E_DIR/images" build "${IMAGES[@]}" >/dev/null
 "$E2E_DIR/images" load dockyard/busybox:1 "${IMAGES[@]/%/:latest}" >/dev/null 2>&1
 helm upgrade --install dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system --create-namespace --wait --timeout 120s \
-  --set 'defaultClass.dind.security.profile=capabilities' --set 'defaultClass.dind.security.capabilities={ALL}' \
-  --set 'defaultClass.dind.security.dropCapabilities={SYS_RESOURCE}' --set 'defaultClass.dind.storageSize=5Gi' \
-  --set "agent.dockerSocket=${DOCKYARD_STATE_DIR:-/var/tmp/dockyard-cluster}/docker/docker.sock" \
-  --set "agent.kubeletRootDir=${DOCKYARD_STATE_DIR:-/var/tmp/dockyard-cluster}/kubelet/root" >/dev/null
+  "${HELM_VALUES[@]}" >/dev/null
 NS=latency-bench
 kubectl create namespace "$NS" >/dev/null 2>&1 || true
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }

@@ -11,14 +11,15 @@ E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(dirname "$E2E_DIR")
 source "$E2E_DIR/lib/log.sh"
 source "$E2E_DIR/lib/checks.sh"
+source "$E2E_DIR/lib/chart-values.sh"
 
 "$E2E_DIR/cluster" up --profile node
 eval "$("$E2E_DIR/cluster" env)"
-IMAGES=(dockyard-controller dockyard-agent dockyard-entrypoint dockyard-dind dockyard-sandbox)
+IMAGES=("${DOCKYARD_IMAGES[@]}")
 "$E2E_DIR/images" build "${IMAGES[@]}"
 "$E2E_DIR/images" load dockyard/busybox:1 "${IMAGES[@]/%/:latest}" 2>/dev/null
 NS=e2e-sandboxes
-STATE_DIR=${DOCKYARD_STATE_DIR:-/var/tmp/dockyard-cluster}
+STATE_DIR=$DOCKYARD_E2E_STATE_DIR
 dump() {
   kubectl -n "$NS" get sandboxes,pods -o wide >&2 || true
   kubectl -n "$NS" describe sandbox "$1" >&2 || true
@@ -30,15 +31,6 @@ dump() {
 
 step "helm install"
 helm lint "$REPO_DIR/charts/dockyard" >/dev/null && pass "helm lint" || fail "helm lint"
-# This VM cannot grant privileged (CAP_SYS_RESOURCE): the default class uses the
-# explicit capability profile, as a cluster that forbids privileged would.
-HELM_VALUES=(--set 'defaultClass.dind.security.profile=capabilities'
-  --set 'defaultClass.dind.security.capabilities={ALL}'
-  --set 'defaultClass.dind.security.dropCapabilities={SYS_RESOURCE}'
-  --set 'defaultClass.dind.storageSize=5Gi'
-  # The node's dockerd and kubelet keep their files under the cluster's state directory.
-  --set "agent.dockerSocket=$STATE_DIR/docker/docker.sock"
-  --set "agent.kubeletRootDir=$STATE_DIR/kubelet/root")
 helm template dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system "${HELM_VALUES[@]}" >/dev/null &&
   pass "helm template" || fail "helm template"
 helm upgrade --install dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system --create-namespace \

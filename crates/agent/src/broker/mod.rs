@@ -191,8 +191,11 @@ impl Broker {
         match outcome {
             Ok(response) => response,
             Err(refusal) => {
-                if refusal.status != StatusCode::NOT_FOUND {
-                    info!(sandbox = %self.scope.uid, %method, %path, status = refusal.status.as_u16(), reason = %refusal.message, "refused");
+                let (uid, status) = (&self.scope.uid, refusal.status.as_u16());
+                if refusal.status.is_server_error() {
+                    warn!(sandbox = %uid, %method, %path, status, reason = %refusal.message, "failed");
+                } else if refusal.status != StatusCode::NOT_FOUND {
+                    info!(sandbox = %uid, %method, %path, status, reason = %refusal.message, "refused");
                 }
                 error_response(&refusal)
             }

@@ -1,0 +1,17 @@
+# Helm values for installing charts/dockyard on this machine's e2e cluster
+# (sourced by scripts/demo, e2e/tests/sandboxes.sh and e2e/bench/latency.sh).
+# These VMs cannot grant `privileged` (CAP_SYS_RESOURCE): the default class
+# uses the explicit capability profile, as a cluster that forbids privileged
+# would. The node's dockerd and kubelet keep their files under the cluster's
+# state directory instead of /var/run/docker.sock and /var/lib/kubelet.
+DOCKYARD_E2E_STATE_DIR=${DOCKYARD_STATE_DIR:-/var/tmp/dockyard-cluster}
+HELM_VALUES=(
+  --set 'defaultClass.dind.security.profile=capabilities'
+  --set 'defaultClass.dind.security.capabilities={ALL}'
+  --set 'defaultClass.dind.security.dropCapabilities={SYS_RESOURCE}'
+  --set 'defaultClass.dind.storageSize=5Gi'
+  --set "agent.dockerSocket=$DOCKYARD_E2E_STATE_DIR/docker/docker.sock"
+  --set "agent.kubeletRootDir=$DOCKYARD_E2E_STATE_DIR/kubelet/root"
+)
+# The images the chart and the examples use.
+DOCKYARD_IMAGES=(dockyard-controller dockyard-agent dockyard-entrypoint dockyard-dind dockyard-sandbox)
