@@ -126,6 +126,13 @@ expect "a privileged container is refused with the reason" "$out" "privileged co
 out=$(h docker run --rm -v /etc:/host-etc dockyard/busybox:1 true 2>&1 || true)
 expect "a host bind mount is refused with the reason" "$out" "outside the workspace"
 /usr/bin/docker rm -f e2e-other-sandbox >/dev/null
+"$E2E_DIR/cluster" restart-docker >/dev/null
+out=""
+for _ in $(seq 20); do
+  out=$(h docker run --rm dockyard/busybox:1 echo after-the-daemon-restarted 2>&1) && break
+  sleep 1
+done
+expect "the node's dockerd restarted: the broker reconnects" "$out" "after-the-daemon-restarted"
 h docker volume create e2e-kept-until-deletion >/dev/null 2>&1 || true
 h docker run -d --name e2e-left-running dockyard/busybox:1 sleep 600 >/dev/null 2>&1 || true
 kubectl -n "$NS" delete sandbox host-socket-demo --wait=true --timeout=120s >/dev/null &&
