@@ -29,19 +29,23 @@ struct RunningController {
     task: JoinHandle<()>,
 }
 
+fn agent_settings(namespace: &str, port: u16, token_file: &str) -> AgentSettings {
+    AgentSettings {
+        namespace: namespace.into(),
+        label_selector: "app.kubernetes.io/name=dockyard-agent".into(),
+        port,
+        timeout: Duration::from_secs(2),
+        token_file: token_file.into(),
+    }
+}
+
 impl RunningController {
     fn start(client: &Client) -> Self {
-        let settings = Settings {
-            render: RenderSettings::default(),
-            agent: AgentSettings {
-                namespace: "dockyard-system".into(),
-                label_selector: "app.kubernetes.io/name=dockyard-agent".into(),
-                port: 9443,
-                timeout: Duration::from_secs(2),
-                token_file: "/nonexistent/token".into(),
-            },
-            concurrency: 8,
-        };
+        Self::start_with_agents(client, agent_settings("dockyard-system", 9443, "/nonexistent/token"))
+    }
+
+    fn start_with_agents(client: &Client, agent: AgentSettings) -> Self {
+        let settings = Settings { render: RenderSettings::default(), agent, concurrency: 8 };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(dockyard_controller::run(
             client.clone(),
@@ -359,9 +363,15 @@ async fn a_class_refusal_names_the_rule_and_a_class_change_admits() {
 
 #[tokio::test]
 #[ignore = "needs the e2e cluster (scripts/test starts it)"]
-async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent() {
+async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent_then_it_cleans_up() {
     let Setup { cluster, ns, _lock } = setup("ctl-final").await;
-    let controller = RunningController::start(&cluster.client);
+    let port = free_port();
+    let token_file = std::env::temp_dir().join(format!("dockyard-ctl-token-{}", std::process::id()));
+    std::fs::write(&token_file, service_account_token(&ns, "controller").await).unwrap();
+    let controller = RunningController::start_with_agents(
+        &cluster.client,
+        agent_settings(ns.name(), port, token_file.to_str().unwrap()),
+    );
     let sandboxes: Api<Sandbox> = ns.api();
     let pods: Api<Pod> = ns.api();
     sandboxes
@@ -373,9 +383,25 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent() {
     let ready = wait_phase(&sandboxes, "hs", SandboxPhase::Ready).await;
     assert_eq!(ready.status.as_ref().unwrap().node_name.as_deref(), Some("node-b"));
     assert!(ready.finalizers().contains(&"dockyard.dev/node-cleanup".to_string()));
+    // Something the sandbox made on node-b's daemon, with the broker's label.
+    let docker = dockyard_agent::docker::connect(&node_docker_socket()).unwrap();
+    let uid = ready.uid().unwrap();
+    let made = docker
+        .create_container(
+            None,
+            bollard::models::ContainerCreateBody {
+                image: Some("dockyard/busybox:1".into()),
+                cmd: Some(vec!["sleep".into(), "300".into()]),
+                labels: Some([(dockyard_agent::resources::SANDBOX_LABEL.to_string(), uid.clone())].into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("a container on the node's dockerd (image dockyard/busybox:1)")
+        .id;
 
     sandboxes.delete("hs", &DeleteParams::default()).await.unwrap();
-    // No agent runs on node-b: the finalizer holds the Sandbox and says why.
+    // No agent runs on node-b yet: the finalizer holds the Sandbox and says why.
     let notes = eventually("a CleanupPending event", WAIT, || async {
         let events = events_for(&ns, "hs").await;
         events.into_iter().find(|(reason, _)| reason == "CleanupPending").map(|(_, note)| note)
@@ -388,11 +414,87 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent() {
         held.metadata.deletion_timestamp.is_some() && held.finalizers().contains(&"dockyard.dev/node-cleanup".into())
     );
 
-    // Let the test clean up: take the finalizer away by hand.
-    let clear = json!({"metadata": {"finalizers": null}});
-    sandboxes.patch("hs", &PatchParams::default(), &Patch::Merge(&clear)).await.unwrap();
+    // The agent comes up on node-b (a real agent server; its Pod as a kubelet would report it):
+    // the controller's retry reaches it, with a token the agent reviews, and the cleanup happens.
+    let agent = start_agent(ns.name(), port).await;
+    let agent_pod: Pod = serde_json::from_value(json!({"metadata": {"name": "agent-b",
+        "labels": {"app.kubernetes.io/name": "dockyard-agent"}},
+        "spec": {"containers": [{"name": "agent", "image": "dockyard-agent:latest"}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &agent_pod).await.unwrap();
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "agent-b"}, "target": {"kind": "Node", "name": "node-b"}});
+    pods.create_subresource::<serde_json::Value, serde_json::Value>(
+        "binding",
+        "agent-b",
+        &PostParams::default(),
+        &binding,
+    )
+    .await
+    .unwrap();
+    let running = json!({"status": {"phase": "Running", "podIP": "127.0.0.1"}});
+    pods.patch_status("agent-b", &PatchParams::default(), &Patch::Merge(&running)).await.unwrap();
+    eventually("the Sandbox to be gone after the agent's cleanup", Duration::from_secs(90), || async {
+        sandboxes.get_opt("hs").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    assert!(docker.inspect_container(&made, None).await.is_err(), "the agent removed the sandbox's container");
+    agent.abort();
     controller.stop().await;
+    std::fs::remove_file(token_file).unwrap();
     ns.delete().await.unwrap();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn node_docker_socket() -> std::path::PathBuf {
+    dockyard_testing::state_dir().join("docker/docker.sock")
+}
+
+async fn service_account_token(ns: &TestNamespace, name: &str) -> String {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let accounts: Api<ServiceAccount> = ns.api();
+    let account = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    accounts.create(&PostParams::default(), &account).await.unwrap();
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),
+        ..Default::default()
+    };
+    let issued = accounts.create_token_request(name, &PostParams::default(), &request).await.unwrap();
+    issued.status.and_then(|s| s.token).expect("an issued token")
+}
+
+/// The node agent's gRPC server (the same code the `dockyard-agent` binary
+/// serves) on 127.0.0.1:`port`, allowing `namespace`'s `controller` account.
+async fn start_agent(namespace: &str, port: u16) -> JoinHandle<()> {
+    use std::sync::Arc;
+    let dir = std::env::temp_dir().join(format!("dockyard-ctl-agent-{}", std::process::id()));
+    let agent = Arc::new(
+        dockyard_agent::node::Agent::new(dockyard_agent::node::Settings {
+            node_name: "node-b".into(),
+            docker_socket: node_docker_socket(),
+            socket_root: dir.join("sockets"),
+            socket_gid: 0,
+            state_dir: dir.join("state"),
+            kubelet_root: dir.join("kubelet"),
+            stop_grace_seconds: 1,
+        })
+        .unwrap(),
+    );
+    let client = TestCluster::connect().await.unwrap().client;
+    let allowed = vec![format!("system:serviceaccount:{namespace}:controller")];
+    let auth = Arc::new(dockyard_agent::auth::Authenticator::new(client, allowed, Vec::new()));
+    let service = dockyard_agent::grpc::NodeAgentService { agent, auth };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(dockyard_proto::agent::v1::node_agent_server::NodeAgentServer::new(service))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await
+            .unwrap();
+    })
 }
 
 #[tokio::test]
