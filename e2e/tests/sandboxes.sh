@@ -29,6 +29,36 @@ dump() {
   kubectl -n dockyard-system logs ds/dockyard-agent --tail=30 >&2 || true
 }
 
+# docker_checks EXEC WHERE: as the workload's user, through EXEC (x or h below):
+# docker build + docker run, a bind mount from the workspace, and a compose app
+# with a network and a volume.
+docker_checks() {
+  local exec=$1 where=$2 out
+  out=$($exec sh -c 'cd /workspace && mkdir -p app && cd app && printf "FROM dockyard/busybox:1\nRUN echo built > /built\nCMD cat /built\n" > Dockerfile &&
+    docker build -q -t local/app:1 . >/dev/null && docker run --rm local/app:1' 2>&1 || true)
+  expect "$where: docker build and docker run as the user" "$out" "built"
+  out=$($exec sh -c 'cd /workspace && echo from-workspace > note.txt && docker run --rm -v "$PWD:/src" dockyard/busybox:1 cat /src/note.txt' 2>&1 || true)
+  expect "$where: docker run -v \$PWD:/src from the workspace" "$out" "from-workspace"
+  out=$($exec sh -c 'cd /workspace/app && cat > docker-compose.yml <<YAML
+version: "3"
+services:
+  server:
+    image: dockyard/busybox:1
+    command: sh -c "echo compose-ok > /data/msg && httpd -f -p 8080 -h /data"
+    volumes: [data:/data]
+    networks: [app]
+  client:
+    image: dockyard/busybox:1
+    command: sh -c "sleep 1; wget -qO- http://server:8080/msg"
+    depends_on: [server]
+    networks: [app]
+volumes: {data: {}}
+networks: {app: {}}
+YAML
+docker compose up --abort-on-container-exit --exit-code-from client 2>&1; docker compose down -v >/dev/null 2>&1' 2>&1 || true)
+  expect "$where: docker compose, an app with a network and a volume" "$out" "compose-ok"
+}
+
 step "helm install"
 helm lint "$REPO_DIR/charts/dockyard" >/dev/null && pass "helm lint" || fail "helm lint"
 helm template dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system "${HELM_VALUES[@]}" >/dev/null &&
@@ -54,29 +84,7 @@ x() { kubectl -n "$NS" exec -i sbx-dind-demo -c workload -- "$@"; }
 out=$(x id 2>&1 || true)
 expect "the workload runs as dev (uid 1000) with the socket's group" "$out" "uid=1000(dev)" "2375"
 /usr/bin/docker save dockyard/busybox:1 | x docker load >/dev/null 2>&1
-out=$(x sh -c 'cd /workspace && mkdir -p app && cd app && printf "FROM dockyard/busybox:1\nRUN echo built > /built\nCMD cat /built\n" > Dockerfile &&
-  docker build -q -t local/app:1 . >/dev/null && docker run --rm local/app:1' 2>&1 || true)
-expect "docker build and docker run as the user" "$out" "built"
-out=$(x sh -c 'cd /workspace && echo from-workspace > note.txt && docker run --rm -v "$PWD:/src" dockyard/busybox:1 cat /src/note.txt' 2>&1 || true)
-expect "docker run -v \$PWD:/src from the workspace" "$out" "from-workspace"
-out=$(x sh -c 'cd /workspace/app && cat > docker-compose.yml <<YAML
-version: "3"
-services:
-  server:
-    image: dockyard/busybox:1
-    command: sh -c "echo compose-ok > /data/msg && httpd -f -p 8080 -h /data"
-    volumes: [data:/data]
-    networks: [app]
-  client:
-    image: dockyard/busybox:1
-    command: sh -c "sleep 1; wget -qO- http://server:8080/msg"
-    depends_on: [server]
-    networks: [app]
-volumes: {data: {}}
-networks: {app: {}}
-YAML
-docker compose up --abort-on-container-exit --exit-code-from client 2>&1; docker compose down -v >/dev/null 2>&1' 2>&1 || true)
-expect "docker compose: an app with a network and a volume" "$out" "compose-ok"
+docker_checks x "DinD"
 out=$(x sh -c 'sudo -n apt-get --version | head -1; sudo -n id >/dev/null 2>&1 && echo SUDO-ID-ALLOWED || echo sudo-id-refused' 2>&1 || true)
 expect "sudo allows apt-get and nothing else" "$out" "apt " "sudo-id-refused"
 
@@ -92,29 +100,7 @@ HS_UID=$(kubectl -n "$NS" get sandbox host-socket-demo -o jsonpath='{.metadata.u
 h() { kubectl -n "$NS" exec -i sbx-host-socket-demo -c workload -- "$@"; }
 out=$(h id 2>&1 || true)
 expect "the workload runs as dev (uid 1000) with the broker socket's group" "$out" "uid=1000(dev)" "2375"
-out=$(h sh -c 'cd /workspace && mkdir -p app && cd app && printf "FROM dockyard/busybox:1\nRUN echo built-on-the-node > /built\nCMD cat /built\n" > Dockerfile &&
-  docker build -q -t hs/app:1 . >/dev/null && docker run --rm hs/app:1' 2>&1 || true)
-expect "docker build and docker run through the broker" "$out" "built-on-the-node"
-out=$(h sh -c 'cd /workspace && echo from-the-workspace > note.txt && docker run --rm -v "$PWD:/src" dockyard/busybox:1 cat /src/note.txt' 2>&1 || true)
-expect "docker run -v \$PWD:/src: the broker maps the workspace to its node path" "$out" "from-the-workspace"
-out=$(h sh -c 'cd /workspace/app && cat > docker-compose.yml <<YAML
-version: "3"
-services:
-  server:
-    image: dockyard/busybox:1
-    command: sh -c "echo compose-through-broker > /data/msg && httpd -f -p 8080 -h /data"
-    volumes: [data:/data]
-    networks: [app]
-  client:
-    image: dockyard/busybox:1
-    command: sh -c "sleep 1; wget -qO- http://server:8080/msg"
-    depends_on: [server]
-    networks: [app]
-volumes: {data: {}}
-networks: {app: {}}
-YAML
-docker compose up --abort-on-container-exit --exit-code-from client 2>&1; docker compose down >/dev/null 2>&1' 2>&1 || true)
-expect "docker compose through the broker: a network and a volume" "$out" "compose-through-broker"
+docker_checks h "through the broker"
 # Another sandbox's container on the node (as its broker would label it).
 /usr/bin/docker rm -f e2e-other-sandbox >/dev/null 2>&1 || true
 /usr/bin/docker run -d --name e2e-other-sandbox --label dockyard.dev/sandbox=another-sandbox dockyard/busybox:1 sleep 600 >/dev/null

@@ -7,20 +7,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use dockyard_agent::auth::Authenticator;
 use dockyard_agent::grpc::NodeAgentService;
 use dockyard_agent::node::{Agent, Settings};
 use dockyard_agent::{pods, sweep};
+use dockyard_process::{LogFormat, init_logging, stop_signal};
 use dockyard_proto::agent::v1::node_agent_server::NodeAgentServer;
 use tonic_health::server::HealthReporter;
 use tracing::{info, warn};
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
 
 /// Serves readiness, cleanup and the Docker socket broker on its node.
 #[derive(Parser)]
@@ -69,23 +64,6 @@ struct Args {
     log: String,
 }
 
-fn init_logging(args: &Args) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match args.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
-async fn sigterm() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = tokio::signal::ctrl_c() => {},
-    }
-}
-
 /// Reports NodeAgent as serving while the node's Docker daemon answers.
 async fn report_docker_health(agent: Arc<Agent>, reporter: HealthReporter) {
     let mut was_up = None;
@@ -121,7 +99,7 @@ async fn finish_cleanup(agent: Arc<Agent>, record: dockyard_agent::state::Sandbo
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    init_logging(&args);
+    init_logging(&args.log, args.log_format);
     let client = kube::Client::try_default().await?;
     let agent = Arc::new(Agent::new(Settings {
         node_name: args.node_name.clone(),
@@ -152,7 +130,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic::transport::Server::builder()
         .add_service(health)
         .add_service(NodeAgentServer::new(service))
-        .serve_with_shutdown(args.listen, sigterm())
+        .serve_with_shutdown(args.listen, stop_signal())
         .await?;
     info!("SIGTERM: stopped");
     Ok(())

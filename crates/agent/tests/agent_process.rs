@@ -17,8 +17,6 @@ use dockyard_api::v1alpha1::Sandbox;
 use dockyard_proto::agent::v1 as pb;
 use dockyard_proto::agent::v1::node_agent_client::NodeAgentClient;
 use dockyard_testing::{TestCluster, TestNamespace, state_dir};
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 use tonic::transport::Channel;
@@ -75,18 +73,6 @@ fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
     request
 }
 
-async fn token(namespace: &TestNamespace, name: &str) -> String {
-    let accounts: Api<ServiceAccount> = namespace.api();
-    let account = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
-    accounts.create(&PostParams::default(), &account).await.unwrap();
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),
-        ..Default::default()
-    };
-    let issued = accounts.create_token_request(name, &PostParams::default(), &request).await.unwrap();
-    issued.status.unwrap().token.expect("an issued token")
-}
-
 async fn sandbox_uid(namespace: &TestNamespace, name: &str) -> String {
     let sandboxes: Api<Sandbox> = namespace.api();
     let sandbox: Sandbox = serde_json::from_value(serde_json::json!({
@@ -139,8 +125,8 @@ async fn calls_are_authenticated_and_a_killed_cleanup_finishes_after_restart() {
     cluster.install_crds().await.unwrap();
     let namespace = cluster.namespace("agent").await.unwrap();
     let ns = namespace.name().to_string();
-    let caller = token(&namespace, "controller").await;
-    let stranger = token(&namespace, "stranger").await;
+    let caller = namespace.service_account_token("controller").await.unwrap();
+    let stranger = namespace.service_account_token("stranger").await.unwrap();
     let dir = work_dir("process");
     let port = free_port();
     let allowed = format!("system:serviceaccount:{ns}:controller");

@@ -5,20 +5,15 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use dockyard_api::render::RenderSettings;
 use dockyard_controller::agent::AgentSettings;
 use dockyard_controller::context::Settings;
 use dockyard_controller::leader::LeaderElection;
 use dockyard_controller::{run, server};
+use dockyard_process::{LogFormat, init_logging, stop_signal};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
 
 /// Reconciles Dockyard Sandboxes into Pods.
 #[derive(Parser)]
@@ -87,27 +82,10 @@ struct Args {
     identity: String,
 }
 
-fn init_logging(args: &Args) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match args.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
-async fn sigterm() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = tokio::signal::ctrl_c() => {},
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    init_logging(&args);
+    init_logging(&args.log, args.log_format);
     let client = kube::Client::try_default().await?;
     let settings = Settings {
         render: RenderSettings {
@@ -132,7 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One SIGTERM, fanned out to the HTTP server, the lease and the controller.
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
-        sigterm().await;
+        stop_signal().await;
         info!("SIGTERM: shutting down");
         let _ = stop_tx.send(true);
     });

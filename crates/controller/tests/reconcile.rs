@@ -367,7 +367,7 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent_then_it_cleans_
     let Setup { cluster, ns, _lock } = setup("ctl-final").await;
     let port = free_port();
     let token_file = std::env::temp_dir().join(format!("dockyard-ctl-token-{}", std::process::id()));
-    std::fs::write(&token_file, service_account_token(&ns, "controller").await).unwrap();
+    std::fs::write(&token_file, ns.service_account_token("controller").await.unwrap()).unwrap();
     let controller = RunningController::start_with_agents(
         &cluster.client,
         agent_settings(ns.name(), port, token_file.to_str().unwrap()),
@@ -450,20 +450,6 @@ fn free_port() -> u16 {
 
 fn node_docker_socket() -> std::path::PathBuf {
     dockyard_testing::state_dir().join("docker/docker.sock")
-}
-
-async fn service_account_token(ns: &TestNamespace, name: &str) -> String {
-    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-    use k8s_openapi::api::core::v1::ServiceAccount;
-    let accounts: Api<ServiceAccount> = ns.api();
-    let account = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-    accounts.create(&PostParams::default(), &account).await.unwrap();
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),
-        ..Default::default()
-    };
-    let issued = accounts.create_token_request(name, &PostParams::default(), &request).await.unwrap();
-    issued.status.and_then(|s| s.token).expect("an issued token")
 }
 
 /// The node agent's gRPC server (the same code the `dockyard-agent` binary

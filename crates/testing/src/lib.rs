@@ -108,6 +108,23 @@ impl TestNamespace {
         Api::namespaced(self.client.clone(), &self.name)
     }
 
+    /// Creates ServiceAccount `name` here and returns a token the API server
+    /// issued for it (valid one hour), as a Pod would get.
+    pub async fn service_account_token(&self, name: &str) -> Result<String, Error> {
+        use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+        use k8s_openapi::api::core::v1::ServiceAccount;
+        let accounts: Api<ServiceAccount> = self.api();
+        let account: ServiceAccount =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("a valid ServiceAccount");
+        accounts.create(&PostParams::default(), &account).await?;
+        let request = TokenRequest {
+            spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),
+            ..Default::default()
+        };
+        let issued = accounts.create_token_request(name, &PostParams::default(), &request).await?;
+        Ok(issued.status.and_then(|s| s.token).unwrap_or_default())
+    }
+
     /// Deletes the namespace (and with it everything the test created).
     pub async fn delete(mut self) -> Result<(), Error> {
         self.deleted = true;
