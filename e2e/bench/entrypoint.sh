@@ -10,7 +10,7 @@
 #            image and security settings, alternating, median of 5 each.
 #
 # Ends with: BENCH entrypoint exec_ms_median=<ms> single_container_ratio=<x>
-# and appends that line, dated, to docs/benchmarks.md.
+# and appends that line, dated, to docs/benchmarks.md when DOCKYARD_BENCH_RECORD=1.
 set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(dirname "$E2E_DIR")
@@ -73,5 +73,5 @@ line="BENCH entrypoint exec_ms_median=$exec_ms single_container_ratio=$ratio"
   echo "  the ratio is the median (5 runs each, alternating) of \`docker run\` → READY for single-container mode"
   echo "  ($ours_ms ms) over the shell entrypoint's \`dockerd &\` + 1 s polling loop ($theirs_ms ms)."
   echo "  \`$line\`"
-} >>"$REPO_DIR/docs/benchmarks.md"
+} | record_benchmark
 echo "$line"

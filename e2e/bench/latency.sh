@@ -8,7 +8,7 @@
 # sandbox labels, so the node agent serves it a broker socket as it would the
 # sandbox's own Pod).
 #
-# Ends with one line per mode, appended to docs/benchmarks.md:
+# Ends with one line per mode, appended to docs/benchmarks.md when DOCKYARD_BENCH_RECORD=1:
 #   BENCH e2e mode=<dind|hostSocket> apply_to_ready_s=<s> floor_s=<s> ratio=<x>
 set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -74,7 +74,7 @@ print(yaml.safe_dump(pod))' >"$NS.floor.yaml" 2>/dev/null || die "cannot render 
     echo "  $example → \`kubectl wait --for=condition=Ready\`, vs. the same rendered Pod applied directly"
     echo "  and waited for Ready; median of 5 alternating runs (sandbox: ${ours[*]} ms; plain pod: ${floor[*]} ms)."
     echo "  \`$line\`"
-  } >>"$REPO_DIR/docs/benchmarks.md"
+  } | record_benchmark
   echo "$line"
 }
 

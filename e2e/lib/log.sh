@@ -5,3 +5,8 @@ info() { printf '    %s\n' "$*" >&2; }
 ok()   { printf '%s  ✓ %s%s\n' "$_G" "$*" "$_N" >&2; }
 warn() { printf '%swarning: %s%s\n' "$_Y" "$*" "$_N" >&2; }
 die()  { printf '%serror: %s%s\n' "$_R" "$*" "$_N" >&2; exit 1; }
+# Reads a benchmark's dated entry on stdin; appends it to docs/benchmarks.md
+# only when DOCKYARD_BENCH_RECORD=1 (the test runs measure without writing).
+record_benchmark() {
+  if [[ ${DOCKYARD_BENCH_RECORD:-0} == 1 ]]; then cat >>"$REPO_DIR/docs/benchmarks.md"; else cat >/dev/null; fi
+}
