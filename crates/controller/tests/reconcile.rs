@@ -340,7 +340,15 @@ async fn a_class_refusal_names_the_rule_and_a_class_change_admits() {
     sandboxes.create(&PostParams::default(), &sandbox("fine", json!({"image": "x"}))).await.unwrap();
     wait_pod(&pods, "sbx-fine").await;
 
-    let refused = wait_phase(&sandboxes, "refused", SandboxPhase::Failed).await;
+    // The class may reach the controller's cache after the Sandbox does (then it is
+    // ClassNotFound for a moment, and the class's arrival re-admits it): wait for the rule.
+    let refused = eventually("refused to name the class's rule", WAIT, || async {
+        let s = sandboxes.get_opt("refused").await.ok().flatten()?;
+        let refused_by_rule = s.status.as_ref()?.conditions.iter().any(|c| c.reason == "DockerModeNotAllowed");
+        refused_by_rule.then_some(s)
+    })
+    .await;
+    assert_eq!(refused.status.as_ref().unwrap().phase, Some(SandboxPhase::Failed));
     let (status, reason, message) = condition(&refused, "Admitted");
     assert_eq!((status, reason), ("False", "DockerModeNotAllowed"));
     assert!(message.contains("allowedDockerModes: none"), "{message}");
