@@ -130,6 +130,37 @@ left=$( { /usr/bin/docker ps -aq --filter "label=dockyard.dev/sandbox=$HS_UID"
 [[ $left == 0 ]] && pass "nothing the host-socket sandbox created is left on the node" || fail "$left objects left on the node"
 [[ ! -e /var/run/dockyard/sandboxes/$HS_UID ]] && pass "its broker socket directory is gone" || fail "broker socket directory left"
 
+step "a persistent workspace survives suspend and resume"
+# No provisioner on this cluster: a hostPath volume without a class, which the
+# workspace claim (no class either) binds to.
+PV_DIR=$STATE_DIR/e2e-workspace-pv
+mkdir -p "$PV_DIR" && chmod 777 "$PV_DIR"
+cat <<YAML | kubectl apply -f - >/dev/null
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: e2e-workspace}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  hostPath: {path: $PV_DIR, type: Directory}
+YAML
+kubectl -n "$NS" apply -f "$REPO_DIR/examples/sandbox-persistent-workspace.yaml" >/dev/null
+if kubectl -n "$NS" wait sandbox/persistent --for=condition=Ready --timeout=120s >/dev/null; then
+  pass "persistent Ready with its claim bound"
+else
+  dump persistent; fail "persistent did not become Ready"
+fi
+p() { kubectl -n "$NS" exec -i sbx-persistent -c workload -- "$@"; }
+p sh -c 'echo kept-across-suspend > /workspace/kept.txt' 2>/dev/null || true
+kubectl -n "$NS" patch sandbox persistent --type merge -p '{"spec":{"suspended":true}}' >/dev/null
+kubectl -n "$NS" wait pod/sbx-persistent --for=delete --timeout=60s >/dev/null && pass "suspended: its Pod is gone" || fail "pod still there"
+kubectl -n "$NS" patch sandbox persistent --type merge -p '{"spec":{"suspended":false}}' >/dev/null
+kubectl -n "$NS" wait sandbox/persistent --for=condition=Ready --timeout=120s >/dev/null || dump persistent
+out=$(p cat /workspace/kept.txt 2>&1 || true)
+expect "resumed: the workspace kept its files" "$out" "kept-across-suspend"
+
 step "suspend removes the Pod; a refused sandbox says why"
 kubectl -n "$NS" patch sandbox dind-demo --type merge -p '{"spec":{"suspended":true}}' >/dev/null
 kubectl -n "$NS" wait sandbox/dind-demo --for=jsonpath='{.status.phase}'=Suspended --timeout=60s >/dev/null &&
@@ -153,9 +184,13 @@ expect "a sandbox its class refuses shows the rule" "$out" "DockerModeNotAllowed
 
 step "deletion and uninstall"
 kubectl -n "$NS" delete sandbox --all --wait=true --timeout=120s >/dev/null && pass "sandboxes deleted" || fail "sandboxes not deleted"
+# Their Pods go with them through the garbage collector: give it a moment.
+kubectl -n "$NS" wait pod --all --for=delete --timeout=60s >/dev/null 2>&1 || true
 left=$(kubectl -n "$NS" get pods --no-headers 2>/dev/null | wc -l)
 [[ $left == 0 ]] && pass "no sandbox Pod left" || fail "$left pods left"
 kubectl delete sandboxclass e2e-no-docker >/dev/null
+kubectl delete pv e2e-workspace --wait=false >/dev/null 2>&1 || true
+rm -rf "$PV_DIR"
 kubectl delete namespace "$NS" --wait=false >/dev/null
 helm uninstall dockyard -n dockyard-system --wait >/dev/null
 kubectl get crd sandboxes.dockyard.dev >/dev/null 2>&1 && fail "the CRDs outlived helm uninstall" || pass "helm uninstall removed the CRDs"

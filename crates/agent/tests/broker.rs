@@ -111,6 +111,7 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
     assert_eq!(brokers.ensure(scope).unwrap(), socket, "ensure is idempotent");
     let cli = Cli { host: format!("unix://{}", socket.display()), dir: dir.clone() };
     let other = format!("{uid}-other");
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let other_id = foreign_container(&docker, &other).await;
 
     // A developer's workflow.
@@ -174,6 +175,26 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
     cli.ok(&["run", "--rm", "-v", &format!("{implicit}:/cache"), IMAGE, "true"]).await;
     let implicit_labels = docker.inspect_volume(&implicit).await.unwrap().labels;
     assert_eq!(implicit_labels.get(SANDBOX_LABEL), Some(&uid), "implicitly created volumes are labelled");
+
+    // Streams: an image saved and loaded through the broker; the event stream, filtered.
+    let tar = dir.join("image.tar");
+    cli.ok(&["save", "-o", tar.to_str().unwrap(), IMAGE]).await;
+    assert!(std::fs::metadata(&tar).unwrap().len() > 100_000, "docker save streamed the image");
+    assert!(cli.ok(&["load", "-i", tar.to_str().unwrap()]).await.contains(IMAGE), "docker load");
+    let until = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1;
+    let events = cli
+        .ok(&[
+            "events",
+            "--since",
+            &started.to_string(),
+            "--until",
+            &until.to_string(),
+            "--format",
+            "{{.Actor.Attributes.name}}",
+        ])
+        .await;
+    assert!(events.contains(&app) && events.contains(&db), "{events}");
+    assert!(!events.contains(&other), "another sandbox's events are shown: {events}");
 
     // Only its own objects.
     let listed = cli.ok(&["ps", "-a", "--format", "{{.Names}}"]).await;
