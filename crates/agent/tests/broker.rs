@@ -93,6 +93,10 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
     let workspace = dir.join("workspace");
     std::fs::create_dir_all(workspace.join("data")).unwrap();
     std::fs::write(workspace.join("data/greeting"), "hello from the workspace\n").unwrap();
+    // What a sandbox can make in its workspace to try to reach the node's files.
+    std::os::unix::fs::symlink("/etc", workspace.join("to-etc")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent-dockyard-target", workspace.join("dangling")).unwrap();
+    std::os::unix::fs::symlink("data", workspace.join("to-data")).unwrap();
     let context = dir.join("context");
     std::fs::create_dir_all(&context).unwrap();
     std::fs::write(
@@ -125,6 +129,11 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
         cli.ok(&["run", "--rm", "-v", "/workspace/data:/data:ro", IMAGE, "cat", "/data/greeting"]).await,
         "hello from the workspace\n",
         "a bind from the workspace is rewritten to the workspace's node path"
+    );
+    assert_eq!(
+        cli.ok(&["run", "--rm", "-v", "/workspace/to-data:/data:ro", IMAGE, "cat", "/data/greeting"]).await,
+        "hello from the workspace\n",
+        "a symbolic link that stays inside the workspace is fine"
     );
     let piped =
         cli.run(&["run", "-i", "--rm", IMAGE, "sh", "-c", "tr a-z A-Z"], Some("through a hijacked stream\n")).await;
@@ -247,6 +256,9 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
         (vec!["--security-opt", "seccomp=unconfined"], "SecurityOpt"),
         (vec!["--security-opt", "apparmor=unconfined"], "SecurityOpt"),
         (vec!["--cgroup-parent", "/"], "cgroup"),
+        (vec!["-v", "/workspace/to-etc:/x"], "symbolic link"),
+        (vec!["-v", "/workspace/to-etc/cron.d:/x"], "symbolic link"),
+        (vec!["-v", "/workspace/dangling/new:/x"], "symbolic link"),
     ] {
         let args = run(&extra);
         cli.refused(&args.iter().map(String::as_str).collect::<Vec<_>>(), reason).await;

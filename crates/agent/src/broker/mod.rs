@@ -228,6 +228,11 @@ impl Broker {
             Route::CreateContainer => {
                 let mut json = read_json(body, "a container create").await?;
                 let checks = policy::check_container_create(&mut json, &self.scope)?;
+                if let Some(workspace) = &self.scope.workspace {
+                    for bind in &checks.binds {
+                        policy::check_bind_links(bind, &workspace.node_path)?;
+                    }
+                }
                 self.verify(checks).await?;
                 Ok(with_json(parts, &json))
             }

@@ -281,6 +281,9 @@ pub struct ContainerChecks {
     pub containers: Vec<String>,
     /// User-defined networks it joins: must be the sandbox's.
     pub networks: Vec<String>,
+    /// Bind sources after the rewrite, as node paths: symbolic links in them
+    /// must not lead out of the workspace.
+    pub binds: Vec<PathBuf>,
 }
 
 /// Checks a `POST /containers/create` body for everything that would reach the
@@ -408,7 +411,9 @@ fn check_host_config(
                 Refusal::bad_request(format!("bind `{spec}` has no target (expected SOURCE:TARGET[:OPTIONS])"))
             })?;
             if source.starts_with('/') {
-                *bind = Value::String(format!("{}:{rest}", node_path(source, scope)?.display()));
+                let rewritten = node_path(source, scope)?;
+                *bind = Value::String(format!("{}:{rest}", rewritten.display()));
+                checks.binds.push(rewritten);
             } else {
                 checks.volumes.push(source.to_string());
             }
@@ -435,6 +440,7 @@ fn check_mount(mount: &mut Map<String, Value>, scope: &Scope, checks: &mut Conta
         "bind" => {
             let rewritten = node_path(&source, scope)?;
             mount.insert("Source".into(), Value::String(rewritten.display().to_string()));
+            checks.binds.push(rewritten);
             Ok(())
         }
         "volume" => {
@@ -477,6 +483,47 @@ pub fn node_path(source: &str, scope: &Scope) -> Result<PathBuf, Refusal> {
             workspace.sandbox_path.display()
         ))),
     }
+}
+
+/// Whether a rewritten bind source stays inside the workspace on the node once
+/// symbolic links are followed (a sandbox can create `ws/x -> /etc`, which
+/// dockerd would follow). Missing parts are fine: Docker creates them as
+/// directories under the last existing one, which was checked. Reads the file
+/// system, so the workspace's node path must be visible to the agent.
+pub fn check_bind_links(bind: &Path, workspace_node_path: &Path) -> Result<(), Refusal> {
+    let root = std::fs::canonicalize(workspace_node_path).map_err(|e| {
+        Refusal::forbidden(format!(
+            "the workspace's node path {} cannot be checked ({e}), so bind mounts are refused",
+            workspace_node_path.display()
+        ))
+    })?;
+    let Ok(rest) = bind.strip_prefix(workspace_node_path) else {
+        return Err(Refusal::forbidden(format!("bind source {} is outside the workspace", bind.display())));
+    };
+    let mut current = root.clone();
+    for part in rest.components() {
+        let next = current.join(part);
+        match std::fs::symlink_metadata(&next) {
+            Err(_) => return Ok(()),
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                let target = std::fs::canonicalize(&next).map_err(|_| {
+                    Refusal::forbidden(format!(
+                        "bind source {} goes through a symbolic link that leads nowhere; refused",
+                        bind.display()
+                    ))
+                })?;
+                if !target.starts_with(&root) {
+                    return Err(Refusal::forbidden(format!(
+                        "bind source {} leads out of the workspace through a symbolic link; refused",
+                        bind.display()
+                    )));
+                }
+                current = target;
+            }
+            Ok(_) => current = next,
+        }
+    }
+    Ok(())
 }
 
 /// `/a/./b/../c` → `/a/c`, lexically; `None` for relative paths.
@@ -688,6 +735,25 @@ mod tests {
         let scope = Scope { uid: "u1".into(), workspace: None };
         let refusal = check_container_create(&mut body, &scope).unwrap_err();
         assert!(refusal.message.contains("named volume"), "{}", refusal.message);
+    }
+
+    #[test]
+    fn symbolic_links_must_stay_inside_the_workspace() {
+        let root = std::env::temp_dir().join(format!("dockyard-links-{}", std::process::id()));
+        let ws = root.join("ws");
+        std::fs::create_dir_all(ws.join("data/deep")).unwrap();
+        std::os::unix::fs::symlink("/etc", ws.join("out")).unwrap();
+        std::os::unix::fs::symlink("../..", ws.join("data/up")).unwrap();
+        std::os::unix::fs::symlink("data", ws.join("in")).unwrap();
+        std::os::unix::fs::symlink("/nowhere-at-all", ws.join("dangling")).unwrap();
+        assert!(check_bind_links(&ws.join("data/deep"), &ws).is_ok());
+        assert!(check_bind_links(&ws.join("in/deep/not-yet"), &ws).is_ok(), "links inside, then missing parts");
+        assert!(check_bind_links(&ws, &ws).is_ok());
+        for bad in ["out", "out/cron.d", "data/up", "data/up/ws", "dangling/x"] {
+            let refusal = check_bind_links(&ws.join(bad), &ws).expect_err(bad);
+            assert!(refusal.message.contains("symbolic link"), "{bad}: {}", refusal.message);
+        }
+        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
