@@ -78,7 +78,7 @@ fn idle_rss_mib(work: &Path) -> Option<f64> {
     assert!(status.success() && binary.exists(), "build the release agent");
     let mut child = Command::new(&binary)
         .args(["--node-name", "bench-node", "--listen", "127.0.0.1:19443", "--allowed-users", "nobody"])
-        .arg(format!("--docker-socket={}", dockyard_testing::state_dir().join("docker/docker.sock").display()))
+        .arg(format!("--docker-socket={}", dockyard_testing::node_docker_socket().display()))
         .arg(format!("--socket-root={}", work.join("rss-sockets").display()))
         .arg(format!("--state-dir={}", work.join("rss-state").display()))
         .env("KUBECONFIG", kubeconfig)
@@ -95,7 +95,7 @@ fn idle_rss_mib(work: &Path) -> Option<f64> {
 
 #[tokio::main]
 async fn main() {
-    let node = dockyard_testing::state_dir().join("docker/docker.sock");
+    let node = dockyard_testing::node_docker_socket();
     assert!(node.exists(), "no dockerd at {} (start it with: e2e/cluster up --profile docker)", node.display());
     let docker = connect(&node).unwrap();
     let work = std::env::temp_dir().join(format!("dockyard-agent-bench-{}", std::process::id()));

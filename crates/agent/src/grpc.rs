@@ -130,14 +130,7 @@ impl NodeAgent for NodeAgentService {
         let caller = self.auth.authorize(&request).await?;
         let sandbox = sandbox_ref(request.into_inner().sandbox)?;
         info!(%caller, sandbox = %sandbox.uid, "cleanup");
-        let fallback = SandboxRecord {
-            namespace: sandbox.namespace,
-            name: sandbox.name,
-            uid: sandbox.uid.clone(),
-            mode: Mode::HostSocket,
-            pod_uid: None,
-            workspace: None,
-        };
+        let fallback = SandboxRecord::unprepared(sandbox.namespace, sandbox.name, sandbox.uid.clone());
         let agent = self.agent.clone();
         // Runs to completion even when the caller stops waiting.
         let removed = tokio::spawn(async move { agent.cleanup(&sandbox.uid, Some(fallback)).await })

@@ -210,7 +210,7 @@ impl Agent {
     pub async fn cleanup(&self, uid: &str, fallback: Option<SandboxRecord>) -> Result<SandboxResources, AgentError> {
         let record = match self.record(uid)? {
             Some(record) => record,
-            None => match self.state.pending_cleanups()?.into_iter().find(|r| r.uid == uid) {
+            None => match self.state.pending_cleanup(uid)? {
                 Some(record) => record,
                 // Never prepared here (or the agent lost its state), yet it may
                 // have labelled objects: those are cleaned up under `fallback`.

@@ -33,6 +33,14 @@ pub struct SandboxRecord {
     pub workspace: Option<WorkspaceMapping>,
 }
 
+impl SandboxRecord {
+    /// A sandbox the agent never prepared (or whose record it lost): enough
+    /// to clean up its labelled Docker objects under its UID.
+    pub fn unprepared(namespace: String, name: String, uid: String) -> Self {
+        Self { namespace, name, uid, mode: Mode::HostSocket, pod_uid: None, workspace: None }
+    }
+}
+
 /// Why a sandbox UID cannot be used as a file name.
 #[derive(Debug, thiserror::Error)]
 #[error("sandbox uid `{0}` is not a Kubernetes UID (lower-case letters, digits and '-', 1 to 63 characters)")]
@@ -86,6 +94,14 @@ impl StateDir {
         Ok(records)
     }
 
+    fn read_one(&self, dir: &str, uid: &str) -> io::Result<Option<SandboxRecord>> {
+        match std::fs::read(self.file(dir, uid)) {
+            Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn remove(&self, dir: &str, uid: &str) -> io::Result<()> {
         match std::fs::remove_file(self.file(dir, uid)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
@@ -97,11 +113,7 @@ impl StateDir {
         self.write("sandboxes", record)
     }
     pub fn sandbox(&self, uid: &str) -> io::Result<Option<SandboxRecord>> {
-        match std::fs::read(self.file("sandboxes", uid)) {
-            Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.read_one("sandboxes", uid)
     }
     pub fn sandboxes(&self) -> io::Result<Vec<SandboxRecord>> {
         self.read_all("sandboxes")
@@ -116,6 +128,9 @@ impl StateDir {
     }
     pub fn pending_cleanups(&self) -> io::Result<Vec<SandboxRecord>> {
         self.read_all("cleanups")
+    }
+    pub fn pending_cleanup(&self, uid: &str) -> io::Result<Option<SandboxRecord>> {
+        self.read_one("cleanups", uid)
     }
     pub fn finish_cleanup(&self, uid: &str) -> io::Result<()> {
         self.remove("cleanups", uid)
@@ -151,6 +166,7 @@ mod tests {
         let reopened = StateDir::open(&dir).unwrap();
         assert_eq!(reopened.sandboxes().unwrap(), std::slice::from_ref(&record));
         assert_eq!(reopened.sandbox("u1").unwrap(), Some(record.clone()));
+        assert_eq!(reopened.pending_cleanup("u1").unwrap(), Some(record.clone()));
         assert_eq!(reopened.pending_cleanups().unwrap(), [record]);
         reopened.finish_cleanup("u1").unwrap();
         reopened.forget_sandbox("u1").unwrap();

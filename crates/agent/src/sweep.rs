@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use crate::node::{Agent, AgentError};
 use crate::resources;
+use crate::state::SandboxRecord;
 
 /// Remembers since when each sandbox UID has been seen without its Sandbox.
 #[derive(Debug, Default)]
@@ -72,23 +73,12 @@ pub async fn sweep_once(
     let mut cleaned = Vec::new();
     for uid in orphans.due(&on_node, &live, Instant::now(), grace) {
         info!(sandbox = %uid, "its Sandbox is gone: cleaning up the orphan");
-        match agent.cleanup(&uid, Some(orphan_record(&uid))).await {
+        match agent.cleanup(&uid, Some(SandboxRecord::unprepared(String::new(), String::new(), uid.clone()))).await {
             Ok(_) | Err(AgentError::UnknownSandbox(..)) => cleaned.push(uid),
             Err(e) => warn!(sandbox = %uid, error = %e, "orphan cleanup failed; retried next round"),
         }
     }
     Ok(cleaned)
-}
-
-fn orphan_record(uid: &str) -> crate::state::SandboxRecord {
-    crate::state::SandboxRecord {
-        namespace: String::new(),
-        name: String::new(),
-        uid: uid.to_string(),
-        mode: crate::state::Mode::HostSocket,
-        pod_uid: None,
-        workspace: None,
-    }
 }
 
 /// Sweeps every `interval` until the task is dropped.

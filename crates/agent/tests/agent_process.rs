@@ -16,7 +16,7 @@ use dockyard_agent::resources::{SANDBOX_LABEL, list};
 use dockyard_api::v1alpha1::Sandbox;
 use dockyard_proto::agent::v1 as pb;
 use dockyard_proto::agent::v1::node_agent_client::NodeAgentClient;
-use dockyard_testing::{TestCluster, TestNamespace, state_dir};
+use dockyard_testing::{TestCluster, TestNamespace, free_port, node_docker_socket, state_dir};
 use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 use tonic::transport::Channel;
@@ -35,14 +35,10 @@ impl Drop for AgentProcess {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn start_agent(dir: &Path, allowed: &str, port: u16, extra: &[&str]) -> AgentProcess {
     let child = Command::new(env!("CARGO_BIN_EXE_dockyard-agent"))
         .args(["--node-name", "test-node", "--listen", &format!("127.0.0.1:{port}")])
-        .arg(format!("--docker-socket={}", state_dir().join("docker/docker.sock").display()))
+        .arg(format!("--docker-socket={}", node_docker_socket().display()))
         .arg(format!("--socket-root={}", dir.join("sockets").display()))
         .arg(format!("--state-dir={}", dir.join("state").display()))
         .arg(format!("--kubelet-root-dir={}", dir.join("kubelet").display()))
@@ -188,7 +184,7 @@ async fn calls_are_authenticated_and_a_killed_cleanup_finishes_after_restart() {
     for _ in 0..24 {
         ours.push(labelled_container(&broker, "ignored-by-the-broker", &["sleep", "300"]).await);
     }
-    let node = connect(&state_dir().join("docker/docker.sock")).unwrap();
+    let node = connect(&node_docker_socket()).unwrap();
     assert_eq!(list(&node, &uid).await.unwrap().containers.len(), 24, "the broker labels what it creates");
     let listed = client
         .list_sandbox_resources(with_token(
@@ -231,7 +227,7 @@ async fn the_orphan_sweep_removes_only_what_no_sandbox_owns() {
     let namespace = cluster.namespace("sweep").await.unwrap();
     let live = sandbox_uid(&namespace, "live").await;
     let orphan = format!("orphan-{}", std::process::id());
-    let node = connect(&state_dir().join("docker/docker.sock")).unwrap();
+    let node = connect(&node_docker_socket()).unwrap();
     let kept = labelled_container(&node, &live, &["sleep", "300"]).await;
     labelled_container(&node, &orphan, &["sleep", "300"]).await;
 

@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const IMAGE: &str = "dockyard/busybox:1";
 
 fn node_socket() -> PathBuf {
-    let socket = dockyard_testing::state_dir().join("docker/docker.sock");
+    let socket = dockyard_testing::node_docker_socket();
     assert!(socket.exists(), "no dockerd at {} (start it with: e2e/cluster up --profile docker)", socket.display());
     socket
 }

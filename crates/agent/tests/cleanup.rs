@@ -3,7 +3,6 @@
 //! `dockyard/busybox:1` image from `e2e/images busybox`).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, NetworkCreateRequest, VolumeCreateRequest};
@@ -12,10 +11,7 @@ use dockyard_agent::docker::connect;
 use dockyard_agent::resources::{SANDBOX_LABEL, cleanup, list};
 
 fn node_docker() -> Docker {
-    let socket = std::env::var_os("DOCKYARD_STATE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/var/tmp/dockyard-cluster".into())
-        .join("docker/docker.sock");
+    let socket = dockyard_testing::node_docker_socket();
     assert!(socket.exists(), "no dockerd at {} (start it with: e2e/cluster up --profile docker)", socket.display());
     connect(&socket).expect("connect to the node's dockerd")
 }

@@ -12,7 +12,7 @@ use dockyard_api::v1alpha1::SandboxPhase;
 use dockyard_api::{Sandbox, SandboxClass};
 use dockyard_controller::agent::AgentSettings;
 use dockyard_controller::context::Settings;
-use dockyard_testing::{TestCluster, TestNamespace};
+use dockyard_testing::{TestCluster, TestNamespace, free_port, node_docker_socket};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::jiff::Timestamp;
@@ -450,14 +450,6 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent_then_it_cleans_
     controller.stop().await;
     std::fs::remove_file(token_file).unwrap();
     ns.delete().await.unwrap();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn node_docker_socket() -> std::path::PathBuf {
-    dockyard_testing::state_dir().join("docker/docker.sock")
 }
 
 /// The node agent's gRPC server (the same code the `dockyard-agent` binary

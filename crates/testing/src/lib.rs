@@ -42,6 +42,19 @@ pub fn state_dir() -> PathBuf {
     std::env::var_os("DOCKYARD_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| "/var/tmp/dockyard-cluster".into())
 }
 
+/// The node's dockerd socket (`e2e/cluster up --profile docker`, or the node profile).
+pub fn node_docker_socket() -> PathBuf {
+    state_dir().join("docker/docker.sock")
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
 impl TestCluster {
     /// Connects with `$KUBECONFIG`, or the admin kubeconfig `e2e/cluster` wrote.
     pub async fn connect() -> Result<Self, Error> {
