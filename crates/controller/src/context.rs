@@ -13,6 +13,7 @@ use kube::runtime::reflector::Store;
 
 use crate::agent::AgentSettings;
 use crate::metrics::Metrics;
+use crate::own_writes::OwnWrites;
 
 /// The controller's settings (its flags).
 #[derive(Clone, Debug)]
@@ -36,4 +37,6 @@ pub struct Context {
     pub pods: Store<Pod>,
     /// Consecutive failures per Sandbox (namespace/name), for backoff.
     pub failures: Mutex<HashMap<String, u32>>,
+    /// Status writes the Sandbox cache has not caught up with yet.
+    pub own_writes: OwnWrites,
 }

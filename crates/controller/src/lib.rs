@@ -10,6 +10,7 @@ pub mod context;
 pub mod error;
 pub mod leader;
 pub mod metrics;
+pub mod own_writes;
 pub mod reconcile;
 pub mod server;
 pub mod status;
@@ -107,6 +108,7 @@ pub async fn run(
         namespaces,
         pods,
         failures: Default::default(),
+        own_writes: Default::default(),
         settings: settings.clone(),
     });
 

@@ -30,9 +30,19 @@ use crate::status::{self, Observation};
 /// Looks again at least this often, whatever happens.
 const RESYNC: Duration = Duration::from_secs(300);
 
+/// When the caches are behind our own writes, look again this soon if the
+/// writes' watch events do not bring the Sandbox back first.
+const CACHE_CATCH_UP: Duration = Duration::from_secs(5);
+
 pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Action> {
-    let started = Instant::now();
     let namespace = sandbox.namespace().unwrap_or_default();
+    let pod_cached = |name: &str| ctx.pods.get(&ObjectRef::new(name).within(&namespace)).is_some();
+    if ctx.own_writes.caches_are_behind(sandbox.as_ref(), pod_cached) {
+        // Our last writes are newer than this view; their watch events
+        // trigger the next reconciliation, on the current objects.
+        return Ok(Action::requeue(CACHE_CATCH_UP));
+    }
+    let started = Instant::now();
     let key = sandbox_key(&sandbox);
     let api: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &namespace);
     // Only host-socket sandboxes leave objects on a node's daemon, so only they
@@ -169,6 +179,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
             // can describe it right away, and the watch event it causes finds
             // nothing left to write.
             created = Some(pods.patch(&pod_name, &apply_params(), &Patch::Apply(&desired)).await?);
+            ctx.own_writes.created_pod(sandbox, &pod_name);
             created.as_ref()
         }
     };
@@ -273,6 +284,7 @@ async fn write_status(
         let api: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &sandbox.namespace().unwrap_or_default());
         let patch = json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "status": status});
         api.patch_status(&sandbox.name_any(), &apply_params(), &Patch::Apply(&patch)).await?;
+        ctx.own_writes.wrote_status(sandbox);
     }
     Ok(recheck)
 }
