@@ -14,7 +14,7 @@
 //! Run: `cargo bench -p dockyard-agent --bench broker`
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -73,10 +73,8 @@ fn idle_rss_mib(work: &Path) -> Option<f64> {
         eprintln!("no control plane ({}): idle RSS not measured", kubeconfig.display());
         return None;
     }
-    let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/dockyard-agent");
-    let status = Command::new("cargo").args(["build", "--release", "-q", "-p", "dockyard-agent"]).status().ok()?;
-    assert!(status.success() && binary.exists(), "build the release agent");
-    let mut child = Command::new(&binary)
+    // Cargo builds the package's binary with the bench's (release) profile, wherever the target directory is.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dockyard-agent"))
         .args(["--node-name", "bench-node", "--listen", "127.0.0.1:19443", "--allowed-users", "nobody"])
         .arg(format!("--docker-socket={}", dockyard_testing::node_docker_socket().display()))
         .arg(format!("--socket-root={}", work.join("rss-sockets").display()))
