@@ -2,7 +2,9 @@
 //! `protobuf-compiler`; `.ci/run` and the e2e scripts install it).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read when it runs, not when it is compiled: cargo reuses a compiled build
+    // script for another checkout of the workspace sharing the target directory.
+    let root = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let file = root.join("dockyard/agent/v1/agent.proto");
     println!("cargo:rerun-if-changed={}", file.display());
     tonic_prost_build::configure().compile_protos(&[file], &[root])?;

@@ -113,13 +113,14 @@ async fn requests_served(client: &Client) -> BTreeMap<String, f64> {
             let start = labels.find(&format!("{name}=\"")).map(|i| i + name.len() + 2)?;
             labels[start..].split('"').next()
         };
+        let (verb, resource, code) = (label("verb"), label("resource"), label("code"));
+        let subresource = label("subresource").filter(|s| !s.is_empty()).map(|s| format!("/{s}"));
         let key = format!(
-            "{} {}{}{} {}",
-            label("verb").unwrap_or_default(),
-            label("resource").unwrap_or_default(),
-            if label("subresource").unwrap_or_default().is_empty() { "" } else { "/" },
-            label("subresource").unwrap_or_default(),
-            label("code").unwrap_or_default()
+            "{} {}{} {}",
+            verb.unwrap_or_default(),
+            resource.unwrap_or_default(),
+            subresource.unwrap_or_default(),
+            code.unwrap_or_default()
         );
         *served.entry(key).or_default() += value.parse::<f64>().unwrap_or_default();
     }
@@ -159,16 +160,20 @@ async fn quiesce(client: &Client) {
     }
 }
 
+/// Runs `jobs` CONCURRENCY at a time; a failed request fails the benchmark.
+async fn run_all<F>(jobs: impl futures::Stream<Item = F>, what: &str)
+where
+    F: std::future::Future<Output = Result<(), kube::Error>>,
+{
+    jobs.buffer_unordered(CONCURRENCY).try_collect::<()>().await.unwrap_or_else(|e| panic!("{what}: {e}"));
+}
+
 async fn create_sandboxes(api: &Api<Sandbox>, n: usize) {
-    stream::iter(0..n)
-        .map(|i| {
-            let api = api.clone();
-            async move { api.create(&PostParams::default(), &sandbox(i)).await.map(|_| ()) }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<()>()
-        .await
-        .expect("create Sandboxes");
+    let jobs = stream::iter(0..n).map(|i| {
+        let api = api.clone();
+        async move { api.create(&PostParams::default(), &sandbox(i)).await.map(|_| ()) }
+    });
+    run_all(jobs, "create Sandboxes").await;
 }
 
 /// A watch of one namespace's Pods and one of its Sandboxes, both listed
@@ -256,16 +261,14 @@ enum Sandboxes {
 }
 
 fn start_controller() -> Child {
-    let kubeconfig =
-        std::env::var_os("KUBECONFIG").unwrap_or_else(|| dockyard_testing::state_dir().join("admin.kubeconfig").into());
     Command::new(env!("CARGO_BIN_EXE_dockyard-controller"))
         .args(["--metrics-addr", "127.0.0.1:18080", "--concurrency", &CONCURRENCY.to_string(), "--log", "warn"])
-        .env("KUBECONFIG", kubeconfig)
+        .env("KUBECONFIG", dockyard_testing::kubeconfig())
         .spawn()
         .expect("start dockyard-controller")
 }
 
-/// Waits until the controller serves /readyz (started, caches synced).
+/// Waits until the controller's HTTP port (/metrics, /readyz) accepts connections.
 async fn controller_ready(child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect("127.0.0.1:18080").is_err() {
@@ -314,26 +317,18 @@ async fn phase(client: &Client, ns: &str, n: usize, worker: Worker, when: Sandbo
             // The controller catches up on its own; its start is on the clock.
             (Worker::Controller, Sandboxes::Existing) => controller = Some(start_controller()),
             (Worker::PlainClient, Sandboxes::CreatedInside) => {
-                stream::iter(0..n)
-                    .map(|i| {
-                        let (pods, sandboxes) = (pods.clone(), sandboxes.clone());
-                        async move {
-                            let created = sandboxes.create(&PostParams::default(), &sandbox(i)).await?;
-                            pod_and_status(created, pods, sandboxes).await
-                        }
-                    })
-                    .buffer_unordered(CONCURRENCY)
-                    .try_collect::<()>()
-                    .await
-                    .expect("plain client");
+                let jobs = stream::iter(0..n).map(|i| {
+                    let (pods, sandboxes) = (pods.clone(), sandboxes.clone());
+                    async move {
+                        let created = sandboxes.create(&PostParams::default(), &sandbox(i)).await?;
+                        pod_and_status(created, pods, sandboxes).await
+                    }
+                });
+                run_all(jobs, "plain client").await;
             }
             (Worker::PlainClient, Sandboxes::Existing) => {
-                stream::iter(existing)
-                    .map(|s| pod_and_status(s, pods.clone(), sandboxes.clone()))
-                    .buffer_unordered(CONCURRENCY)
-                    .try_collect::<()>()
-                    .await
-                    .expect("plain client");
+                let jobs = stream::iter(existing).map(|s| pod_and_status(s, pods.clone(), sandboxes.clone()));
+                run_all(jobs, "plain client").await;
             }
         }
     };

@@ -37,6 +37,6 @@ pub struct Context {
     pub pods: Store<Pod>,
     /// Consecutive failures per Sandbox (namespace/name), for backoff.
     pub failures: Mutex<HashMap<String, u32>>,
-    /// Status writes the Sandbox cache has not caught up with yet.
+    /// Our status writes and Pod creations the caches have not seen yet.
     pub own_writes: OwnWrites,
 }

@@ -59,12 +59,10 @@ impl OwnWrites {
         if unseen.len() >= 1024 {
             unseen.retain(|_, u| u.since.elapsed() < PATIENCE);
         }
-        let entry = unseen.entry(uid).or_insert_with(|| Unseen {
-            version_before_status: None,
-            created_pod: None,
-            since: Instant::now(),
-        });
-        entry.since = Instant::now();
+        let now = Instant::now();
+        let entry =
+            unseen.entry(uid).or_insert_with(|| Unseen { version_before_status: None, created_pod: None, since: now });
+        entry.since = now;
         set(entry);
     }
 

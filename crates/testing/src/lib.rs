@@ -42,6 +42,11 @@ pub fn state_dir() -> PathBuf {
     std::env::var_os("DOCKYARD_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| "/var/tmp/dockyard-cluster".into())
 }
 
+/// `$KUBECONFIG`, or the admin kubeconfig `e2e/cluster` wrote.
+pub fn kubeconfig() -> PathBuf {
+    std::env::var_os("KUBECONFIG").map(PathBuf::from).unwrap_or_else(|| state_dir().join("admin.kubeconfig"))
+}
+
 /// The node's dockerd socket (`e2e/cluster up --profile docker`, or the node profile).
 pub fn node_docker_socket() -> PathBuf {
     state_dir().join("docker/docker.sock")
@@ -58,8 +63,7 @@ pub fn free_port() -> u16 {
 impl TestCluster {
     /// Connects with `$KUBECONFIG`, or the admin kubeconfig `e2e/cluster` wrote.
     pub async fn connect() -> Result<Self, Error> {
-        let path =
-            std::env::var_os("KUBECONFIG").map(PathBuf::from).unwrap_or_else(|| state_dir().join("admin.kubeconfig"));
+        let path = kubeconfig();
         let kubeconfig =
             Kubeconfig::read_from(&path).map_err(|source| Error::Kubeconfig { path: path.clone(), source })?;
         let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
