@@ -1,0 +1,69 @@
+//! Who is asking: the sandbox a socket belongs to, and its class's rules.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The sandbox a proxied socket belongs to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scope {
+    /// The Sandbox's UID: the value of the label on everything it creates.
+    pub uid: String,
+    /// Where its workspace is, inside the sandbox and on the node.
+    #[serde(default)]
+    pub workspace: Option<WorkspaceMapping>,
+    /// The sandbox Pod's cgroup, as the daemon's cgroup driver names it
+    /// (`/kubepods/burstable/pod<uid>` with cgroupfs,
+    /// `kubepods-burstable-pod<uid_>.slice` with systemd): every container
+    /// the sandbox starts is created under it, so the Pod's limits bound them.
+    /// `None`: unknown, and containers are refused (never started unbounded).
+    #[serde(default)]
+    pub cgroup_parent: Option<String>,
+    /// What its class allows beyond the defaults.
+    #[serde(default)]
+    pub rules: Rules,
+}
+
+/// The workspace volume as the sandbox sees it and where it lies on the node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceMapping {
+    pub sandbox_path: PathBuf,
+    pub node_path: PathBuf,
+}
+
+/// The node-facing knobs a class decides (`SandboxClass.spec.broker`);
+/// the defaults refuse them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rules {
+    /// PIDs limit of every container: one asking for none, or for more, gets this.
+    pub pids_limit: i64,
+    /// Log drivers besides `json-file` and `local` (which are always allowed).
+    #[serde(default)]
+    pub log_drivers: Vec<String>,
+    /// The node address published ports bind to; `None`: publishing is refused.
+    #[serde(default)]
+    pub publish_host_ip: Option<String>,
+    /// Whether builds and imports may make the daemon fetch a URL (`remote=`, `fromSrc=`).
+    #[serde(default)]
+    pub allow_remote_fetch: bool,
+    /// Image references every sandbox of the class may use without owning them.
+    #[serde(default)]
+    pub shared_images: Vec<String>,
+}
+
+/// PIDs limit of a brokered container when the class gives none.
+pub const DEFAULT_PIDS_LIMIT: i64 = 1024;
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            pids_limit: DEFAULT_PIDS_LIMIT,
+            log_drivers: Vec::new(),
+            publish_host_ip: None,
+            allow_remote_fetch: false,
+            shared_images: Vec::new(),
+        }
+    }
+}
