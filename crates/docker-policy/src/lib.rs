@@ -9,9 +9,19 @@
 //! proxy use this crate alike; the lookups a verdict asks for (does this
 //! sandbox own that container?) are theirs to make.
 
+pub mod body;
+pub mod build;
+pub mod endpoint;
+pub mod filters;
 pub mod gojson;
+pub mod model;
+pub mod reference;
 pub mod refusal;
+pub mod registry;
+pub mod request;
 pub mod scope;
 
+pub use endpoint::{After, Body, Check, Endpoint, JsonBody, Plan, plan};
+pub use filters::SANDBOX_LABEL;
 pub use refusal::{Kind, Refusal};
 pub use scope::{Rules, Scope, WorkspaceMapping};
