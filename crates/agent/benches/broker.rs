@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use dockyard_agent::broker::Brokers;
-use dockyard_agent::broker::policy::Scope;
+use dockyard_agent::broker::images::ImageLedger;
 use dockyard_agent::docker::connect;
 use dockyard_agent::resources::{SANDBOX_LABEL, cleanup};
 use futures::{StreamExt, stream};
@@ -98,9 +98,10 @@ async fn main() {
     let docker = connect(&node).unwrap();
     let work = std::env::temp_dir().join(format!("dockyard-agent-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
-    let brokers = Brokers::new(node.clone(), docker.clone(), work.join("sockets"), 0);
+    let ledger = ImageLedger::open(&work.join("images")).unwrap();
+    let brokers = Brokers::new(node.clone(), docker.clone(), work.join("sockets"), 0, ledger);
     let uid = format!("bench-{}", std::process::id());
-    let socket = brokers.ensure(Scope { uid: uid.clone(), workspace: None }).unwrap();
+    let socket = brokers.ensure(dockyard_testing::broker_scope(&uid, None)).unwrap();
     let raw = format!("unix://{}", node.display());
     let brokered = format!("unix://{}", socket.display());
 

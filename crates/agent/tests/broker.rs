@@ -12,7 +12,8 @@ use bollard::Docker;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use dockyard_agent::broker::Brokers;
-use dockyard_agent::broker::policy::{Scope, WorkspaceMapping};
+use dockyard_agent::broker::images::ImageLedger;
+use dockyard_agent::broker::policy::WorkspaceMapping;
 use dockyard_agent::docker::connect;
 use dockyard_agent::resources::{SANDBOX_LABEL, cleanup, list};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -106,11 +107,15 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
     .unwrap();
     std::fs::write(context.join("hello.txt"), "built through the broker\n").unwrap();
 
-    let brokers = Brokers::new(node.clone(), docker.clone(), dir.join("sockets"), 0);
-    let scope = Scope {
-        uid: uid.clone(),
-        workspace: Some(WorkspaceMapping { sandbox_path: "/workspace".into(), node_path: workspace.clone() }),
-    };
+    let brokers = Brokers::new(
+        node.clone(),
+        docker.clone(),
+        dir.join("sockets"),
+        0,
+        ImageLedger::open(&dir.join("images")).unwrap(),
+    );
+    let mapping = WorkspaceMapping { sandbox_path: "/workspace".into(), node_path: workspace.clone() };
+    let scope = dockyard_testing::broker_scope(&uid, Some(mapping));
     let socket = brokers.ensure(scope.clone()).unwrap();
     assert_eq!(brokers.ensure(scope).unwrap(), socket, "ensure is idempotent");
     let cli = Cli { host: format!("unix://{}", socket.display()), dir: dir.clone() };
@@ -143,6 +148,18 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
     assert_eq!(cli.ok(&["exec", &app, "echo", "exec-ok"]).await, "exec-ok\n");
     assert_eq!(cli.run(&["exec", "-i", &app, "cat"], Some("exec stdin\n")).await.stdout, b"exec stdin\n");
     assert!(cli.ok(&["logs", &app]).await.contains("started"));
+
+    // Containment: whatever was asked, the sandbox's cgroup and a PIDs limit.
+    let limited = format!("{uid}-limited");
+    cli.ok(&["run", "-d", "--name", &limited, "--pids-limit", "-1", IMAGE, "sleep", "300"]).await;
+    let host = docker.inspect_container(&limited, None).await.unwrap().host_config.unwrap();
+    assert_eq!(host.cgroup_parent.as_deref(), Some(format!("/dockyard-tests/{uid}").as_str()));
+    assert_eq!(host.pids_limit, Some(1024), "--pids-limit -1 gets the class's limit");
+    let cgroup = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/dockyard-tests/{uid}/{}/pids.max", {
+        docker.inspect_container(&limited, None).await.unwrap().id.unwrap()
+    }))
+    .unwrap();
+    assert_eq!(cgroup.trim(), "1024", "the container's cgroup is under the sandbox's on the node");
 
     // Compose-style: a network, a named volume, two services that find each other by name.
     let network = format!("{uid}-net");
@@ -232,6 +249,32 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
     cli.refused(&["run", "--rm", "--network", "not-ours", IMAGE, "true"], "not one of this sandbox's networks").await;
     cli.refused(&["network", "inspect", "bridge"], "No such network").await;
     cli.refused(&["rmi", IMAGE], "shared by the node's sandboxes").await;
+    // Images: another image of the node (here: the pause image, tagged) is
+    // invisible, and its name cannot be taken.
+    let foreign_image = format!("{other}-image:1");
+    docker
+        .tag_image(
+            "registry.k8s.io/pause:3.10.1",
+            Some(
+                bollard::query_parameters::TagImageOptionsBuilder::default()
+                    .repo(&format!("{other}-image"))
+                    .tag("1")
+                    .build(),
+            ),
+        )
+        .await
+        .unwrap();
+    let images = cli.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).await;
+    assert!(images.contains(IMAGE) && images.contains(&image), "own and shared images are listed: {images}");
+    assert!(!images.contains(&foreign_image), "another sandbox's image is listed: {images}");
+    cli.refused(&["image", "inspect", &foreign_image], "No such image").await;
+    cli.refused(&["tag", &foreign_image, "stolen:1"], "No such image").await;
+    cli.refused(&["save", &foreign_image], "No such image").await;
+    cli.refused(&["tag", IMAGE, &foreign_image], "did not pull, build or load").await;
+    cli.refused(&["build", "-t", &foreign_image, context.to_str().unwrap()], "did not pull, build or load").await;
+    let _ = docker.remove_image(&foreign_image, None::<bollard::query_parameters::RemoveImageOptions>, None).await;
+    cli.ok(&["tag", &image, &format!("{image}-copy:2")]).await;
+    cli.ok(&["rmi", &format!("{image}-copy:2")]).await;
 
     // Escapes to the node, each refused with what and why.
     let run = |extra: &[&str]| {
@@ -246,7 +289,15 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
         (vec!["-v", "/etc:/host-etc"], "outside the workspace"),
         (vec!["-v", "/workspace/../../etc:/host-etc"], "outside the workspace"),
         (vec!["--mount", "type=bind,src=/,dst=/host"], "outside the workspace"),
-        (vec!["-v", "/var/run/docker.sock:/var/run/docker.sock"], "Docker socket"),
+        (vec!["-v", "/var/run/docker.sock:/var/run/docker.sock"], "outside the workspace"),
+        (vec!["--security-opt", "systempaths=unconfined"], "MaskedPaths"),
+        (vec!["--log-driver", "syslog"], "log driver `syslog`"),
+        (vec!["-p", "0.0.0.0:18080:80"], "publishing ports"),
+        (vec!["-P"], "publishing ports"),
+        (vec!["--sysctl", "kernel.shm_rmid_forced=1", "--sysctl", "net.ipv4.conf.all.forwarding=1"], "safe sysctls"),
+        (vec!["--oom-score-adj", "-1000"], "OomScoreAdj"),
+        (vec!["--oom-kill-disable", "-m", "64m"], "OomKillDisable"),
+        (vec!["--runtime", "runsc"], "Runtime"),
         (vec!["--network", "host"], "NetworkMode"),
         (vec!["--pid", "host"], "PidMode"),
         (vec!["--ipc", "host"], "IpcMode"),
@@ -284,7 +335,7 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
 
     // Cleanup removes everything the sandbox created and nothing else.
     let found = list(&docker, &uid).await.unwrap();
-    assert_eq!(found.containers.len(), 2, "{found:?}");
+    assert_eq!(found.containers.len(), 3, "{found:?}");
     assert_eq!((found.networks.len(), found.volumes.len(), found.images.len()), (1, 2, 1), "{found:?}");
     brokers.remove(&uid).unwrap();
     assert!(!socket.exists(), "the broker socket is gone");

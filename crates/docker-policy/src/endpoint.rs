@@ -200,6 +200,14 @@ pub fn route(method: &Method, path: &ApiPath) -> Result<Endpoint, Refusal> {
         ["volumes", name] if read => E::Volume { name: name.to_string(), op: VolumeOp::Inspect },
         ["volumes", name] if delete => E::Volume { name: name.to_string(), op: VolumeOp::Remove },
 
+        // `docker inspect NAME` asks for a plugin (and swarm objects) after
+        // containers, images, networks and volumes: a miss, not a refusal.
+        [kind @ ("plugins" | "nodes" | "services" | "tasks" | "secrets" | "configs"), name, "json"] if read => {
+            return Err(Refusal {
+                status: http::StatusCode::NOT_FOUND,
+                message: format!("No such {}: {name}", kind.trim_end_matches('s')),
+            });
+        }
         [first, ..] => {
             return Err(match REFUSED_APIS.iter().find(|(api, _)| api == first) {
                 Some((api, why)) => Refusal::forbidden(format!("the /{api} API is not available to a sandbox: {why}")),
@@ -264,6 +272,8 @@ pub enum Check {
     VolumeOwnedOrNew(String),
     /// An image the request reads: pulled, built or loaded by the sandbox, or shared by its class.
     ImageUsable(String),
+    /// An image the request removes: pulled, built or loaded by the sandbox (shared ones are not its to remove).
+    ImageOwned(String),
     /// A reference the request (re)points: unused, or already the sandbox's.
     ReferenceFree(String),
     /// A bind source on the node (after the workspace rewrite): links must stay in the workspace.
@@ -442,7 +452,10 @@ pub fn plan(method: &Method, raw_path: &str, raw_query: Option<&str>, scope: &Sc
             plan.checks.extend(query.all("names").map(|n| Check::ImageUsable(n.to_string())));
         }
         Endpoint::Image { name, op } => {
-            plan.checks.push(Check::ImageUsable(name.clone()));
+            plan.checks.push(match op {
+                ImageOp::Remove => Check::ImageOwned(name.clone()),
+                _ => Check::ImageUsable(name.clone()),
+            });
             match op {
                 ImageOp::Inspect | ImageOp::History => allow(&query, &["platform", "manifests"], &[])?,
                 ImageOp::Save => allow(&query, &["platform"], &[])?,

@@ -52,6 +52,21 @@ pub fn node_docker_socket() -> PathBuf {
     state_dir().join("docker/docker.sock")
 }
 
+/// The image `e2e/images base` loads into the node's dockerd.
+pub const TEST_IMAGE: &str = "dockyard/busybox:1";
+
+/// The scope of a brokered test sandbox on the node's dockerd: its containers
+/// go under the cgroup `/dockyard-tests/<uid>` (a Pod's in a cluster), and the
+/// test image is shared with it as a class would share it.
+pub fn broker_scope(uid: &str, workspace: Option<dockyard_docker_policy::WorkspaceMapping>) -> dockyard_docker_policy::Scope {
+    dockyard_docker_policy::Scope {
+        uid: uid.to_string(),
+        workspace,
+        cgroup_parent: Some(format!("/dockyard-tests/{uid}")),
+        rules: dockyard_docker_policy::Rules { shared_images: vec![TEST_IMAGE.into()], ..Default::default() },
+    }
+}
+
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -1,15 +1,24 @@
 //! The Docker socket broker of host-socket mode: one unix socket per sandbox,
-//! proxying the Docker Engine API to the node's daemon over HTTP/1 (hyper),
-//! with the checks and rewrites of [`policy`]. Bodies stream through
-//! untouched (build contexts, image load/save, logs, events) except the small
-//! JSON bodies of create calls, and hijacked connections (attach, exec,
-//! `docker run -it`, BuildKit sessions) are spliced byte for byte.
+//! a thin HTTP/1 proxy (hyper) to the node's daemon around the pure decision
+//! core [`policy`] (the `dockyard-docker-policy` crate). Each request is
+//! planned (endpoint allowlist, query, headers), its JSON body decoded with
+//! dockerd's semantics, checked and re-serialised, the plan's lookups made
+//! ([`lookups`]), and only then forwarded: the daemon reads the request that
+//! was checked, never the client's bytes. Tar bodies (build contexts, `docker
+//! load`, archives) stream through as `application/x-tar`; hijacked
+//! connections (attach, exec) are spliced byte for byte after the upgrade.
+//! Answers that make images are recorded as the sandbox's ([`answers`],
+//! [`images`]).
 //!
 //! Each client connection gets its own connection to the daemon, opened on its
 //! first request: HTTP/1 handles one request at a time per connection, so the
 //! pair mirrors what the client would have had on the raw socket.
 
-pub mod policy;
+mod answers;
+pub mod images;
+pub mod lookups;
+
+pub use dockyard_docker_policy as policy;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -18,13 +27,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bollard::Docker;
-use bollard::models::VolumeCreateRequest;
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING, UPGRADE};
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, UPGRADE, USER_AGENT};
 use http::request::Parts;
-use http::{Request, Response, StatusCode, Uri};
+use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::service::service_fn;
@@ -34,9 +42,9 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, info, warn};
 
-use crate::docker::is_not_found;
-use crate::resources::SANDBOX_LABEL;
-use policy::{ContainerChecks, Kind, Refusal, Route, Scope};
+use images::ImageLedger;
+use lookups::Lookups;
+use policy::{Body, Plan, Refusal, Scope};
 
 /// Name of the socket inside a sandbox's broker directory.
 pub const SOCKET_NAME: &str = "docker.sock";
@@ -53,12 +61,21 @@ pub struct Brokers {
     docker: Docker,
     socket_root: PathBuf,
     socket_gid: u32,
+    ledger: Arc<ImageLedger>,
     running: Mutex<HashMap<String, (Scope, JoinHandle<()>)>>,
 }
 
 impl Brokers {
-    pub fn new(daemon_socket: PathBuf, docker: Docker, socket_root: PathBuf, socket_gid: u32) -> Self {
-        Self { daemon_socket, docker, socket_root, socket_gid, running: Mutex::default() }
+    /// Brokers to the daemon at `daemon_socket`, serving sockets under
+    /// `socket_root`, remembering the sandboxes' images in `ledger`.
+    pub fn new(
+        daemon_socket: PathBuf,
+        docker: Docker,
+        socket_root: PathBuf,
+        socket_gid: u32,
+        ledger: ImageLedger,
+    ) -> Self {
+        Self { daemon_socket, docker, socket_root, socket_gid, ledger: Arc::new(ledger), running: Mutex::default() }
     }
 
     /// The directory the Pod mounts (its node path is what the controller renders).
@@ -72,6 +89,11 @@ impl Brokers {
 
     pub fn socket_gid(&self) -> u32 {
         self.socket_gid
+    }
+
+    /// Which images each sandbox owns.
+    pub fn ledger(&self) -> &ImageLedger {
+        &self.ledger
     }
 
     /// Serves the broker socket of `scope` (again, if its scope changed or its
@@ -101,6 +123,7 @@ impl Brokers {
             scope: scope.clone(),
             docker: self.docker.clone(),
             daemon_socket: self.daemon_socket.clone(),
+            ledger: self.ledger.clone(),
         });
         info!(sandbox = %scope.uid, socket = %path.display(), "serving the broker socket");
         running.insert(scope.uid.clone(), (scope, tokio::spawn(serve(listener, broker))));
@@ -146,9 +169,10 @@ pub async fn serve(listener: UnixListener, broker: Arc<Broker>) {
 /// The broker of one sandbox.
 pub struct Broker {
     pub scope: Scope,
-    /// For ownership lookups and implicit volume creation.
+    /// For lookups and implicit volume creation.
     pub docker: Docker,
     pub daemon_socket: PathBuf,
+    pub ledger: Arc<ImageLedger>,
 }
 
 type Upstream = tokio::sync::Mutex<Option<SendRequest<ProxyBody>>>;
@@ -171,14 +195,18 @@ impl Broker {
         }
     }
 
+    fn lookups(&self) -> Lookups<'_> {
+        Lookups { scope: &self.scope, docker: &self.docker, ledger: &self.ledger }
+    }
+
     async fn handle(&self, mut request: Request<Incoming>, upstream: &Upstream) -> Response<ProxyBody> {
         let client_upgrade = request.headers().contains_key(UPGRADE).then(|| hyper::upgrade::on(&mut request));
         let method = request.method().clone();
         let path = request.uri().path().to_string();
         let (parts, body) = request.into_parts();
         let mut body = Some(body);
-        let outcome = match self.prepare(parts, &mut body).await {
-            Ok(prepared) => self.forward(prepared, client_upgrade, upstream).await,
+        let outcome = match self.prepare(parts, &mut body, client_upgrade.is_some()).await {
+            Ok((request, plan)) => self.forward(request, &plan, client_upgrade, upstream).await,
             Err(refusal) => {
                 // Read what the client is still sending (a build context, an
                 // archive), so it gets to read the refusal instead of a broken pipe.
@@ -202,163 +230,53 @@ impl Broker {
         }
     }
 
-    /// Applies the policy: a request ready to pass on, or the refusal.
-    /// Takes `body` when it uses it; a refused request leaves it to be drained.
-    async fn prepare(&self, mut parts: Parts, body: &mut Option<Incoming>) -> Result<Request<ProxyBody>, Refusal> {
-        let uid = &self.scope.uid;
-        let passed = |parts: Parts, body: &mut Option<Incoming>| {
-            Ok(Request::from_parts(parts, body.take().expect("the body is used once").boxed()))
+    /// Applies the policy: the request to forward (a new one, built from what
+    /// was checked) and its plan, or the refusal. Takes `body` when it uses
+    /// it; a refused request leaves it to be drained.
+    async fn prepare(
+        &self,
+        parts: Parts,
+        body: &mut Option<Incoming>,
+        wants_upgrade: bool,
+    ) -> Result<(Request<ProxyBody>, Plan), Refusal> {
+        let mut plan = policy::plan(&parts.method, parts.uri.path(), parts.uri.query(), &self.scope)?;
+        let mut headers = forwarded_headers(&parts.headers, &plan)?;
+        if plan.upgrade && wants_upgrade {
+            headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+            headers.insert(UPGRADE, HeaderValue::from_static("tcp"));
+        }
+        let forwarded: ProxyBody = match plan.body {
+            Body::Empty => Empty::new().map_err(|never| match never {}).boxed(),
+            Body::Json(kind) => {
+                let bytes = read_body(body.take().expect("the body is used once")).await?;
+                let checked = policy::body::check(kind, &bytes, &self.scope)?;
+                plan.checks.extend(checked.checks);
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                headers.insert(CONTENT_LENGTH, checked.body.len().into());
+                Full::new(Bytes::from(checked.body)).map_err(|never| match never {}).boxed()
+            }
+            Body::Tar => {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
+                if let Some(length) = parts.headers.get(CONTENT_LENGTH) {
+                    headers.insert(CONTENT_LENGTH, length.clone());
+                }
+                body.take().expect("the body is used once").boxed()
+            }
         };
-        let read_json = async |body: &mut Option<Incoming>, what: &str| {
-            policy::parse_body(&read_body(body.take().expect("the body is used once")).await?, what)
-        };
-        match policy::route(&parts.method, parts.uri.path()) {
-            Route::Pass => passed(parts, body),
-            Route::Refused(refusal) => Err(refusal),
-            Route::Filtered => {
-                let query = policy::add_label_filter(parts.uri.query(), uid)?;
-                set_query(&mut parts, &query)?;
-                passed(parts, body)
-            }
-            Route::Build => {
-                let query = policy::build_query(parts.uri.query(), uid)?;
-                set_query(&mut parts, &query)?;
-                passed(parts, body)
-            }
-            Route::CreateContainer => {
-                let mut json = read_json(body, "a container create").await?;
-                let checks = policy::check_container_create(&mut json, &self.scope)?;
-                if let Some(workspace) = &self.scope.workspace {
-                    for bind in &checks.binds {
-                        policy::check_bind_links(bind, &workspace.node_path)?;
-                    }
-                }
-                self.verify(checks).await?;
-                Ok(with_json(parts, &json))
-            }
-            Route::CreateNetwork => {
-                let mut json = read_json(body, "a network create").await?;
-                policy::check_network_create(&mut json, uid)?;
-                Ok(with_json(parts, &json))
-            }
-            Route::CreateVolume => {
-                let mut json = read_json(body, "a volume create").await?;
-                policy::check_volume_create(&mut json, uid)?;
-                if let Some(name) = json.get("Name").and_then(|n| n.as_str()).filter(|n| !n.is_empty())
-                    && let Some(false) = self.owns(Kind::Volume, name).await?
-                {
-                    return Err(Refusal::forbidden(format!("volume `{name}` exists and is not this sandbox's")));
-                }
-                Ok(with_json(parts, &json))
-            }
-            Route::Object { kind, id, action } => {
-                self.require(kind, &id).await?;
-                match (kind, action.as_str()) {
-                    (Kind::Container, "exec") => {
-                        let json = read_json(body, "an exec create").await?;
-                        policy::check_exec_create(&json)?;
-                        Ok(with_json(parts, &json))
-                    }
-                    (Kind::Network, "connect" | "disconnect") => {
-                        let json = read_json(body, "a network connect").await?;
-                        let container = json.get("Container").and_then(|c| c.as_str()).unwrap_or_default();
-                        self.require(Kind::Container, container).await?;
-                        Ok(with_json(parts, &json))
-                    }
-                    _ => passed(parts, body),
-                }
-            }
-            Route::Exec { id } => {
-                let container = match self.docker.inspect_exec(&id).await {
-                    Ok(exec) => exec.container_id.unwrap_or_default(),
-                    Err(e) if is_not_found(&e) => {
-                        return Err(Refusal::not_found(Kind::Container, &format!("exec {id}")));
-                    }
-                    Err(e) => return Err(daemon_error(e)),
-                };
-                self.require(Kind::Container, &container).await.map_err(|_| Refusal {
-                    status: StatusCode::NOT_FOUND,
-                    message: format!("No such exec instance: {id}"),
-                })?;
-                passed(parts, body)
-            }
-            Route::Commit => {
-                let container = policy::parse_query(parts.uri.query())
-                    .into_iter()
-                    .find(|(k, _)| k == "container")
-                    .map(|(_, v)| v)
-                    .unwrap_or_default();
-                self.require(Kind::Container, &container).await?;
-                passed(parts, body)
-            }
-        }
-    }
-
-    /// Whether the sandbox owns an object: `None` when it does not exist.
-    async fn owns(&self, kind: Kind, id: &str) -> Result<Option<bool>, Refusal> {
-        let labels = match kind {
-            Kind::Container => self.docker.inspect_container(id, None).await.map(|c| c.config.and_then(|c| c.labels)),
-            Kind::Network => self.docker.inspect_network(id, None).await.map(|n| n.labels),
-            Kind::Volume => self.docker.inspect_volume(id).await.map(|v| Some(v.labels)),
-            Kind::Image => self.docker.inspect_image(id).await.map(|i| i.config.and_then(|c| c.labels)),
-        };
-        match labels {
-            Ok(labels) => Ok(Some(labels.unwrap_or_default().get(SANDBOX_LABEL) == Some(&self.scope.uid))),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(daemon_error(e)),
-        }
-    }
-
-    /// Passes only when the sandbox owns the object; anything else looks
-    /// missing (the sandbox learns nothing about others' objects). Images are
-    /// shared, so removing one it did not build says why.
-    async fn require(&self, kind: Kind, id: &str) -> Result<(), Refusal> {
-        match self.owns(kind, id).await? {
-            Some(true) => Ok(()),
-            Some(false) if kind == Kind::Image => Err(Refusal::forbidden(format!(
-                "image `{id}` is shared by the node's sandboxes; a sandbox may remove only images it built"
-            ))),
-            _ => Err(Refusal::not_found(kind, id)),
-        }
-    }
-
-    /// The lookups a container create needs: joined containers and networks
-    /// must be the sandbox's; named volumes must be, or are created with its label.
-    async fn verify(&self, checks: ContainerChecks) -> Result<(), Refusal> {
-        // Not a 404 here: the CLI answers a 404 from create by pulling the image.
-        for container in &checks.containers {
-            if self.owns(Kind::Container, container).await? != Some(true) {
-                return Err(Refusal::forbidden(format!(
-                    "container `{container}` is not one of this sandbox's containers; a container may join only \
-                     the namespaces and volumes of its own sandbox's containers"
-                )));
-            }
-        }
-        for network in &checks.networks {
-            if self.owns(Kind::Network, network).await? != Some(true) {
-                return Err(Refusal::forbidden(format!("network `{network}` is not one of this sandbox's networks")));
-            }
-        }
-        for volume in &checks.volumes {
-            match self.owns(Kind::Volume, volume).await? {
-                Some(true) => {}
-                Some(false) => {
-                    return Err(Refusal::forbidden(format!("volume `{volume}` exists and is not this sandbox's")));
-                }
-                None => {
-                    let labels = HashMap::from([(SANDBOX_LABEL.to_string(), self.scope.uid.clone())]);
-                    let request =
-                        VolumeCreateRequest { name: Some(volume.clone()), labels: Some(labels), ..Default::default() };
-                    self.docker.create_volume(request).await.map_err(daemon_error)?;
-                }
-            }
-        }
-        Ok(())
+        self.lookups().run(&plan.checks).await?;
+        let mut request = Request::builder()
+            .method(parts.method.clone())
+            .uri(plan.path_and_query.as_str())
+            .body(forwarded)
+            .map_err(|e| Refusal::bad_request(format!("the request cannot be forwarded: {e}")))?;
+        *request.headers_mut() = headers;
+        Ok((request, plan))
     }
 
     async fn forward(
         &self,
         request: Request<ProxyBody>,
+        plan: &Plan,
         client_upgrade: Option<OnUpgrade>,
         upstream: &Upstream,
     ) -> Result<Response<ProxyBody>, Refusal> {
@@ -372,9 +290,10 @@ impl Broker {
             sender.send_request(request)
         };
         let mut response = pending.await.map_err(|e| unavailable(&self.daemon_socket, &e))?;
-        if response.status() == StatusCode::SWITCHING_PROTOCOLS
-            && let Some(client) = client_upgrade
-        {
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            let Some(client) = client_upgrade.filter(|_| plan.upgrade) else {
+                return Err(Refusal::bad_request("the daemon switched protocols on a request that did not ask to"));
+            };
             let daemon = hyper::upgrade::on(&mut response);
             let uid = self.scope.uid.clone();
             tokio::spawn(async move {
@@ -388,9 +307,40 @@ impl Broker {
                     Err(e) => debug!(sandbox = %uid, error = %e, "upgrade failed"),
                 }
             });
+            return Ok(response.map(BodyExt::boxed));
         }
-        Ok(response.map(BodyExt::boxed))
+        answers::answer(&plan.after, response, self.lookups()).await
     }
+}
+
+/// The headers the daemon gets: a fixed `Host`, the client's `User-Agent`,
+/// and registry credentials where the endpoint takes them (decoded and
+/// re-encoded). Everything else the client sent stays behind.
+fn forwarded_headers(client: &HeaderMap, plan: &Plan) -> Result<HeaderMap, Refusal> {
+    let mut headers = HeaderMap::new();
+    headers.insert(HOST, HeaderValue::from_static("docker"));
+    if let Some(agent) = client.get(USER_AGENT) {
+        headers.insert(USER_AGENT, agent.clone());
+    }
+    let header = |name: &str, encode: fn(&[u8]) -> Result<String, Refusal>| -> Result<Option<HeaderValue>, Refusal> {
+        match client.get(name).filter(|v| !v.is_empty()) {
+            Some(value) => HeaderValue::from_str(&encode(value.as_bytes())?)
+                .map(Some)
+                .map_err(|e| Refusal::bad_request(format!("header {name}: {e}"))),
+            None => Ok(None),
+        }
+    };
+    if plan.registry_auth
+        && let Some(value) = header("x-registry-auth", policy::registry::auth_header)?
+    {
+        headers.insert("x-registry-auth", value);
+    }
+    if plan.registry_config
+        && let Some(value) = header("x-registry-config", policy::registry::config_header)?
+    {
+        headers.insert("x-registry-config", value);
+    }
+    Ok(headers)
 }
 
 async fn connect_daemon(socket: &Path) -> Result<SendRequest<ProxyBody>, Refusal> {
@@ -414,37 +364,10 @@ fn unavailable(socket: &Path, error: &dyn std::fmt::Display) -> Refusal {
     }
 }
 
-fn daemon_error(error: bollard::errors::Error) -> Refusal {
-    match error {
-        bollard::errors::Error::DockerResponseServerError { status_code, message } => {
-            Refusal { status: StatusCode::from_u16(status_code).unwrap_or(StatusCode::BAD_GATEWAY), message }
-        }
-        other => Refusal {
-            status: StatusCode::BAD_GATEWAY,
-            message: format!("dockyard: the node's Docker daemon did not answer: {other}"),
-        },
-    }
-}
-
 async fn read_body(body: Incoming) -> Result<Bytes, Refusal> {
     Limited::new(body, MAX_JSON_BODY).collect().await.map(|b| b.to_bytes()).map_err(|e| {
         Refusal::bad_request(format!("the request body could not be read (at most {MAX_JSON_BODY} bytes): {e}"))
     })
-}
-
-fn with_json(mut parts: Parts, json: &serde_json::Map<String, serde_json::Value>) -> Request<ProxyBody> {
-    let bytes = Bytes::from(serde_json::to_vec(json).expect("a JSON map serializes"));
-    parts.headers.remove(TRANSFER_ENCODING);
-    parts.headers.insert(CONTENT_LENGTH, bytes.len().into());
-    parts.headers.insert(CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
-    Request::from_parts(parts, Full::new(bytes).map_err(|never| match never {}).boxed())
-}
-
-fn set_query(parts: &mut Parts, query: &str) -> Result<(), Refusal> {
-    parts.uri = format!("{}?{query}", parts.uri.path())
-        .parse::<Uri>()
-        .map_err(|e| Refusal::bad_request(format!("the request's query cannot be rewritten: {e}")))?;
-    Ok(())
 }
 
 /// An error the way the Docker daemon writes one (the CLI prints `message`).
