@@ -333,6 +333,15 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
     assert!(bad_json.starts_with("HTTP/1.1 400") && bad_json.contains("not valid JSON"), "{bad_json}");
     assert_eq!(cli.ok(&["exec", &app, "echo", "still-ok"]).await, "still-ok\n");
 
+    // An image imported from a tar carries no label: the ledger knows it is the sandbox's.
+    let imported = format!("{uid}-imported:1");
+    let exported = dir.join("exported.tar");
+    cli.ok(&["export", "-o", exported.to_str().unwrap(), &app]).await;
+    cli.ok(&["import", exported.to_str().unwrap(), &imported]).await;
+    assert_eq!(cli.ok(&["run", "--rm", &imported, "echo", "imported"]).await, "imported\n");
+    let imported_id = docker.inspect_image(&imported).await.unwrap().id.unwrap();
+    assert!(brokers.ledger().owns(&uid, &imported_id), "the import is recorded");
+
     // Cleanup removes everything the sandbox created and nothing else.
     let found = list(&docker, &uid).await.unwrap();
     assert_eq!(found.containers.len(), 3, "{found:?}");
@@ -343,6 +352,9 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
     assert_eq!(removed, found);
     assert!(list(&docker, &uid).await.unwrap().is_empty(), "nothing labelled is left");
     assert!(docker.inspect_image(&image).await.is_err(), "the built image is gone");
+    let unlabelled = brokers.ledger().cleanup(&docker, &uid, &[IMAGE.into()]).await.unwrap();
+    assert_eq!(unlabelled, [imported_id], "the ledger's images go too");
+    assert!(docker.inspect_image(IMAGE).await.is_ok(), "the shared image stays (it was loaded through the broker too)");
     docker.inspect_container(&other, None).await.expect("the other sandbox's container is untouched");
     docker
         .remove_container(&other_id, Some(RemoveContainerOptionsBuilder::default().force(true).build()))

@@ -8,6 +8,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use bollard::Docker;
+use bollard::query_parameters::RemoveImageOptionsBuilder;
+use dockyard_docker_policy::reference;
+
+use crate::docker::{is_conflict, is_not_found};
+
 /// The image IDs each sandbox owns.
 pub struct ImageLedger {
     dir: PathBuf,
@@ -61,6 +67,42 @@ impl ImageLedger {
             std::fs::rename(&temporary, &path)?;
         }
         Ok(())
+    }
+
+    /// Removes the images only `uid` owns (not shared by its class, not owned
+    /// by another sandbox, not used by any container), then forgets it.
+    /// Returns the IDs removed.
+    pub async fn cleanup(&self, docker: &Docker, uid: &str, shared: &[String]) -> io::Result<Vec<String>> {
+        let shared: Vec<String> = shared.iter().map(|r| reference::normalize(r)).collect();
+        let mut removed = Vec::new();
+        for id in self.images(uid) {
+            if !self.other_owners(uid, &id).is_empty() {
+                continue;
+            }
+            let tags = match docker.inspect_image(&id).await {
+                Ok(image) => image.repo_tags.unwrap_or_default(),
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(io::Error::other(e)),
+            };
+            if tags.iter().any(|t| shared.contains(&reference::normalize(t))) {
+                continue;
+            }
+            // Never forced: an image a container still uses stays.
+            let options = || Some(RemoveImageOptionsBuilder::default().force(false).noprune(false).build());
+            let mut gone = false;
+            for name in tags.iter().chain(std::iter::once(&id)) {
+                match docker.remove_image(name, options(), None).await {
+                    Ok(_) => gone = true,
+                    Err(e) if is_not_found(&e) || is_conflict(&e) => {}
+                    Err(e) => return Err(io::Error::other(e)),
+                }
+            }
+            if gone {
+                removed.push(id);
+            }
+        }
+        self.forget(uid)?;
+        Ok(removed)
     }
 
     /// Forgets a sandbox (after its cleanup).
