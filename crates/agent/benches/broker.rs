@@ -137,15 +137,19 @@ async fn main() {
     let (mut raw_s, mut broker_s) = (Vec::new(), Vec::new());
     let ctx = context.to_str().unwrap();
     for _ in 0..ROUNDS {
-        for (host, into) in [(&raw, &mut raw_s), (&brokered, &mut broker_s)] {
-            let t = docker_cli(host, &["build", "-q", "-t", &format!("{uid}-ctx"), ctx]);
+        // One tag each: the broker lets a sandbox name only its own images.
+        for (host, tag, into) in [(&raw, "raw", &mut raw_s), (&brokered, "broker", &mut broker_s)] {
+            let t = docker_cli(host, &["build", "-q", "-t", &format!("{uid}-ctx-{tag}"), ctx]);
             into.push(t.as_secs_f64());
         }
     }
     let (raw_build, broker_build) = (median(raw_s), median(broker_s));
     let throughput_ratio = raw_build / broker_build;
     println!("throughput: 1 GiB build context: raw {raw_build:.2} s, broker {broker_build:.2} s (median of {ROUNDS})");
-    Command::new("docker").args(["rmi", "-f", &format!("{uid}-ctx")]).env("DOCKER_HOST", &raw).output().unwrap();
+    for tag in ["raw", "broker"] {
+        let image = format!("{uid}-ctx-{tag}");
+        Command::new("docker").args(["rmi", "-f", &image]).env("DOCKER_HOST", &raw).output().unwrap();
+    }
 
     // Cleanup of 100 running containers: the agent's cleanup vs `docker rm -f`.
     let (mut agent_s, mut rm_s) = (Vec::new(), Vec::new());

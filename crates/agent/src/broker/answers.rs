@@ -15,8 +15,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tracing::warn;
 
-use super::ProxyBody;
-use super::lookups::Lookups;
+use dockyard_docker_proxy::ProxyBody;
+
+use super::lookups::View;
 use dockyard_docker_policy::Refusal;
 
 /// Largest image list the broker filters.
@@ -28,7 +29,7 @@ const MAX_KEPT: usize = 1 << 20;
 pub async fn answer(
     after: &After,
     response: http::Response<Incoming>,
-    lookups: Lookups<'_>,
+    lookups: View<'_>,
 ) -> Result<http::Response<ProxyBody>, Refusal> {
     let (parts, body) = response.into_parts();
     if !parts.status.is_success() {
@@ -70,7 +71,7 @@ struct ImageSummary {
     labels: Option<std::collections::HashMap<String, String>>,
 }
 
-async fn filter_images(bytes: &[u8], lookups: &Lookups<'_>) -> Result<Bytes, Refusal> {
+async fn filter_images(bytes: &[u8], lookups: &View<'_>) -> Result<Bytes, Refusal> {
     let images: Vec<Box<RawValue>> = serde_json::from_slice(bytes)
         .map_err(|e| Refusal::bad_request(format!("the daemon's image list is not a JSON list: {e}")))?;
     let mut kept = Vec::new();
@@ -96,7 +97,7 @@ struct OwnedLookups {
 }
 
 impl OwnedLookups {
-    fn from(lookups: &Lookups<'_>) -> Self {
+    fn from(lookups: &View<'_>) -> Self {
         Self { scope: lookups.scope.clone(), docker: lookups.docker.clone(), ledger: lookups.ledger_handle() }
     }
 }
@@ -129,7 +130,7 @@ impl Recorder {
     }
 
     async fn record(self, output: Bytes, owned: OwnedLookups) {
-        let lookups = Lookups { scope: &owned.scope, docker: &owned.docker, ledger: &owned.ledger };
+        let lookups = View { scope: &owned.scope, docker: &owned.docker, ledger: &owned.ledger };
         for name in self.made(&output) {
             match lookups.image(&name).await {
                 Ok(Some(image)) => {

@@ -4,19 +4,48 @@
 //! with the refusal the client sees.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use bollard::Docker;
 use bollard::models::VolumeCreateRequest;
-use dockyard_docker_policy::{Check, Kind, Refusal, SANDBOX_LABEL, Scope, reference};
+use dockyard_docker_policy::{After, Check, Kind, Refusal, SANDBOX_LABEL, Scope, reference};
+use dockyard_docker_proxy::{ProxyBody, check_bind_links};
+use http::Response;
 use http::StatusCode;
+use hyper::body::Incoming;
 
 use super::images::ImageLedger;
 use crate::docker::is_not_found;
 
+/// The lookups of the node's shared daemon, for the proxy.
+pub struct NodeLookups {
+    pub docker: Docker,
+    pub ledger: Arc<ImageLedger>,
+}
+
+impl NodeLookups {
+    fn view<'a>(&'a self, scope: &'a Scope) -> View<'a> {
+        View { scope, docker: &self.docker, ledger: &self.ledger }
+    }
+}
+
+impl dockyard_docker_proxy::Lookups for NodeLookups {
+    async fn run(&self, scope: &Scope, checks: &[Check]) -> Result<(), Refusal> {
+        self.view(scope).run(checks).await
+    }
+
+    async fn answer(
+        &self,
+        scope: &Scope,
+        after: &After,
+        response: Response<Incoming>,
+    ) -> Result<Response<ProxyBody>, Refusal> {
+        super::answers::answer(after, response, self.view(scope)).await
+    }
+}
+
 /// One sandbox's view of the daemon's objects.
-pub struct Lookups<'a> {
+pub struct View<'a> {
     pub scope: &'a Scope,
     pub docker: &'a Docker,
     pub ledger: &'a Arc<ImageLedger>,
@@ -29,7 +58,7 @@ pub struct ImageFacts {
     pub labels: HashMap<String, String>,
 }
 
-impl Lookups<'_> {
+impl View<'_> {
     pub fn ledger_handle(&self) -> Arc<ImageLedger> {
         self.ledger.clone()
     }
@@ -176,70 +205,5 @@ pub fn daemon_error(error: bollard::errors::Error) -> Refusal {
             status: StatusCode::BAD_GATEWAY,
             message: format!("dockyard: the node's Docker daemon did not answer: {other}"),
         },
-    }
-}
-
-/// Whether a rewritten bind source stays inside the workspace on the node once
-/// symbolic links are followed (a sandbox can create `ws/x -> /etc`, which
-/// dockerd would follow). Missing parts are fine: Docker creates them as
-/// directories under the last existing one, which was checked. Reads the file
-/// system, so the workspace's node path must be visible to the agent.
-pub fn check_bind_links(bind: &Path, workspace_node_path: &Path) -> Result<(), Refusal> {
-    let root = std::fs::canonicalize(workspace_node_path).map_err(|e| {
-        Refusal::forbidden(format!(
-            "the workspace's node path {} cannot be checked ({e}), so bind mounts are refused",
-            workspace_node_path.display()
-        ))
-    })?;
-    let Ok(rest) = bind.strip_prefix(workspace_node_path) else {
-        return Err(Refusal::forbidden(format!("bind source {} is outside the workspace", bind.display())));
-    };
-    let mut current = root.clone();
-    for part in rest.components() {
-        let next = current.join(part);
-        match std::fs::symlink_metadata(&next) {
-            Err(_) => return Ok(()),
-            Ok(metadata) if metadata.file_type().is_symlink() => {
-                let target = std::fs::canonicalize(&next).map_err(|_| {
-                    Refusal::forbidden(format!(
-                        "bind source {} goes through a symbolic link that leads nowhere; refused",
-                        bind.display()
-                    ))
-                })?;
-                if !target.starts_with(&root) {
-                    return Err(Refusal::forbidden(format!(
-                        "bind source {} leads out of the workspace through a symbolic link; refused",
-                        bind.display()
-                    )));
-                }
-                current = target;
-            }
-            Ok(_) => current = next,
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn symbolic_links_must_stay_inside_the_workspace() {
-        let root = std::env::temp_dir().join(format!("dockyard-links-{}", std::process::id()));
-        let ws = root.join("ws");
-        std::fs::create_dir_all(ws.join("data/deep")).unwrap();
-        std::os::unix::fs::symlink("/etc", ws.join("out")).unwrap();
-        std::os::unix::fs::symlink("../..", ws.join("data/up")).unwrap();
-        std::os::unix::fs::symlink("data", ws.join("in")).unwrap();
-        std::os::unix::fs::symlink("/nowhere-at-all", ws.join("dangling")).unwrap();
-        assert!(check_bind_links(&ws.join("data/deep"), &ws).is_ok());
-        assert!(check_bind_links(&ws.join("in/deep/not-yet"), &ws).is_ok(), "links inside, then missing parts");
-        assert!(check_bind_links(&ws, &ws).is_ok());
-        for bad in ["out", "out/cron.d", "data/up", "data/up/ws", "dangling/x"] {
-            let refusal = check_bind_links(&ws.join(bad), &ws).expect_err(bad);
-            assert!(refusal.message.contains("symbolic link"), "{bad}: {}", refusal.message);
-        }
-        std::fs::remove_dir_all(root).unwrap();
     }
 }
