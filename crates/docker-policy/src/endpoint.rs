@@ -280,6 +280,38 @@ pub enum Check {
     BindLinks(std::path::PathBuf),
 }
 
+/// Refuses the names a plan would look up unless they are names dockerd
+/// could mean: a lookup by a name with `/`, `.` or `..` segments would be a
+/// different request to the daemon than the one it stands for.
+pub fn check_names(checks: &[Check]) -> Result<(), Refusal> {
+    let object = |name: &str| {
+        !name.is_empty()
+            && name.len() <= 256
+            && !name.starts_with('.')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    };
+    let image = |name: &str| {
+        !name.is_empty()
+            && name.len() <= 512
+            && name.split('/').all(|segment| !segment.is_empty() && segment != "." && segment != "..")
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b':' | b'/' | b'@'))
+    };
+    for check in checks {
+        let (valid, kind, name) = match check {
+            Check::Owns(kind, name) | Check::Joins(kind, name) => (object(name), kind.noun(), name),
+            Check::VolumeOwnedOrNew(name) => (object(name), "volume", name),
+            Check::ImageUsable(name) | Check::ImageOwned(name) | Check::ReferenceFree(name) => {
+                (image(name), "image", name)
+            }
+            Check::BindLinks(_) => continue,
+        };
+        if !valid {
+            return Err(Refusal::bad_request(format!("`{name}` is not a valid {kind} name or ID")));
+        }
+    }
+    Ok(())
+}
+
 /// What the proxy does with the daemon's answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum After {
@@ -562,6 +594,28 @@ mod tests {
             let refusal = planned(method, path, None).unwrap_err();
             assert_eq!(refusal.status, http::StatusCode::FORBIDDEN, "{path}");
             assert!(refusal.message.contains(reason), "{path}: {}", refusal.message);
+        }
+    }
+
+    #[test]
+    fn names_to_look_up_must_be_plain() {
+        assert!(check_names(&[Check::Owns(Kind::Container, "web-1".into())]).is_ok());
+        assert!(check_names(&[Check::ImageUsable("reg.local:5000/a/b:1@sha256:00".into())]).is_ok());
+        for bad in [
+            Check::Owns(Kind::Container, "../containers/x".into()),
+            Check::Joins(Kind::Network, "a/b".into()),
+            Check::Owns(Kind::Container, ".".into()),
+            Check::VolumeOwnedOrNew("".into()),
+            Check::ImageUsable("../../containers/x".into()),
+            Check::ImageUsable("/abs".into()),
+            Check::ReferenceFree("a//b".into()),
+            Check::ImageOwned("a b".into()),
+        ] {
+            assert_eq!(
+                check_names(std::slice::from_ref(&bad)).unwrap_err().status,
+                http::StatusCode::BAD_REQUEST,
+                "{bad:?}"
+            );
         }
     }
 

@@ -186,6 +186,7 @@ impl<L: Lookups> Proxy<L> {
             }
             Body::Empty | Body::Tar => None,
         };
+        dockyard_docker_policy::endpoint::check_names(&plan.checks)?;
         self.lookups.run(&self.scope, &plan.checks).await?;
         let forwarded: ProxyBody = match (plan.body, json) {
             (Body::Json(_), Some(json)) => {
