@@ -364,7 +364,7 @@ fn bounded_pids(asked: Option<i64>, scope: &Scope) -> i64 {
 /// list into "every address, a random port").
 fn check_ports(host: &mut HostConfig, scope: &Scope) -> Result<(), Refusal> {
     let publishes = host.port_bindings.as_ref().is_some_and(|p| !p.is_empty());
-    if !publishes && !host.publish_all_ports {
+    if (!publishes && !host.publish_all_ports) || scope.rules.publish_anywhere {
         return Ok(());
     }
     let Some(host_ip) = &scope.rules.publish_host_ip else {

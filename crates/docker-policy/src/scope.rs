@@ -45,12 +45,25 @@ pub struct Rules {
     /// The node address published ports bind to; `None`: publishing is refused.
     #[serde(default)]
     pub publish_host_ip: Option<String>,
+    /// Ports may be published on any address the client names: the daemon's
+    /// network namespace is the sandbox Pod's own (DinD), not the node's.
+    #[serde(default)]
+    pub publish_anywhere: bool,
     /// Whether builds and imports may make the daemon fetch a URL (`remote=`, `fromSrc=`).
     #[serde(default)]
     pub allow_remote_fetch: bool,
     /// Image references every sandbox of the class may use without owning them.
     #[serde(default)]
     pub shared_images: Vec<String>,
+}
+
+impl Rules {
+    /// The rules in front of a sandbox's own daemon (DinD): its network is the
+    /// Pod's, so publishing ports and fetching URLs reach only what the Pod's
+    /// own network (and its NetworkPolicy) reaches.
+    pub fn own_daemon() -> Self {
+        Self { publish_anywhere: true, allow_remote_fetch: true, ..Self::default() }
+    }
 }
 
 /// PIDs limit of a brokered container when the class gives none.
@@ -62,6 +75,7 @@ impl Default for Rules {
             pids_limit: DEFAULT_PIDS_LIMIT,
             log_drivers: Vec::new(),
             publish_host_ip: None,
+            publish_anywhere: false,
             allow_remote_fetch: false,
             shared_images: Vec::new(),
         }
