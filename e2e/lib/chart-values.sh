@@ -1,15 +1,14 @@
 # Helm values for installing charts/dockyard on this machine's e2e cluster
 # (sourced by scripts/demo, e2e/tests/sandboxes.sh and e2e/bench/latency.sh).
-# These VMs cannot grant `privileged` (CAP_SYS_RESOURCE): the default class
-# uses the explicit capability profile, as a cluster that forbids privileged
-# would. The node's dockerd and kubelet keep their files under the cluster's
-# state directory instead of /var/run/docker.sock and /var/lib/kubelet.
+# The default class keeps the chart's DinD profile, userNamespace (these VMs
+# could not grant `privileged` anyway: no CAP_SYS_RESOURCE). The node's dockerd
+# and kubelet keep their files under the cluster's state directory instead of
+# /var/run/docker.sock and /var/lib/kubelet.
 DOCKYARD_E2E_STATE_DIR=${DOCKYARD_STATE_DIR:-/var/tmp/dockyard-cluster}
 HELM_VALUES=(
-  --set 'defaultClass.dind.security.profile=capabilities'
-  --set 'defaultClass.dind.security.capabilities={ALL}'
-  --set 'defaultClass.dind.security.dropCapabilities={SYS_RESOURCE}'
   --set 'defaultClass.dind.storageSize=5Gi'
+  # The node's preloaded test image, as a platform team shares its base images.
+  --set 'defaultClass.broker.sharedImages={dockyard/busybox:1}'
   --set "agent.dockerSocket=$DOCKYARD_E2E_STATE_DIR/docker/docker.sock"
   --set "agent.kubeletRootDir=$DOCKYARD_E2E_STATE_DIR/kubelet/root"
 )

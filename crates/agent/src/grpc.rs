@@ -5,13 +5,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use dockyard_docker_policy::{Rules, WorkspaceMapping};
 use dockyard_proto::agent::v1 as pb;
 use dockyard_proto::agent::v1::node_agent_server::NodeAgent;
 use tonic::{Request, Response, Status};
 use tracing::info;
 
 use crate::auth::Authenticator;
-use crate::broker::policy::WorkspaceMapping;
 use crate::node::{Agent, AgentError};
 use crate::resources::SandboxResources;
 use crate::state::{Mode, SandboxRecord};
@@ -92,14 +92,25 @@ impl NodeAgent for NodeAgentService {
                 ));
             }
         };
-        let record = SandboxRecord {
+        let mut record = SandboxRecord {
             namespace: sandbox.namespace,
             name: sandbox.name,
             uid: sandbox.uid,
             mode,
             pod_uid: (!request.pod_uid.is_empty()).then_some(request.pod_uid),
             workspace,
+            cgroup_parent: None,
+            rules: Rules::default(),
         };
+        // The Pod's cgroup and the class's rules are the Pod watch's to find
+        // (from the API server, not from the caller): kept for the same Pod.
+        if let Some(known) = self.agent.record(&record.uid)?
+            && record.pod_uid.as_ref().is_none_or(|pod| known.pod_uid.as_ref() == Some(pod))
+        {
+            record.pod_uid = known.pod_uid;
+            record.cgroup_parent = known.cgroup_parent;
+            record.rules = known.rules;
+        }
         info!(%caller, sandbox = %record.uid, "prepare");
         let socket = self.agent.prepare(record)?;
         Ok(Response::new(pb::PrepareSandboxResponse {

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod broker;
+pub mod cgroup;
 pub mod docker;
 pub mod grpc;
 pub mod node;

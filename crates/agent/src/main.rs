@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use dockyard_agent::auth::Authenticator;
+use dockyard_agent::cgroup::CgroupDriver;
 use dockyard_agent::grpc::NodeAgentService;
 use dockyard_agent::node::{Agent, Settings};
 use dockyard_agent::{pods, sweep};
@@ -42,6 +43,18 @@ struct Args {
     /// The kubelet's root directory on the node.
     #[arg(long, env = "DOCKYARD_KUBELET_ROOT_DIR", default_value = "/var/lib/kubelet")]
     kubelet_root_dir: PathBuf,
+    /// The kubelet's cgroupRoot (a cgroupfs path): sandbox Pods' cgroups lie
+    /// under `<root>/kubepods`, and brokered containers go in their Pod's.
+    #[arg(long, env = "DOCKYARD_KUBELET_CGROUP_ROOT", default_value = "/")]
+    kubelet_cgroup_root: String,
+    /// The kubelet's cgroupDriver. The node's dockerd must use the same one
+    /// (`docker info`); otherwise brokered sandboxes cannot create containers.
+    #[arg(long, env = "DOCKYARD_KUBELET_CGROUP_DRIVER", value_enum, default_value = "cgroupfs")]
+    kubelet_cgroup_driver: CgroupDriver,
+    /// The node's /sys/fs/cgroup as mounted in the agent (read-only), if it is:
+    /// a Pod's cgroup is used only once it exists there.
+    #[arg(long, env = "DOCKYARD_HOST_CGROUP_MOUNT")]
+    host_cgroup_mount: Option<PathBuf>,
     /// User names allowed to call the gRPC API (comma-separated), e.g. the controller's ServiceAccount.
     #[arg(long, env = "DOCKYARD_AGENT_ALLOWED_USERS", value_delimiter = ',', required = true)]
     allowed_users: Vec<String>,
@@ -109,6 +122,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         state_dir: args.state_dir.clone(),
         kubelet_root: args.kubelet_root_dir.clone(),
         stop_grace_seconds: args.stop_grace_seconds,
+        kubelet_cgroup_root: args.kubelet_cgroup_root.clone(),
+        kubelet_cgroup_driver: args.kubelet_cgroup_driver,
+        host_cgroup_mount: args.host_cgroup_mount.clone(),
     })?);
 
     for record in agent.restore()? {

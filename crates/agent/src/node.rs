@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use dockyard_api::render::names;
+use dockyard_docker_policy::Scope;
 use tracing::{info, warn};
 
 use crate::broker::Brokers;
-use crate::broker::policy::Scope;
+use crate::broker::images::ImageLedger;
+use crate::cgroup::{self, CgroupDriver, QosClass};
 use crate::docker;
 use crate::resources::{self, SandboxResources};
 use crate::state::{InvalidUid, Mode, SandboxRecord, StateDir, validate_uid};
@@ -34,6 +36,16 @@ pub struct Settings {
     pub kubelet_root: PathBuf,
     /// Seconds a container gets between SIGTERM and SIGKILL in a cleanup.
     pub stop_grace_seconds: i32,
+    /// The kubelet's `cgroupRoot` (a cgroupfs path, `/` by default): Pods'
+    /// cgroups lie under `<root>/kubepods`.
+    pub kubelet_cgroup_root: String,
+    /// The kubelet's `cgroupDriver`; the node's dockerd must use the same one,
+    /// or its containers could not be put in the Pods' cgroups.
+    pub kubelet_cgroup_driver: CgroupDriver,
+    /// The node's `/sys/fs/cgroup` as the agent sees it, when mounted: a Pod's
+    /// cgroup is used only once it exists there (a wrong cgroup root would
+    /// otherwise give containers a new, unlimited cgroup).
+    pub host_cgroup_mount: Option<PathBuf>,
 }
 
 /// Why the agent could not do what it was asked.
@@ -50,6 +62,24 @@ pub enum AgentError {
     #[error("the agent's files on the node: {0}")]
     Io(#[from] io::Error),
 }
+
+/// Why a host-socket sandbox's cgroup parent is not known (its broker then
+/// refuses to create containers).
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupUnknown {
+    /// Nothing is wrong, it is too early: asked again at the Pod's next update.
+    #[error("{0}")]
+    NotYet(String),
+    /// The node is set up so that containers cannot be put in Pods' cgroups.
+    #[error("{0}")]
+    Misconfigured(String),
+    /// The node's dockerd did not answer; whatever was known stays.
+    #[error("cannot ask the node's Docker daemon for its cgroup driver: {0}")]
+    Docker(#[from] bollard::errors::Error),
+}
+
+/// How long the daemon's cgroup driver is remembered.
+const DAEMON_DRIVER_TTL: Duration = Duration::from_secs(60);
 
 /// The result of a readiness check.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +108,8 @@ pub struct Agent {
     /// Sandboxes cleaned up by this process: the Pod watch must not bring them
     /// back while their Pods are still being removed.
     cleaned_up: Mutex<HashSet<String>>,
+    /// The daemon's cgroup driver (`docker info`) and when it was asked.
+    daemon_driver: Mutex<Option<(Instant, String)>>,
 }
 
 impl Agent {
@@ -90,8 +122,9 @@ impl Agent {
             docker.clone(),
             settings.socket_root.clone(),
             settings.socket_gid,
+            ImageLedger::open(&settings.state_dir.join("images"))?,
         );
-        Ok(Self { settings, docker, brokers, state, cleaned_up: Mutex::default() })
+        Ok(Self { settings, docker, brokers, state, cleaned_up: Mutex::default(), daemon_driver: Mutex::default() })
     }
 
     /// After a start: serves the recorded sandboxes' sockets again and returns
@@ -134,6 +167,55 @@ impl Agent {
         }
     }
 
+    /// The cgroup of the Pod `pod_uid` (QoS class `qos_class`, its
+    /// `status.qosClass`) as the node's dockerd names it: the cgroup parent of
+    /// the containers its sandbox starts.
+    pub async fn pod_cgroup_parent(&self, pod_uid: &str, qos_class: Option<&str>) -> Result<String, CgroupUnknown> {
+        let qos = qos_class.and_then(QosClass::parse).ok_or_else(|| {
+            CgroupUnknown::NotYet(format!("the Pod's QoS class is not known yet (status.qosClass {qos_class:?})"))
+        })?;
+        let kubelet = self.settings.kubelet_cgroup_driver;
+        let daemon = self.daemon_cgroup_driver().await?;
+        if CgroupDriver::from_docker(&daemon) != Some(kubelet) {
+            return Err(CgroupUnknown::Misconfigured(format!(
+                "the node's dockerd uses the cgroup driver {daemon:?} and the kubelet {:?} (the agent's \
+                 --kubelet-cgroup-driver): containers cannot be put in Pods' cgroups; run dockerd with \
+                 --exec-opt native.cgroupdriver={} or correct --kubelet-cgroup-driver",
+                kubelet.as_str(),
+                kubelet.as_str()
+            )));
+        }
+        let root = &self.settings.kubelet_cgroup_root;
+        let parent = cgroup::pod_cgroup_parent(root, kubelet, qos, pod_uid);
+        if let Some(mount) = &self.settings.host_cgroup_mount {
+            let relative = cgroup::pod_cgroup_dir(root, kubelet, qos, pod_uid);
+            match cgroup::pod_cgroup_exists(mount, &relative) {
+                Some(true) => {}
+                Some(false) => {
+                    return Err(CgroupUnknown::NotYet(format!(
+                        "the Pod's cgroup {parent} does not exist (yet) under {} (if the Pod runs, check the \
+                         agent's --kubelet-cgroup-root {root:?})",
+                        mount.display()
+                    )));
+                }
+                None => warn!(mount = %mount.display(), "no cgroup hierarchy there: Pods' cgroups are not checked"),
+            }
+        }
+        Ok(parent)
+    }
+
+    /// The node's dockerd's cgroup driver (`docker info`), asked at most once a minute.
+    async fn daemon_cgroup_driver(&self) -> Result<String, bollard::errors::Error> {
+        if let Some((asked, driver)) = self.daemon_driver.lock().expect("driver cache poisoned").as_ref()
+            && asked.elapsed() < DAEMON_DRIVER_TTL
+        {
+            return Ok(driver.clone());
+        }
+        let driver = self.docker.info().await?.cgroup_driver.map(|d| d.to_string()).unwrap_or_default();
+        *self.daemon_driver.lock().expect("driver cache poisoned") = Some((Instant::now(), driver.clone()));
+        Ok(driver)
+    }
+
     fn pod_volume(&self, pod_uid: &str, volume: &str) -> PathBuf {
         self.settings.kubelet_root.join("pods").join(pod_uid).join("volumes/kubernetes.io~empty-dir").join(volume)
     }
@@ -142,7 +224,8 @@ impl Agent {
         self.pod_volume(pod_uid, names::VOLUME_DOCKER_SOCKET).join("docker.sock")
     }
 
-    fn record(&self, uid: &str) -> Result<Option<SandboxRecord>, AgentError> {
+    /// The record of a sandbox this node serves.
+    pub fn record(&self, uid: &str) -> Result<Option<SandboxRecord>, AgentError> {
         validate_uid(uid)?;
         Ok(self.state.sandbox(uid)?)
     }
@@ -223,7 +306,13 @@ impl Agent {
         self.state.begin_cleanup(&record)?;
         self.cleaned_up.lock().expect("cleanup registry poisoned").insert(uid.to_string());
         self.brokers.remove(uid)?;
-        let removed = resources::cleanup(&self.docker, uid, self.settings.stop_grace_seconds).await?;
+        let mut removed = resources::cleanup(&self.docker, uid, self.settings.stop_grace_seconds).await?;
+        let shared = &scope(&record).rules.shared_images;
+        for id in self.brokers.ledger().cleanup(&self.docker, uid, shared).await? {
+            if !removed.images.contains(&id) {
+                removed.images.push(id);
+            }
+        }
         self.state.forget_sandbox(uid)?;
         self.state.finish_cleanup(uid)?;
         info!(sandbox = %uid, namespace = %record.namespace, name = %record.name,
@@ -256,8 +345,15 @@ impl Agent {
     }
 }
 
+/// What the broker of a host-socket sandbox serves: its UID, workspace,
+/// cgroup parent and its class's rules, all from the agent's record.
 fn scope(record: &SandboxRecord) -> Scope {
-    Scope { uid: record.uid.clone(), workspace: record.workspace.clone() }
+    Scope {
+        uid: record.uid.clone(),
+        workspace: record.workspace.clone(),
+        cgroup_parent: record.cgroup_parent.clone(),
+        rules: record.rules.clone(),
+    }
 }
 
 /// Bytes of the files under `path` (0 when it does not exist); does not follow symlinks.

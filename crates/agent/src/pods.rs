@@ -1,19 +1,33 @@
 //! The sandbox Pods scheduled to this node: each one is prepared as soon as
-//! the API server shows it here, before its workload waits for Docker.
+//! the API server shows it here, before its workload waits for Docker, and
+//! again whenever it changes (its QoS class and cgroup may come later) or a
+//! SandboxClass changes (its rules may).
+//!
+//! A host-socket sandbox's broker rules come from the API server, never from
+//! the Pod (its tenant may patch its labels and annotations): its Sandbox,
+//! the SandboxClasses and its namespace's labels, decided by the same pure
+//! policy as the controller's admission.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use dockyard_api::labels;
 use dockyard_api::render::names;
-use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
+use dockyard_api::v1alpha1::{Sandbox, SandboxClass};
+use dockyard_api::{SandboxClassSpec, labels, policy};
+use dockyard_docker_policy::{Rules, WorkspaceMapping};
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
-use tracing::{debug, warn};
+use tokio::sync::Notify;
+use tracing::{debug, error, info, warn};
 
-use crate::broker::policy::WorkspaceMapping;
-use crate::node::Agent;
+use crate::node::{Agent, CgroupUnknown};
 use crate::state::{Mode, SandboxRecord};
 
 /// Where a sandbox Pod's workspace volume comes from.
@@ -61,6 +75,8 @@ pub fn record_from_pod(pod: &Pod, kubelet_root: &Path) -> Option<(SandboxRecord,
         mode,
         pod_uid: Some(pod_uid),
         workspace: None,
+        cgroup_parent: None,
+        rules: Rules::default(),
     };
     Some((record, mount_path, source))
 }
@@ -74,7 +90,52 @@ async fn claim_node_path(client: &Client, namespace: &str, claim: &str) -> Resul
     Ok(spec.and_then(|s| s.host_path.map(|h| h.path).or(s.local.map(|l| l.path)).map(PathBuf::from)))
 }
 
-async fn prepare_pod(agent: &Agent, client: &Client, pod: &Pod) {
+/// Why a sandbox's rules could not be looked up this time (the API server
+/// did not answer, or the classes are not listed yet).
+#[derive(Debug, thiserror::Error)]
+enum RulesLookup {
+    #[error("the SandboxClasses are not listed yet")]
+    ClassesNotListed,
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+}
+
+/// The broker rules of `record`'s sandbox, from the API server: those of the
+/// class that admits its Sandbox, or the strictest (with a warning) when the
+/// Sandbox is gone, is another one than the Pod's, or is not admitted.
+async fn sandbox_rules(
+    client: &Client,
+    classes: &Store<SandboxClass>,
+    record: &SandboxRecord,
+) -> Result<Rules, RulesLookup> {
+    if classes.wait_until_ready().now_or_never().is_none() {
+        return Err(RulesLookup::ClassesNotListed);
+    }
+    let (namespace, name, uid) = (&record.namespace, &record.name, &record.uid);
+    let sandboxes: Api<Sandbox> = Api::namespaced(client.clone(), namespace);
+    let Some(sandbox) = sandboxes.get_opt(name).await? else {
+        warn!(sandbox = %uid, %namespace, %name, "its Sandbox does not exist: the broker gets the strictest rules");
+        return Ok(Rules::default());
+    };
+    if sandbox.metadata.uid.as_deref() != Some(uid.as_str()) {
+        warn!(sandbox = %uid, %namespace, %name, found = ?sandbox.metadata.uid,
+              "the Sandbox of that name has another UID than its Pod's label: the broker gets the strictest rules");
+        return Ok(Rules::default());
+    }
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let namespace_labels: BTreeMap<String, String> =
+        namespaces.get_metadata_opt(namespace).await?.map(|n| n.labels().clone()).unwrap_or_default();
+    let classes = classes.state();
+    match policy::sandbox_broker_rules(&sandbox, &classes, &namespace_labels) {
+        Ok(rules) => Ok(rules),
+        Err(refusal) => {
+            warn!(sandbox = %uid, %namespace, %name, %refusal, "its class does not admit it: the broker gets the strictest rules");
+            Ok(Rules::default())
+        }
+    }
+}
+
+async fn prepare_pod(agent: &Agent, client: &Client, classes: &Store<SandboxClass>, pod: &Pod) {
     let Some((mut record, mount_path, source)) = record_from_pod(pod, &agent.settings.kubelet_root) else { return };
     // A Pod on its way out, or whose sandbox was cleaned up already: nothing to prepare.
     let finished =
@@ -96,6 +157,33 @@ async fn prepare_pod(agent: &Agent, client: &Client, pod: &Pod) {
     if record.mode == Mode::HostSocket {
         record.workspace =
             node_path.map(|node_path| WorkspaceMapping { sandbox_path: PathBuf::from(mount_path), node_path });
+        // What was found for this same Pod stays when a lookup fails for a moment.
+        let previous = agent.record(&record.uid).ok().flatten().filter(|r| r.pod_uid == record.pod_uid);
+        let pod_uid = record.pod_uid.as_deref().unwrap_or_default();
+        let qos_class = pod.status.as_ref().and_then(|s| s.qos_class.as_deref());
+        record.cgroup_parent = match agent.pod_cgroup_parent(pod_uid, qos_class).await {
+            Ok(parent) => Some(parent),
+            Err(CgroupUnknown::NotYet(why)) => {
+                debug!(sandbox = %record.uid, pod = %pod.name_any(), %why, "cgroup parent not known yet");
+                None
+            }
+            Err(CgroupUnknown::Misconfigured(why)) => {
+                error!(sandbox = %record.uid, pod = %pod.name_any(), %why,
+                       "its broker refuses to create containers: they could not be put in the Pod's cgroup");
+                None
+            }
+            Err(e) => {
+                warn!(sandbox = %record.uid, pod = %pod.name_any(), error = %e, "keeping the cgroup parent found before");
+                previous.as_ref().and_then(|p| p.cgroup_parent.clone())
+            }
+        };
+        record.rules = match sandbox_rules(client, classes, &record).await {
+            Ok(rules) => rules,
+            Err(e) => {
+                warn!(sandbox = %record.uid, error = %e, "cannot look up its class's rules; keeping those found before");
+                previous.map(|p| p.rules).unwrap_or_default()
+            }
+        };
     }
     let uid = record.uid.clone();
     match agent.prepare(record) {
@@ -104,18 +192,98 @@ async fn prepare_pod(agent: &Agent, client: &Client, pod: &Pod) {
     }
 }
 
+/// What of the classes decides rules: a change re-prepares the node's sandboxes.
+fn class_signature(classes: &Store<SandboxClass>) -> Vec<(String, Option<Time>, SandboxClassSpec)> {
+    let mut signature: Vec<_> =
+        classes.state().iter().map(|c| (c.name_any(), c.metadata.creation_timestamp.clone(), c.spec.clone())).collect();
+    signature.sort_by(|a, b| a.0.cmp(&b.0));
+    signature
+}
+
+/// Keeps `writer`'s store of SandboxClasses current; notifies `changed` when
+/// a class's spec changes, one is added or removed, and when the first list
+/// comes after some sandbox was prepared without it (`prepared_early`).
+async fn watch_classes(
+    client: Client,
+    writer: reflector::store::Writer<SandboxClass>,
+    classes: Store<SandboxClass>,
+    changed: Arc<Notify>,
+    prepared_early: Arc<AtomicBool>,
+) {
+    let api: Api<SandboxClass> = Api::all(client);
+    let mut stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(|c| c.managed_fields_mut().clear())
+        .reflect(writer)
+        .boxed();
+    let mut last = None;
+    while let Some(event) = stream.next().await {
+        match event {
+            Err(e) => warn!(error = %e, "watching SandboxClasses failed; retrying"),
+            Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
+            Ok(_) => {
+                let now = class_signature(&classes);
+                let first_late = last.is_none() && prepared_early.load(Ordering::Relaxed);
+                if first_late || last.as_ref().is_some_and(|last| *last != now) {
+                    changed.notify_one();
+                }
+                last = Some(now);
+            }
+        }
+    }
+}
+
 /// Watches the sandbox Pods on this node and prepares each; runs until the stream ends.
 pub async fn watch(agent: Arc<Agent>, client: Client) {
-    let pods: Api<Pod> = Api::all(client.clone());
+    let (classes, classes_writer) = reflector::store();
+    let class_changed = Arc::new(Notify::new());
+    let prepared_early = Arc::new(AtomicBool::new(false));
+    tokio::spawn(watch_classes(
+        client.clone(),
+        classes_writer,
+        classes.clone(),
+        class_changed.clone(),
+        prepared_early.clone(),
+    ));
+    // Rules need the classes: wait for their first list, but not forever
+    // (without them sandboxes are served with the strictest rules, then again
+    // once the list comes).
+    if tokio::time::timeout(Duration::from_secs(30), classes.wait_until_ready()).await.is_err() {
+        warn!(
+            "SandboxClasses not listed after 30 s: preparing sandboxes with the strictest broker rules until they are"
+        );
+        prepared_early.store(true, Ordering::Relaxed);
+    }
+
+    let api: Api<Pod> = Api::all(client.clone());
     let config = watcher::Config::default()
         .fields(&format!("spec.nodeName={}", agent.settings.node_name))
         .labels(&format!("{} in (dind,hostSocket)", labels::DOCKER_MODE));
-    let mut stream = watcher(pods, config).default_backoff().applied_objects().boxed();
+    let (pods, pods_writer) = reflector::store();
+    let mut stream = watcher(api, config)
+        .default_backoff()
+        .modify(|p| p.managed_fields_mut().clear())
+        .reflect(pods_writer)
+        .applied_objects()
+        .boxed();
     loop {
-        match stream.try_next().await {
-            Ok(Some(pod)) => prepare_pod(&agent, &client, &pod).await,
-            Ok(None) => return,
-            Err(e) => warn!(error = %e, "watching the node's sandbox Pods failed; retrying"),
+        tokio::select! {
+            next = stream.try_next() => match next {
+                Ok(Some(pod)) => prepare_pod(&agent, &client, &classes, &pod).await,
+                Ok(None) => return,
+                Err(e) => warn!(error = %e, "watching the node's sandbox Pods failed; retrying"),
+            },
+            () = class_changed.notified() => {
+                let host_socket: Vec<Arc<Pod>> = pods
+                    .state()
+                    .into_iter()
+                    .filter(|p| p.labels().get(labels::DOCKER_MODE).is_some_and(|m| m == "hostSocket"))
+                    .collect();
+                info!(sandboxes = host_socket.len(), "the SandboxClasses changed: looking up the node's brokered sandboxes' rules again");
+                for pod in host_socket {
+                    prepare_pod(&agent, &client, &classes, &pod).await;
+                }
+            }
         }
     }
 }
@@ -142,6 +310,8 @@ mod tests {
             record_from_pod(&pod(serde_json::json!({"name": "workspace", "emptyDir": {}})), Path::new("/k")).unwrap();
         assert_eq!((record.uid.as_str(), record.name.as_str(), record.mode), ("s-1", "a", Mode::HostSocket));
         assert_eq!(record.pod_uid.as_deref(), Some("pod-1"));
+        // Never from the Pod: looked up afterwards.
+        assert_eq!((record.cgroup_parent, record.rules), (None, Rules::default()));
         assert_eq!(mount, "/home/dev/src");
         assert_eq!(source, WorkspaceSource::NodePath("/k/pods/pod-1/volumes/kubernetes.io~empty-dir/workspace".into()));
     }

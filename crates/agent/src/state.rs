@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::broker::policy::WorkspaceMapping;
+use dockyard_docker_policy::{Rules, WorkspaceMapping};
 
 /// Docker mode of a sandbox, as the agent serves it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,13 +31,31 @@ pub struct SandboxRecord {
     /// Host-socket mode: the workspace inside the sandbox and on the node.
     #[serde(default)]
     pub workspace: Option<WorkspaceMapping>,
+    /// Host-socket mode: the Pod's cgroup as the node's dockerd names it, the
+    /// parent of every container the sandbox starts. `None` while unknown:
+    /// the broker then refuses to create containers.
+    #[serde(default)]
+    pub cgroup_parent: Option<String>,
+    /// Host-socket mode: what the sandbox's class lets it do on the node's
+    /// daemon (the strictest when unknown).
+    #[serde(default)]
+    pub rules: Rules,
 }
 
 impl SandboxRecord {
     /// A sandbox the agent never prepared (or whose record it lost): enough
     /// to clean up its labelled Docker objects under its UID.
     pub fn unprepared(namespace: String, name: String, uid: String) -> Self {
-        Self { namespace, name, uid, mode: Mode::HostSocket, pod_uid: None, workspace: None }
+        Self {
+            namespace,
+            name,
+            uid,
+            mode: Mode::HostSocket,
+            pod_uid: None,
+            workspace: None,
+            cgroup_parent: None,
+            rules: Rules::default(),
+        }
     }
 }
 
@@ -160,6 +178,8 @@ mod tests {
             mode: Mode::HostSocket,
             pod_uid: None,
             workspace: Some(WorkspaceMapping { sandbox_path: "/workspace".into(), node_path: "/n".into() }),
+            cgroup_parent: Some("/kubepods/burstable/podp".into()),
+            rules: Rules { pids_limit: 64, log_drivers: vec!["journald".into()], ..Rules::default() },
         };
         state.save_sandbox(&record).unwrap();
         state.begin_cleanup(&record).unwrap();
@@ -174,5 +194,25 @@ mod tests {
         assert!(reopened.pending_cleanups().unwrap().is_empty());
         assert_eq!(reopened.sandbox("u1").unwrap(), None);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_record_written_before_cgroups_and_rules_loads_with_the_strictest() {
+        // As an agent without cgroup parents and class rules wrote it.
+        let old = r#"{"namespace": "ns", "name": "a", "uid": "u1", "mode": "hostSocket", "podUid": "p1",
+                      "workspace": {"sandbox_path": "/workspace", "node_path": "/n"}}"#;
+        let record: SandboxRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(record.pod_uid.as_deref(), Some("p1"));
+        assert_eq!(record.cgroup_parent, None);
+        assert_eq!(record.rules, Rules::default());
+        let oldest: SandboxRecord =
+            serde_json::from_str(r#"{"namespace": "ns", "name": "a", "uid": "u1", "mode": "dind"}"#).unwrap();
+        assert_eq!(
+            oldest,
+            SandboxRecord { mode: Mode::Dind, ..SandboxRecord::unprepared("ns".into(), "a".into(), "u1".into()) }
+        );
+        // And a new record round-trips.
+        let new = SandboxRecord { cgroup_parent: Some("/kubepods/podp1".into()), ..record };
+        assert_eq!(serde_json::from_slice::<SandboxRecord>(&serde_json::to_vec(&new).unwrap()).unwrap(), new);
     }
 }

@@ -178,14 +178,19 @@ async fn calls_are_authenticated_and_a_killed_cleanup_finishes_after_restart() {
         .into_inner();
     assert!(readiness.ready && readiness.latency_micros > 0, "{readiness:?}");
 
-    // Containers that ignore SIGTERM: each one's stop takes the 3 s grace period.
+    // Prepared by a call alone, its Pod never seen by the agent: the Pod's
+    // cgroup is unknown, so its broker starts no container (none outside a Pod).
     let broker = connect(Path::new(&prepared.socket_path)).unwrap();
-    let mut ours = Vec::new();
-    for _ in 0..24 {
-        ours.push(labelled_container(&broker, "ignored-by-the-broker", &["sleep", "300"]).await);
-    }
+    let body = ContainerCreateBody { image: Some(IMAGE.into()), ..Default::default() };
+    let refused = broker.create_container(None, body).await.unwrap_err();
+    assert!(refused.to_string().contains("cgroup"), "{refused}");
+    // Containers that ignore SIGTERM, labelled as its broker labels them: each
+    // one's stop takes the 3 s grace period.
     let node = connect(&node_docker_socket()).unwrap();
-    assert_eq!(list(&node, &uid).await.unwrap().containers.len(), 24, "the broker labels what it creates");
+    for _ in 0..24 {
+        labelled_container(&node, &uid, &["sleep", "300"]).await;
+    }
+    assert_eq!(list(&node, &uid).await.unwrap().containers.len(), 24);
     let listed = client
         .list_sandbox_resources(with_token(
             pb::ListSandboxResourcesRequest { sandbox: sandbox_ref(&ns, &uid) },

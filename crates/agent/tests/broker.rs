@@ -117,7 +117,7 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
     let mapping = WorkspaceMapping { sandbox_path: "/workspace".into(), node_path: workspace.clone() };
     let scope = dockyard_testing::broker_scope(&uid, Some(mapping));
     let socket = brokers.ensure(scope.clone()).unwrap();
-    assert_eq!(brokers.ensure(scope).unwrap(), socket, "ensure is idempotent");
+    assert_eq!(brokers.ensure(scope.clone()).unwrap(), socket, "ensure is idempotent");
     let cli = Cli { host: format!("unix://{}", socket.display()), dir: dir.clone() };
     let other = format!("{uid}-other");
     let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
@@ -160,6 +160,23 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
     }))
     .unwrap();
     assert_eq!(cgroup.trim(), "1024", "the container's cgroup is under the sandbox's on the node");
+    // A new scope (here: the class lowered the PIDs limit) reaches the next
+    // request without dropping a connection in flight.
+    let in_flight = cli.run(&["run", "--rm", IMAGE, "sh", "-c", "sleep 2; echo survived"], None);
+    let rescope = async {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        let mut lower = scope.clone();
+        lower.rules.pids_limit = 64;
+        assert_eq!(brokers.ensure(lower).unwrap(), socket);
+    };
+    let (out, ()) = tokio::join!(in_flight, rescope);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "survived\n", "{}", String::from_utf8_lossy(&out.stderr));
+    let lowered = format!("{uid}-lowered");
+    cli.ok(&["create", "--name", &lowered, IMAGE, "true"]).await;
+    let host = docker.inspect_container(&lowered, None).await.unwrap().host_config.unwrap();
+    assert_eq!((host.pids_limit, host.oom_score_adj), (Some(64), Some(1000)), "the new scope applies; killed first");
+    cli.ok(&["rm", &lowered]).await;
+    brokers.ensure(scope.clone()).unwrap();
 
     // Compose-style: a network, a named volume, two services that find each other by name.
     let network = format!("{uid}-net");

@@ -1,11 +1,14 @@
-//! Admission policy: which SandboxClass applies to a Sandbox, and whether that
-//! class allows what the Sandbox asks for. Pure functions; the controller
-//! looks up the classes and the namespace's labels and writes the outcome as
-//! the `Admitted` condition.
+//! Admission policy: which SandboxClass applies to a Sandbox, whether that
+//! class allows what the Sandbox asks for, and what it lets a brokered
+//! host-socket sandbox do on the node's Docker daemon. Pure functions; the
+//! controller looks up the classes and the namespace's labels and writes the
+//! outcome as the `Admitted` condition, the node agent does the same lookups
+//! for its broker's rules.
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
+use dockyard_docker_policy::Rules;
 use kube::ResourceExt;
 
 use crate::quantity;
@@ -191,6 +194,36 @@ pub fn admit(
     Ok(())
 }
 
+/// What a class lets its brokered host-socket sandboxes do on the node's
+/// Docker daemon (`spec.broker`). The built-in policy: the defaults, which
+/// refuse every node-facing knob.
+pub fn broker_rules(class: ClassChoice<'_>) -> Rules {
+    let ClassChoice::Class(class) = class else { return Rules::default() };
+    let broker = &class.spec.broker;
+    Rules {
+        pids_limit: broker.pids_limit,
+        log_drivers: broker.log_drivers.clone(),
+        publish_host_ip: broker.published_ports.as_ref().map(|p| p.host_ip.clone()),
+        // Brokered containers publish on the node's addresses: only on hostIP.
+        publish_anywhere: false,
+        allow_remote_fetch: broker.allow_remote_fetch,
+        shared_images: broker.shared_images.clone(),
+    }
+}
+
+/// The broker rules of `sandbox`: those of the class that governs it when
+/// that class admits it, as the controller decides it; else why not (the
+/// caller falls back to [`Rules::default`], the strictest).
+pub fn sandbox_broker_rules<C: Borrow<SandboxClass>>(
+    sandbox: &Sandbox,
+    classes: &[C],
+    namespace_labels: &BTreeMap<String, String>,
+) -> Result<Rules, Refusal> {
+    let class = choose_class(sandbox, classes)?;
+    admit(sandbox, class, namespace_labels)?;
+    Ok(broker_rules(class))
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -298,6 +331,73 @@ mod tests {
         let r = refusal(&big, &cls);
         assert_eq!(r.reason, RefusalReason::StorageExceedsMaximum);
         assert!(r.message.contains("100Gi") && r.message.contains("50Gi"));
+    }
+
+    #[test]
+    fn broker_rules_come_from_the_class_and_default_to_the_strictest() {
+        assert_eq!(broker_rules(ClassChoice::BuiltIn), Rules::default());
+        assert_eq!(broker_rules(ClassChoice::Class(&class("plain", json!({})))), Rules::default());
+        assert_eq!(Rules::default().pids_limit, crate::v1alpha1::DEFAULT_PIDS_LIMIT);
+        let open = class(
+            "open",
+            json!({"broker": {
+                "pidsLimit": 4096,
+                "logDrivers": ["journald", "syslog"],
+                "publishedPorts": {"hostIP": "127.0.0.1"},
+                "allowRemoteFetch": true,
+                "sharedImages": ["busybox:1.36"],
+            }}),
+        );
+        assert_eq!(
+            broker_rules(ClassChoice::Class(&open)),
+            Rules {
+                pids_limit: 4096,
+                log_drivers: vec!["journald".into(), "syslog".into()],
+                publish_host_ip: Some("127.0.0.1".into()),
+                publish_anywhere: false,
+                allow_remote_fetch: true,
+                shared_images: vec!["busybox:1.36".into()],
+            }
+        );
+        // Only some fields: the others keep their defaults.
+        let some = class("some", json!({"broker": {"logDrivers": ["journald"]}}));
+        let rules = broker_rules(ClassChoice::Class(&some));
+        assert_eq!((rules.pids_limit, rules.log_drivers.as_slice()), (1024, ["journald".to_string()].as_slice()));
+        assert_eq!(rules.publish_host_ip, None);
+    }
+
+    #[test]
+    fn a_sandbox_gets_its_admitting_class_rules_or_a_refusal() {
+        let hs = json!({"image": "x", "docker": {"mode": "hostSocket"}});
+        let open = class("open", json!({"default": true, "broker": {"allowRemoteFetch": true}}));
+        let team = class(
+            "team",
+            json!({"broker": {"pidsLimit": 64}, "namespaceSelector": {"matchLabels": {"tenant": "yes"}}}),
+        );
+        let classes = vec![open, team];
+        let none = BTreeMap::new();
+        // No class named: the default class.
+        assert!(sandbox_broker_rules(&sandbox(hs.clone()), &classes, &none).unwrap().allow_remote_fetch);
+        // No class at all: the built-in policy.
+        assert_eq!(sandbox_broker_rules(&sandbox(hs.clone()), &classes[1..], &none), Ok(Rules::default()));
+        // A class that does not admit the namespace gives no rules.
+        let mut named = hs.clone();
+        named["className"] = json!("team");
+        let refused = sandbox_broker_rules(&sandbox(named.clone()), &classes, &none).unwrap_err();
+        assert_eq!(refused.reason, RefusalReason::NamespaceNotAllowed);
+        let tenant = BTreeMap::from([("tenant".to_string(), "yes".to_string())]);
+        assert_eq!(sandbox_broker_rules(&sandbox(named.clone()), &classes, &tenant).unwrap().pids_limit, 64);
+        named["className"] = json!("gone");
+        assert_eq!(
+            sandbox_broker_rules(&sandbox(named), &classes, &tenant).unwrap_err().reason,
+            RefusalReason::ClassNotFound
+        );
+        // A class that does not allow host-socket mode gives no rules either.
+        let dind_only = class("dind-only", json!({"default": true, "allowedDockerModes": ["dind"]}));
+        assert_eq!(
+            sandbox_broker_rules(&sandbox(hs), &[dind_only], &none).unwrap_err().reason,
+            RefusalReason::DockerModeNotAllowed
+        );
     }
 
     #[test]

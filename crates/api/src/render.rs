@@ -19,8 +19,8 @@ use kube::{Resource, ResourceExt};
 
 use crate::labels;
 use crate::v1alpha1::{
-    DEFAULT_DIND_STORAGE_SIZE, DindSecurityProfile, DockerMode, HostSocketAccess, Sandbox, SandboxClassSpec,
-    SandboxUser,
+    DEFAULT_DIND_STORAGE_SIZE, DIND_USER_NAMESPACE_CAPABILITIES, DindSecurityProfile, DockerMode, HostSocketAccess,
+    Sandbox, SandboxClassSpec, SandboxUser,
 };
 
 /// Fixed paths inside a sandbox Pod.
@@ -33,6 +33,10 @@ pub mod paths {
     pub const DOCKER_SOCKET_DIR: &str = "/var/run/dockyard";
     /// The Docker socket the workload uses.
     pub const DOCKER_SOCKET: &str = "/var/run/dockyard/docker.sock";
+    /// The socket the DinD daemon listens on (`dockyard-entrypoint dind
+    /// --raw-socket`), in the sidecar's own filesystem: the workload never
+    /// sees it. The sidecar's policy proxy serves `DOCKER_SOCKET` in front of it.
+    pub const DIND_RAW_SOCKET: &str = "/run/dockyard-dind/docker.sock";
     /// Data root of the DinD daemon.
     pub const DIND_DATA_DIR: &str = "/var/lib/docker";
     /// Where the prepare-user init container writes passwd, group and sudoers.d.
@@ -199,6 +203,17 @@ pub fn render_pod(
     pod_labels.insert(labels::SANDBOX_UID.into(), uid.clone());
     pod_labels.insert(labels::DOCKER_MODE.into(), mode.as_str().into());
 
+    // The kubelet gives the Pod's cgroup a memory limit only when every
+    // container has one, init containers included. The one-shot init
+    // containers take the workload's resources: an init container counts as
+    // a maximum, not a sum, so the Pod's limit and QoS class stay the
+    // workload's (and the sidecar's), and everything the sandbox starts on
+    // the node is bounded by it.
+    for init in
+        init_containers.iter_mut().filter(|c| c.name == names::INSTALL_ENTRYPOINT || c.name == names::PREPARE_USER)
+    {
+        init.resources.clone_from(&workload.resources);
+    }
     let service_account = pod_settings.service_account_name.clone();
     let pod_spec = PodSpec {
         hostname: Some(name.clone()),
@@ -328,6 +343,8 @@ fn dind_container(
         paths::ENTRYPOINT.to_string(),
         "dind".into(),
         format!("--socket={}", paths::DOCKER_SOCKET),
+        format!("--raw-socket={}", paths::DIND_RAW_SOCKET),
+        format!("--workspace={workspace_mount_path}"),
         format!("--group={}", settings.docker_group_id),
         format!("--data-root={}", paths::DIND_DATA_DIR),
     ];
@@ -338,7 +355,32 @@ fn dind_container(
         command.push(format!("--default-address-pool=base={},size={}", pool.base, pool.size));
     }
 
-    let security_context = match class_dind.security.profile {
+    let profile = class_dind.security.profile;
+    if profile == DindSecurityProfile::UserNamespace {
+        let user = &sandbox.spec.user;
+        command.push(format!("--userns-remap-uid={}", user.uid));
+        command.push(format!("--userns-remap-gid={}", user.gid));
+    }
+
+    let security_context = match profile {
+        // Root in the sidecar, but not privileged: what dockerd, containerd and
+        // runc use, nothing more (docs/architecture.md names each capability's
+        // use). Seccomp is Unconfined until a Localhost profile (RuntimeDefault
+        // plus the keyring calls and pivot_root) is installed on every node.
+        // AppArmor's runtime default refuses mount: Unconfined where the node has AppArmor.
+        DindSecurityProfile::UserNamespace => SecurityContext {
+            privileged: Some(false),
+            run_as_user: Some(0),
+            run_as_group: Some(0),
+            allow_privilege_escalation: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                add: Some(DIND_USER_NAMESPACE_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
+            }),
+            seccomp_profile: Some(SeccompProfile { type_: "Unconfined".into(), localhost_profile: None }),
+            app_armor_profile: Some(AppArmorProfile { type_: "Unconfined".into(), localhost_profile: None }),
+            ..Default::default()
+        },
         DindSecurityProfile::Privileged => SecurityContext {
             privileged: Some(true),
             run_as_user: Some(0),

@@ -58,7 +58,21 @@ fn dind_pod_has_a_native_sidecar_and_an_unprivileged_workload() {
     assert_eq!(init, [names::INSTALL_ENTRYPOINT, names::PREPARE_USER, names::DIND]);
     let dind = container(&pod, names::DIND);
     assert_eq!(dind.restart_policy.as_deref(), Some("Always"));
-    assert_eq!(dind.security_context.as_ref().unwrap().privileged, Some(true));
+    // The default profile, userNamespace: not privileged, nine capabilities,
+    // the daemon's containers in a user namespace with the user mapped to itself.
+    let dsc = dind.security_context.as_ref().unwrap();
+    assert_eq!(dsc.privileged, Some(false));
+    let caps = dsc.capabilities.as_ref().unwrap();
+    assert_eq!(caps.drop.as_deref(), Some(&["ALL".to_string()][..]));
+    assert_eq!(
+        caps.add.as_deref().unwrap(),
+        ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "SYS_CHROOT", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE"]
+    );
+    let dcmd = dind.command.as_ref().unwrap();
+    for flag in ["--userns-remap-uid=1000", "--userns-remap-gid=1000", "--socket=/var/run/dockyard/docker.sock"] {
+        assert!(dcmd.contains(&flag.to_string()), "{flag} in {dcmd:?}");
+    }
+    assert!(dcmd.contains(&format!("--raw-socket={}", paths::DIND_RAW_SOCKET)), "{dcmd:?}");
     let startup = dind.startup_probe.as_ref().unwrap();
     assert_eq!(startup.failure_threshold, Some(30), "readiness timeout defaults to 30 s");
     assert!(startup.exec.as_ref().unwrap().command.as_ref().unwrap().contains(&"ping".to_string()));
@@ -110,6 +124,7 @@ fn dind_settings_come_from_the_sandbox_and_its_class() {
     let cmd = dind.command.as_ref().unwrap();
     assert!(cmd.contains(&"--mtu=1400".to_string()), "{cmd:?}");
     assert!(cmd.contains(&"--default-address-pool=base=10.201.0.0/16,size=24".to_string()));
+    assert!(!cmd.iter().any(|a| a.starts_with("--userns-remap")), "only the userNamespace profile remaps: {cmd:?}");
     let sc = dind.security_context.as_ref().unwrap();
     assert_eq!(sc.privileged, Some(false));
     assert_eq!(sc.capabilities.as_ref().unwrap().add.as_deref(), Some(&["ALL".to_string()][..]));
@@ -125,6 +140,13 @@ fn dind_settings_come_from_the_sandbox_and_its_class() {
     let claim = &data.ephemeral.as_ref().unwrap().volume_claim_template.as_ref().unwrap().spec;
     assert_eq!(claim.storage_class_name.as_deref(), Some("fast"));
     assert_eq!(claim.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0, "30Gi");
+
+    // The privileged profile, for clusters that need it: no remap.
+    let pod =
+        render(&sandbox(json!({"image": "x"})), Some(&class(json!({"dind": {"security": {"profile": "privileged"}}}))));
+    let dind = container(&pod, names::DIND);
+    assert_eq!(dind.security_context.as_ref().unwrap().privileged, Some(true));
+    assert!(!dind.command.as_ref().unwrap().iter().any(|a| a.starts_with("--userns-remap")));
 
     // Without a size of its own, the sandbox gets the class's, on a sized emptyDir.
     let pod = render(&sandbox(json!({"image": "x"})), Some(&cls));

@@ -466,6 +466,9 @@ async fn start_agent(namespace: &str, port: u16) -> JoinHandle<()> {
             state_dir: dir.join("state"),
             kubelet_root: dir.join("kubelet"),
             stop_grace_seconds: 1,
+            kubelet_cgroup_root: "/".into(),
+            kubelet_cgroup_driver: dockyard_agent::cgroup::CgroupDriver::Cgroupfs,
+            host_cgroup_mount: None,
         })
         .unwrap(),
     );

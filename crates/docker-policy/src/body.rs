@@ -48,6 +48,9 @@ const NETWORK_OPTIONS: [&str; 4] = [
     "com.docker.network.container_iface_prefix",
 ];
 
+/// The kernel's highest OOM score adjustment: killed first.
+const MAX_OOM_SCORE_ADJ: i64 = 1000;
+
 /// A checked body, re-serialised, and the lookups it needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Checked {
@@ -313,6 +316,10 @@ fn check_host_config(host: &mut HostConfig, scope: &Scope, checks: &mut Vec<Chec
     }
     host.cgroup_parent = scope.cgroup_parent.clone().ok_or_else(no_cgroup_parent)?;
     host.pids_limit = Some(bounded_pids(host.pids_limit, scope));
+    // The first the kernel kills when the Pod runs out of memory: the kubelet
+    // gives the sandbox's own processes 995 to 1000, a container would get 0
+    // and outlive the workload (and dockerd, in DinD) that started it.
+    host.oom_score_adj = MAX_OOM_SCORE_ADJ;
     Ok(())
 }
 
@@ -679,6 +686,7 @@ mod tests {
         assert_eq!(body["HostConfig"]["Mounts"][0]["Source"], json!(NODE));
         assert_eq!(body["HostConfig"]["CgroupParent"], "/kubepods/burstable/podp");
         assert_eq!(body["HostConfig"]["PidsLimit"], 1024, "asked for more than the class allows");
+        assert_eq!(body["HostConfig"]["OomScoreAdj"], 1000, "killed before the workload that started it");
         assert!(checks.contains(&Check::ImageUsable("busybox".into())));
         assert!(checks.contains(&Check::VolumeOwnedOrNew("cache".into())));
         assert!(checks.contains(&Check::VolumeOwnedOrNew("data".into())));

@@ -376,7 +376,8 @@ pub fn plan(method: &Method, raw_path: &str, raw_query: Option<&str>, scope: &Sc
             crate::filters::add_label(&mut query, &scope.uid)?;
         }
         Endpoint::ContainerList => {
-            allow(&query, &["all", "limit", "size", "filters", "since", "before"], &[])?;
+            // `trunc_cmd`: docker-py (Compose v1) still sends it; dockerd ignores it.
+            allow(&query, &["all", "limit", "size", "filters", "since", "before", "trunc_cmd"], &[])?;
             crate::filters::add_label(&mut query, &scope.uid)?;
         }
         Endpoint::ContainerPrune | Endpoint::NetworkPrune | Endpoint::VolumePrune | Endpoint::ImagePrune => {
@@ -415,8 +416,14 @@ pub fn plan(method: &Method, raw_path: &str, raw_query: Option<&str>, scope: &Sc
                     (&["detachKeys", "logs", "stream", "stdin", "stdout", "stderr"], Body::Empty)
                 }
                 ContainerOp::Wait => (&["condition"], Body::Empty),
-                // `link` removes a link between two other containers: not listed.
-                ContainerOp::Remove => (&["v", "force"], Body::Empty),
+                // `link=1` removes a link between two other containers; docker-py
+                // sends `link=False` on every remove.
+                ContainerOp::Remove => {
+                    if query.bool("link") {
+                        return Err(Refusal::forbidden("removing a link (`link=1`) is not available to a sandbox"));
+                    }
+                    (&["v", "force", "link"], Body::Empty)
+                }
                 ContainerOp::Archive => {
                     let body = if method == Method::PUT { Body::Tar } else { Body::Empty };
                     (&["path", "noOverwriteDirNonDir", "copyUIDGID"], body)
@@ -439,7 +446,8 @@ pub fn plan(method: &Method, raw_path: &str, raw_query: Option<&str>, scope: &Sc
             }
         }
         Endpoint::ImageList => {
-            allow(&query, &["all", "filters", "digests", "shared-size", "manifests"], &[])?;
+            // `only_ids` and `filter` (a reference): docker-py's older parameters.
+            allow(&query, &["all", "filters", "digests", "shared-size", "manifests", "only_ids", "filter"], &[])?;
             plan.after = After::FilterImageList;
         }
         Endpoint::ImageSearch => allow(&query, &["term", "limit", "filters"], &[])?,
@@ -624,7 +632,8 @@ mod tests {
         let refusal = planned(Method::POST, "/containers/abc/start", Some("checkpoint-dir=/etc")).unwrap_err();
         assert!(refusal.message.contains("`checkpoint-dir`"), "{}", refusal.message);
         let refusal = planned(Method::DELETE, "/containers/abc", Some("link=1")).unwrap_err();
-        assert!(refusal.message.contains("`link`"), "{}", refusal.message);
+        assert!(refusal.message.contains("`link=1`"), "{}", refusal.message);
+        assert!(planned(Method::DELETE, "/containers/abc", Some("v=False&link=False&force=False")).is_ok());
         let list = planned(Method::GET, "/containers/json", Some("all=1")).unwrap();
         assert!(list.path_and_query.starts_with("/containers/json?all=1&filters="), "{}", list.path_and_query);
         let import = planned(Method::POST, "/images/create", Some("fromSrc=http://10.0.0.1/x.tar")).unwrap_err();

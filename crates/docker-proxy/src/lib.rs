@@ -85,9 +85,26 @@ impl Lookups for OwnDaemon {
 
 /// The proxy of one sandbox.
 pub struct Proxy<L> {
-    pub scope: Scope,
+    /// Read at the start of each request: a new scope (the Pod's cgroup
+    /// became known, the class changed) applies to the next request without
+    /// dropping the connections in flight.
+    scope: std::sync::RwLock<Scope>,
     pub daemon_socket: PathBuf,
     pub lookups: L,
+}
+
+impl<L> Proxy<L> {
+    pub fn new(scope: Scope, daemon_socket: PathBuf, lookups: L) -> Self {
+        Self { scope: std::sync::RwLock::new(scope), daemon_socket, lookups }
+    }
+
+    pub fn scope(&self) -> Scope {
+        self.scope.read().expect("scope lock poisoned").clone()
+    }
+
+    pub fn set_scope(&self, scope: Scope) {
+        *self.scope.write().expect("scope lock poisoned") = scope;
+    }
 }
 
 /// Serves one sandbox's socket until aborted; connections end with it.
@@ -100,7 +117,7 @@ pub async fn serve<L: Lookups>(listener: UnixListener, proxy: Arc<Proxy<L>>) {
                     connections.spawn(proxy.clone().serve_connection(stream));
                 }
                 Err(e) => {
-                    warn!(sandbox = %proxy.scope.uid, error = %e, "accepting a connection failed");
+                    warn!(sandbox = %proxy.scope().uid, error = %e, "accepting a connection failed");
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
             },
@@ -125,7 +142,7 @@ impl<L: Lookups> Proxy<L> {
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
         if let Err(e) = connection.await {
-            debug!(sandbox = %self.scope.uid, error = %e, "connection ended with an error");
+            debug!(sandbox = %self.scope().uid, error = %e, "connection ended with an error");
         }
     }
     async fn handle(&self, mut request: Request<Incoming>, upstream: &Upstream) -> Response<ProxyBody> {
@@ -134,8 +151,9 @@ impl<L: Lookups> Proxy<L> {
         let path = request.uri().path().to_string();
         let (parts, body) = request.into_parts();
         let mut body = Some(body);
-        let outcome = match self.prepare(parts, &mut body, client_upgrade.is_some()).await {
-            Ok((request, plan)) => self.forward(request, &plan, client_upgrade, upstream).await,
+        let scope = self.scope();
+        let outcome = match self.prepare(&scope, parts, &mut body, client_upgrade.is_some()).await {
+            Ok((request, plan)) => self.forward(&scope, request, &plan, client_upgrade, upstream).await,
             Err(refusal) => {
                 // Read what the client is still sending (a build context, an
                 // archive), so it gets to read the refusal instead of a broken pipe.
@@ -148,7 +166,7 @@ impl<L: Lookups> Proxy<L> {
         match outcome {
             Ok(response) => response,
             Err(refusal) => {
-                let (uid, status) = (&self.scope.uid, refusal.status.as_u16());
+                let (uid, status) = (&scope.uid, refusal.status.as_u16());
                 if refusal.status.is_server_error() {
                     warn!(sandbox = %uid, %method, %path, status, reason = %refusal.message, "failed");
                 } else if refusal.status != StatusCode::NOT_FOUND {
@@ -164,11 +182,12 @@ impl<L: Lookups> Proxy<L> {
     /// it; a refused request leaves it to be drained.
     async fn prepare(
         &self,
+        scope: &Scope,
         parts: Parts,
         body: &mut Option<Incoming>,
         wants_upgrade: bool,
     ) -> Result<(Request<ProxyBody>, Plan), Refusal> {
-        let mut plan = dockyard_docker_policy::plan(&parts.method, parts.uri.path(), parts.uri.query(), &self.scope)?;
+        let mut plan = dockyard_docker_policy::plan(&parts.method, parts.uri.path(), parts.uri.query(), scope)?;
         let mut headers = forwarded_headers(&parts.headers, &plan)?;
         if plan.upgrade && wants_upgrade {
             headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
@@ -180,14 +199,14 @@ impl<L: Lookups> Proxy<L> {
         let json = match plan.body {
             Body::Json(kind) => {
                 let bytes = read_body(body.take().expect("the body is used once")).await?;
-                let checked = dockyard_docker_policy::body::check(kind, &bytes, &self.scope)?;
+                let checked = dockyard_docker_policy::body::check(kind, &bytes, scope)?;
                 plan.checks.extend(checked.checks);
                 Some(checked.body)
             }
             Body::Empty | Body::Tar => None,
         };
         dockyard_docker_policy::endpoint::check_names(&plan.checks)?;
-        self.lookups.run(&self.scope, &plan.checks).await?;
+        self.lookups.run(scope, &plan.checks).await?;
         let forwarded: ProxyBody = match (plan.body, json) {
             (Body::Json(_), Some(json)) => {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -214,6 +233,7 @@ impl<L: Lookups> Proxy<L> {
 
     async fn forward(
         &self,
+        scope: &Scope,
         request: Request<ProxyBody>,
         plan: &Plan,
         client_upgrade: Option<OnUpgrade>,
@@ -234,7 +254,7 @@ impl<L: Lookups> Proxy<L> {
                 return Err(Refusal::bad_request("the daemon switched protocols on a request that did not ask to"));
             };
             let daemon = hyper::upgrade::on(&mut response);
-            let uid = self.scope.uid.clone();
+            let uid = scope.uid.clone();
             tokio::spawn(async move {
                 match tokio::try_join!(client, daemon) {
                     Ok((client, daemon)) => {
@@ -248,7 +268,7 @@ impl<L: Lookups> Proxy<L> {
             });
             return Ok(response.map(BodyExt::boxed));
         }
-        self.lookups.answer(&self.scope, &plan.after, response).await
+        self.lookups.answer(scope, &plan.after, response).await
     }
 }
 

@@ -10,13 +10,15 @@
 //!   drop-in first when started as root), run the command as PID 1.
 //! - `single`: the one-container layout: start dockerd, wait, run the command
 //!   as the user, stop dockerd when it exits.
-//! - `dind`: prepare cgroups for dockerd in a sidecar, then exec dockerd.
+//! - `dind`: the DinD sidecar: prepare cgroups (and, with `userns-remap`, the
+//!   id maps and `/proc`) for dockerd, then run and supervise dockerd.
 //! - `ping`: one Docker ping, for probes.
 //! - `install DIR`: copy this binary into DIR.
 
 mod dind;
 mod docker;
 mod identity;
+mod proxy;
 mod supervisor;
 
 use std::path::{Path, PathBuf};
@@ -40,7 +42,7 @@ enum Cmd {
     Run(RunArgs),
     /// One container: start dockerd, wait for it, run COMMAND as the user, stop dockerd afterwards.
     Single(SingleArgs),
-    /// Prepare cgroups for dockerd, then exec dockerd (the DinD sidecar).
+    /// The DinD sidecar: prepare cgroups (and the user namespace remap) for dockerd, then run and supervise it.
     Dind(DindArgs),
     /// In a Pod's init container (as root, in the workload's image): write passwd, group and the
     /// sudoers drop-in into OUT for the workload container to mount.
@@ -107,10 +109,14 @@ struct RunArgs {
 
 #[derive(Args)]
 struct DockerdArgs {
-    /// Socket dockerd listens on.
+    /// The Docker socket the workload uses.
     #[arg(long, default_value = "/var/run/docker.sock")]
     socket: String,
-    /// Group owning the socket.
+    /// The socket dockerd itself listens on; omitted: --socket. A different path
+    /// is for a proxy in front of dockerd, which is not built in yet.
+    #[arg(long)]
+    raw_socket: Option<String>,
+    /// Group owning the workload's socket.
     #[arg(long, default_value_t = 2375)]
     group: u32,
     /// dockerd's data root.
@@ -131,10 +137,12 @@ impl DockerdArgs {
     fn settings(&self, extra_args: Vec<String>) -> dind::DockerdSettings {
         dind::DockerdSettings {
             socket: self.socket.clone(),
+            raw_socket: self.raw_socket.clone().unwrap_or_else(|| self.socket.clone()),
             group: self.group,
             data_root: self.data_root.clone(),
             mtu: self.mtu,
             default_address_pools: self.default_address_pool.clone(),
+            userns_remap: None,
             extra_args,
         }
     }
@@ -158,6 +166,18 @@ struct SingleArgs {
 struct DindArgs {
     #[command(flatten)]
     dockerd: DockerdArgs,
+    /// Run dockerd with `--userns-remap`: its containers get a user namespace
+    /// where inner root is an unprivileged id on the node and this uid (the
+    /// sandbox user) is itself, so workspace binds stay its own.
+    #[arg(long, requires = "userns_remap_gid")]
+    userns_remap_uid: Option<u32>,
+    /// The sandbox user's gid, mapped to itself like --userns-remap-uid.
+    #[arg(long, requires = "userns_remap_uid")]
+    userns_remap_gid: Option<u32>,
+    /// The workspace's mount path (the same in the workload): the only
+    /// place bind mounts may come from when a policy proxy serves --socket.
+    #[arg(long)]
+    workspace: Option<PathBuf>,
     /// Extra arguments for dockerd.
     #[arg(last = true)]
     extra: Vec<String>,
@@ -303,7 +323,12 @@ fn single(args: SingleArgs) -> Result<i32, Failure> {
     }
     let mut supervisor = Supervisor::new().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let settings = args.dockerd.settings(vec![]);
-    dind::prepare_cgroups()?;
+    if !settings.serves_workload_directly() {
+        return Err("--raw-socket is for the DinD sidecar; single-container mode serves --socket itself".into());
+    }
+    for note in dind::prepare_cgroups()? {
+        log(note);
+    }
     dind::prepare_paths(&settings)?;
     let mut dockerd_cmd = dind::dockerd_command(&args.dockerd.dockerd, &settings);
     let dockerd = dockerd_cmd.spawn().map_err(|e| format!("cannot start {}: {e}", args.dockerd.dockerd))?;
@@ -350,13 +375,56 @@ fn run_as(command: &mut Command, user: &SandboxUser, groups: Vec<nix::unistd::Gi
     }
 }
 
-fn dind_exec(args: DindArgs) -> Result<i32, Failure> {
-    use std::os::unix::process::CommandExt;
-    let settings = args.dockerd.settings(args.extra);
-    dind::prepare_cgroups()?;
+/// The DinD sidecar. dockerd runs as a child of this process (PID 1), which
+/// forwards signals to it, reaps zombies and exits with dockerd's code.
+///
+/// Proxy hook: the policy proxy (the workload never sees dockerd's raw socket)
+/// plugs in here. It is rendered with `--raw-socket` on a path only the sidecar
+/// has (e.g. `/run/dockyard-dind/docker.sock`) and `--socket` in the shared
+/// directory; dockerd then listens on the raw socket (group root) and the proxy
+/// serves `settings.socket` with `settings.group`, forwarding what the policy
+/// allows to `settings.raw_socket`. Start it (a thread with its own runtime)
+/// right before `supervisor.run`, and make the supervisor stop dockerd when the
+/// proxy ends (or restart the proxy): the workload must never be left with the
+/// raw socket, so nothing here falls back to it.
+fn dind(args: DindArgs) -> Result<i32, Failure> {
+    let mut settings = args.dockerd.settings(args.extra);
+    let mut supervisor = Supervisor::new().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let remap = match (args.userns_remap_uid, args.userns_remap_gid) {
+        (Some(uid), Some(gid)) => Some(dind::UsernsRemap { uid, gid }),
+        _ => None,
+    };
+    let mut notes = Vec::new();
+    if remap.is_some() {
+        notes.extend(dind::unmask_kernel_paths()?);
+    }
+    notes.extend(dind::prepare_cgroups()?);
+    if let Some(remap) = remap {
+        notes.extend(dind::write_subid_files(remap)?);
+        settings.userns_remap = Some(dind::REMAP_USER.into());
+    }
     dind::prepare_paths(&settings)?;
-    let error = dind::dockerd_command(&args.dockerd.dockerd, &settings).exec();
-    Err(format!("cannot exec {}: {error}", args.dockerd.dockerd))
+    for note in notes {
+        log(note);
+    }
+    let command = dind::dockerd_command(&args.dockerd.dockerd, &settings);
+    log(format_args!("starting {:?} {:?}", command.get_program(), command.get_args().collect::<Vec<_>>()));
+    // With a raw socket of its own, dockerd is reached only through the policy
+    // proxy: the workload's socket is served here, checked by the same core
+    // as the node agent's broker. The raw socket is in the sidecar's own
+    // filesystem, so a proxy that stopped leaves the workload without Docker,
+    // never with the raw daemon.
+    if !settings.serves_workload_directly() {
+        let proxy = proxy::ProxySettings {
+            socket: settings.socket.clone().into(),
+            raw_socket: settings.raw_socket.clone().into(),
+            group: settings.group,
+            workspace: args.workspace.clone(),
+        };
+        proxy::spawn(proxy).map_err(|e| format!("cannot serve {}: {e}", settings.socket))?;
+        log(format_args!("serving {} through the policy proxy to {}", settings.socket, settings.raw_socket));
+    }
+    supervisor.run(command, None).map_err(|e| format!("cannot start {}: {e}", args.dockerd.dockerd))
 }
 
 fn install(dir: &Path) -> Result<i32, Failure> {
@@ -377,7 +445,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Cmd::Run(args) => run(args),
         Cmd::Single(args) => single(args),
-        Cmd::Dind(args) => dind_exec(args),
+        Cmd::Dind(args) => dind(args),
         Cmd::Ping { docker_host, timeout } => docker::socket_path(&docker_host)
             .map_err(|e| e.to_string())
             .and_then(|path| docker::ping(&path, timeout).map(|_| 0).map_err(|e| e.to_string())),

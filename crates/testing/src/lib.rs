@@ -58,7 +58,10 @@ pub const TEST_IMAGE: &str = "dockyard/busybox:1";
 /// The scope of a brokered test sandbox on the node's dockerd: its containers
 /// go under the cgroup `/dockyard-tests/<uid>` (a Pod's in a cluster), and the
 /// test image is shared with it as a class would share it.
-pub fn broker_scope(uid: &str, workspace: Option<dockyard_docker_policy::WorkspaceMapping>) -> dockyard_docker_policy::Scope {
+pub fn broker_scope(
+    uid: &str,
+    workspace: Option<dockyard_docker_policy::WorkspaceMapping>,
+) -> dockyard_docker_policy::Scope {
     dockyard_docker_policy::Scope {
         uid: uid.to_string(),
         workspace,

@@ -37,8 +37,11 @@ pub struct Brokers {
     socket_root: PathBuf,
     socket_gid: u32,
     ledger: Arc<ImageLedger>,
-    running: Mutex<HashMap<String, (Scope, JoinHandle<()>)>>,
+    running: Mutex<HashMap<String, Served>>,
 }
+
+/// A sandbox's proxy and the task serving its socket.
+type Served = (Arc<Proxy<NodeLookups>>, JoinHandle<()>);
 
 impl Brokers {
     /// Brokers to the daemon at `daemon_socket`, serving sockets under
@@ -71,16 +74,20 @@ impl Brokers {
         &self.ledger
     }
 
-    /// Serves the broker socket of `scope` (again, if its scope changed or its
-    /// socket vanished). Idempotent.
+    /// Serves the broker socket of `scope`: a new scope for a socket already
+    /// served applies to its next request, the connections in flight stay;
+    /// a vanished socket or a stopped server is served anew. Idempotent.
     pub fn ensure(&self, scope: Scope) -> std::io::Result<PathBuf> {
         let path = self.socket_path(&scope.uid);
         let mut running = self.running.lock().expect("broker registry poisoned");
-        if let Some((current, handle)) = running.get(&scope.uid)
-            && *current == scope
+        if let Some((proxy, handle)) = running.get(&scope.uid)
             && !handle.is_finished()
             && path.exists()
         {
+            if proxy.scope() != scope {
+                info!(sandbox = %scope.uid, "the broker's scope changed");
+                proxy.set_scope(scope);
+            }
             return Ok(path);
         }
         if let Some((_, handle)) = running.remove(&scope.uid) {
@@ -94,13 +101,12 @@ impl Brokers {
         let listener = UnixListener::bind(&path)?;
         chown(&path, Some(0), Some(self.socket_gid))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))?;
-        let proxy = Arc::new(Proxy {
-            scope: scope.clone(),
-            daemon_socket: self.daemon_socket.clone(),
-            lookups: NodeLookups { docker: self.docker.clone(), ledger: self.ledger.clone() },
-        });
-        info!(sandbox = %scope.uid, socket = %path.display(), "serving the broker socket");
-        running.insert(scope.uid.clone(), (scope, tokio::spawn(dockyard_docker_proxy::serve(listener, proxy))));
+        let uid = scope.uid.clone();
+        let lookups = NodeLookups { docker: self.docker.clone(), ledger: self.ledger.clone() };
+        let proxy = Arc::new(Proxy::new(scope, self.daemon_socket.clone(), lookups));
+        info!(sandbox = %uid, socket = %path.display(), "serving the broker socket");
+        let handle = tokio::spawn(dockyard_docker_proxy::serve(listener, proxy.clone()));
+        running.insert(uid, (proxy, handle));
         Ok(path)
     }
 

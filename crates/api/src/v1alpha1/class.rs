@@ -49,6 +49,11 @@ pub struct SandboxClassSpec {
     #[serde(default)]
     pub dind: ClassDind,
 
+    /// What brokered host-socket sandboxes of this class may ask of the node's
+    /// Docker daemon beyond the defaults, which refuse every node-facing knob.
+    #[serde(default)]
+    pub broker: ClassBroker,
+
     /// RuntimeClass for the Pods of this class (e.g. `sysbox-runc`, `kata`,
     /// `gvisor`). A Sandbox's own `pod.runtimeClassName` takes precedence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,6 +86,7 @@ impl Default for SandboxClassSpec {
             allowed_docker_modes: all_docker_modes(),
             allow_raw_host_socket: false,
             dind: ClassDind::default(),
+            broker: ClassBroker::default(),
             runtime_class_name: None,
             default_resources: None,
             max_resources: BTreeMap::new(),
@@ -129,6 +135,78 @@ pub struct ClassDind {
     pub resources: Option<ResourceRequirements>,
 }
 
+/// What the node agent's Docker socket broker lets brokered host-socket
+/// sandboxes of a class do on the node's daemon. Every container such a
+/// sandbox starts runs in its Pod's cgroup, whatever the class says.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassBroker {
+    /// PIDs limit of each container a sandbox starts (one asking for none or
+    /// for more gets this). Default 1024.
+    #[serde(default = "default_pids_limit")]
+    #[schemars(range(min = 16, max = 1048576))]
+    pub pids_limit: i64,
+
+    /// Log drivers containers may use besides `json-file` and `local`, which
+    /// are always allowed, e.g. `journald`. Drivers that send logs off the
+    /// node reach whatever address the container names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(regex(pattern = r"^[a-z0-9][a-z0-9_.-]{0,63}$")))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub log_drivers: Vec<String>,
+
+    /// Allows publishing container ports (`docker run -p`), bound to this
+    /// node address only. Omitted: publishing ports is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_ports: Option<PublishedPorts>,
+
+    /// Allows builds from a URL (`docker build https://…`) and image imports
+    /// from a URL (`docker import https://…`): the node's daemon fetches them,
+    /// from the node's network.
+    #[serde(default)]
+    pub allow_remote_fetch: bool,
+
+    /// Images every sandbox of the class may use (run, inspect, build from)
+    /// without having pulled or built them itself, e.g. `busybox:1.36` or
+    /// `registry.example.com/base@sha256:…`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 1024)))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub shared_images: Vec<String>,
+}
+
+/// PIDs limit of each brokered container when a class gives none.
+pub const DEFAULT_PIDS_LIMIT: i64 = dockyard_docker_policy::scope::DEFAULT_PIDS_LIMIT;
+
+fn default_pids_limit() -> i64 {
+    DEFAULT_PIDS_LIMIT
+}
+
+impl Default for ClassBroker {
+    fn default() -> Self {
+        Self {
+            pids_limit: DEFAULT_PIDS_LIMIT,
+            log_drivers: Vec::new(),
+            published_ports: None,
+            allow_remote_fetch: false,
+            shared_images: Vec::new(),
+        }
+    }
+}
+
+/// Where brokered sandboxes' published ports bind on the node.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct PublishedPorts {
+    /// The node address every published port binds to, whatever the client
+    /// asks, e.g. `127.0.0.1`. An IPv4 or IPv6 address.
+    #[serde(rename = "hostIP")]
+    #[schemars(length(min = 2, max = 45))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "isIP(self)", "message": "hostIP must be an IPv4 or IPv6 address such as 127.0.0.1"},
+    ]))]
+    pub host_ip: String,
+}
+
 /// Default size of a DinD sidecar's `/var/lib/docker`.
 pub const DEFAULT_DIND_STORAGE_SIZE: &str = "20Gi";
 
@@ -141,9 +219,15 @@ pub const DEFAULT_DIND_STORAGE_SIZE: &str = "20Gi";
      "fieldPath": ".capabilities"},
 ]))]
 pub struct DindSecurity {
-    /// `privileged` (default): a privileged sidecar. `capabilities`: exactly the
-    /// listed capabilities, with unconfined seccomp and AppArmor, for clusters
-    /// that cannot or will not grant `privileged`.
+    /// `userNamespace` (default): a sidecar that is not privileged, with the
+    /// nine capabilities the daemon uses, whose daemon runs every container in
+    /// a user namespace (`dockerd --userns-remap`): root in a container is an
+    /// unprivileged id on the node, the sandbox user is itself. `privileged`: a
+    /// privileged sidecar, containers with the node's root. `capabilities`:
+    /// exactly the listed capabilities, with unconfined seccomp and AppArmor,
+    /// containers with the node's root. Both of those are weaker; for clusters
+    /// whose runtime cannot nest user namespaces, or with a runtimeClass that
+    /// isolates the Pod itself (Sysbox, Kata). See docs/architecture.md.
     #[serde(default)]
     pub profile: DindSecurityProfile,
     /// Capabilities of the sidecar with profile `capabilities`, without the
@@ -164,12 +248,22 @@ pub struct DindSecurity {
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum DindSecurityProfile {
-    /// `securityContext.privileged: true`.
+    /// Not privileged: all capabilities dropped but the nine the daemon uses
+    /// (`DIND_USER_NAMESPACE_CAPABILITIES`), and the daemon's containers in a
+    /// user namespace (`dockerd --userns-remap`), the sandbox user mapped to itself.
     #[default]
+    UserNamespace,
+    /// `securityContext.privileged: true`; containers run with the node's root.
     Privileged,
-    /// An explicit capability set with unconfined seccomp and AppArmor.
+    /// An explicit capability set with unconfined seccomp and AppArmor;
+    /// containers run with the node's root.
     Capabilities,
 }
+
+/// Capabilities of a DinD sidecar with the `userNamespace` profile, each one
+/// used by the daemon (docs/architecture.md says what for).
+pub const DIND_USER_NAMESPACE_CAPABILITIES: [&str; 9] =
+    ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "SYS_CHROOT", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE"];
 
 /// One address pool of the inner Docker daemon.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
