@@ -6,10 +6,12 @@
 #    attack and the core_pattern attack (each with --cap-add SYS_ADMIN and
 #    seccomp/AppArmor unconfined, as issue 14 found them) must leave no marker
 #    file on the node; the node's core_pattern stays; --privileged is refused.
-#    Until the policy proxy lands the daemon accepts those options, so this is
-#    the user-namespace layer alone, and the cgroup-namespace layer alone (a
-#    container in the sidecar's own user namespace, --userns=host, sees no
-#    release_agent);
+#    Each attack twice: as the user through the workload's socket, where the
+#    sidecar's policy proxy refuses it with the reason; and straight on
+#    dockerd's raw socket inside the sidecar (what a request the policy missed
+#    would reach), where the user-namespace layer alone holds, and the
+#    cgroup-namespace layer alone (a container in the sidecar's own user
+#    namespace, --userns=host, sees no release_agent);
 #  - containment: its containers' cgroups lie under the Pod's, a container
 #    allocating 600 MiB is OOM-killed, a fork loop is stopped, the sandbox lives on;
 #  - parity: the sandbox user is itself in containers, so a bind-mounted
@@ -45,6 +47,8 @@ dump() {
   kubectl -n "$NS" logs "$POD" -c dind --tail=40 >&2 || true
 }
 x() { kubectl -n "$NS" exec -i "$POD" -c workload -- "$@"; }
+# dockerd's raw socket, reachable only inside the sidecar: a policy miss.
+rawdocker() { kubectl -n "$NS" exec -i "$POD" -c dind -- docker -H unix:///run/dockyard-dind/docker.sock "$@"; }
 no_marker() { # NAME: the node has no file of this run's marker
   local found
   found=$(ls -d /tmp/"$MARK"* 2>/dev/null || true)
@@ -94,29 +98,36 @@ ATTACK=(--cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt app
 # release_agent: mount the cgroup v1 memory hierarchy, make a cgroup whose path
 # is the marker's, set release_agent=/usr/bin/touch, empty the cgroup: the
 # kernel would run `touch /tmp/<marker>` as root in the node's namespaces.
-release_agent_attack() { # DOCKER_RUN_OPTIONS...
-  x docker run --rm "$@" -e M="$MARK" "$B" sh -c '
+release_agent_attack() { # VIA DOCKER_RUN_OPTIONS...  (VIA: x for the user's socket, rawdocker)
+  local via=("$1"); [[ $1 == x ]] && via=(x docker); shift
+  "${via[@]}" run --rm "$@" -e M="$MARK" "$B" sh -c '
     mkdir -p /cg; mount -t cgroup -o memory cgroup /cg 2>&1 || { echo "mount: FAILED"; exit 10; }
     echo "mount: ok; release_agent here: $(test -e /cg/release_agent && echo yes || echo no)"
     d=/cg/tmp/$M; mkdir -p $d && echo 1 > $d/notify_on_release || { echo "notify_on_release: FAILED"; exit 11; }
     echo /usr/bin/touch > /cg/release_agent 2>&1 || { echo "release_agent write: FAILED"; rmdir $d /cg/tmp 2>/dev/null; exit 12; }
     echo "release_agent: WRITTEN"; sh -c "echo \$\$ > $d/cgroup.procs"; sleep 2; rmdir $d /cg/tmp 2>/dev/null; exit 0' 2>&1 || true
 }
-out=$(release_agent_attack "${ATTACK[@]}")
-expect "release_agent with SYS_ADMIN, seccomp and AppArmor unconfined: cgroupfs cannot be mounted (user namespace)" "$out" "mount: FAILED"
+out=$(release_agent_attack x "${ATTACK[@]}")
+expect "release_agent attack as the user: the policy proxy refuses --cap-add with the reason" "$out" "CapAdd" "could escape to the node"
+out=$(release_agent_attack x --userns=host --cap-drop ALL)
+expect "... and --userns=host" "$out" "UsernsMode"
+out=$(release_agent_attack rawdocker "${ATTACK[@]}")
+expect "release_agent on the raw socket (a policy miss): cgroupfs cannot be mounted (user namespace)" "$out" "mount: FAILED"
 expect_not "… and release_agent was not written" "$out" "WRITTEN"
 sleep 2
 no_marker "release_agent attack"
 # In the sidecar's user namespace a container may have at most the sidecar's
 # nine capabilities (Docker's default set does not even start there).
-out=$(release_agent_attack --userns=host --cap-drop ALL "${ATTACK[@]}")
-expect "with --userns=host (until the proxy refuses it) the hierarchy is the sidecar's own: no release_agent" "$out" "release_agent here: no"
+out=$(release_agent_attack rawdocker --userns=host --cap-drop ALL "${ATTACK[@]}")
+expect "on the raw socket with --userns=host the hierarchy is the sidecar's own: no release_agent" "$out" "release_agent here: no"
 expect_not "… and release_agent was not written" "$out" "WRITTEN"
 sleep 2
 no_marker "release_agent attack in the sidecar's user namespace"
 
 core_before=$(cat /proc/sys/kernel/core_pattern)
-out=$(x docker run --rm "${ATTACK[@]}" -e M="$MARK" "$B" sh -c '
+out=$(x docker run --rm "${ATTACK[@]}" "$B" true 2>&1 || true)
+expect "core_pattern attack as the user: refused by the policy proxy" "$out" "CapAdd"
+out=$(rawdocker run --rm "${ATTACK[@]}" -e M="$MARK" "$B" sh -c '
   mount -o remount,rw /proc/sys 2>/dev/null || mount -o remount,bind,rw /proc/sys 2>/dev/null
   echo "|/usr/bin/touch /tmp/$M-core" > /proc/sys/kernel/core_pattern 2>&1 || { echo "core_pattern write: FAILED"; exit 13; }
   echo "core_pattern: WRITTEN"; ulimit -c unlimited; sh -c "kill -SEGV \$\$"; sleep 1' 2>&1 || true)
@@ -127,14 +138,24 @@ if [[ $core_after != "$core_before" ]]; then
 else
   pass "core_pattern attack: the node's core_pattern is unchanged"
 fi
-expect "… the write failed inside" "$out" "core_pattern write: FAILED"
+expect "... on the raw socket the write failed inside" "$out" "core_pattern write: FAILED"
 sleep 1
 no_marker "core_pattern attack"
 out=$(x docker run --rm --privileged "$B" true 2>&1 && echo STARTED || true)
-expect "--privileged is refused by the daemon" "$out" "privileged"
-expect_not "… and nothing started" "$out" "STARTED"
-out=$(x docker run --rm --cap-add MKNOD "$B" sh -c 'mknod /tmp/disk b 8 0 && echo MADE' 2>&1 || true)
-expect_not "a block device cannot be made, even with --cap-add MKNOD" "$out" "MADE"
+expect "--privileged is refused by the policy proxy" "$out" "Privileged"
+expect_not "... and nothing started" "$out" "STARTED"
+out=$(rawdocker run --rm --privileged "$B" true 2>&1 && echo STARTED || true)
+expect "... and by the daemon on the raw socket (user namespaces)" "$out" "privileged"
+expect_not "... and nothing started there" "$out" "STARTED"
+for opt in "--pid host" "--network host" "--device /dev/sda" "--security-opt systempaths=unconfined" "-v /var/lib/docker:/d" "-v /:/host"; do
+  out=$(x docker run --rm $opt "$B" true 2>&1 && echo STARTED || true)
+  expect "docker run $opt is refused by the policy proxy, naming why" "$out" "dockyard:"
+  expect_not "... and nothing started" "$out" "STARTED"
+done
+out=$(rawdocker run --rm --cap-add MKNOD "$B" sh -c 'mknod /tmp/disk b 8 0 && echo MADE' 2>&1 || true)
+expect_not "on the raw socket a block device cannot be made, even with --cap-add MKNOD" "$out" "MADE"
+out=$(x sh -c 'ls -l /run/dockyard-dind/docker.sock; ls /var/run/dockyard/' 2>&1 || true)
+expect "the workload cannot reach dockerd's raw socket; it sees only the proxy's" "$out" "No such file" "docker.sock"
 
 step "containment: the daemon's containers are the Pod's"
 id=$(x docker run -d "$B" sleep 300 2>/dev/null || true)
