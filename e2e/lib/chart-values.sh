@@ -14,3 +14,15 @@ HELM_VALUES=(
 )
 # The images the chart and the examples use.
 DOCKYARD_IMAGES=(dockyard-controller dockyard-agent dockyard-entrypoint dockyard-dind dockyard-sandbox)
+
+# The node profile of the e2e cluster with Dockyard's images built from this
+# tree and loaded into the node's containerd (with the test image); sets
+# KUBECONFIG, PATH and DOCKER_HOST from `e2e/cluster env`.
+start_node_with_images() {
+  local e2e_dir
+  e2e_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  "$e2e_dir/cluster" up --profile node
+  eval "$("$e2e_dir/cluster" env)"
+  "$e2e_dir/images" build "${DOCKYARD_IMAGES[@]}"
+  "$e2e_dir/images" load dockyard/busybox:1 "${DOCKYARD_IMAGES[@]/%/:latest}" 2>/dev/null
+}

@@ -28,16 +28,14 @@ source "$E2E_DIR/lib/log.sh"
 source "$E2E_DIR/lib/checks.sh"
 source "$E2E_DIR/lib/chart-values.sh"
 
-"$E2E_DIR/cluster" up --profile node
-eval "$("$E2E_DIR/cluster" env)"
 SBX=escapes
 if [[ -n ${DIND_ESCAPES_POD:-} ]]; then
+  "$E2E_DIR/cluster" up --profile node
+  eval "$("$E2E_DIR/cluster" env)"
   NS=${DIND_ESCAPES_POD%%/*} POD=${DIND_ESCAPES_POD#*/}
 else
+  start_node_with_images
   NS=e2e-dind-escapes POD=sbx-$SBX
-  IMAGES=("${DOCKYARD_IMAGES[@]}")
-  "$E2E_DIR/images" build "${IMAGES[@]}"
-  "$E2E_DIR/images" load dockyard/busybox:1 "${IMAGES[@]/%/:latest}" 2>/dev/null
 fi
 B=dockyard/busybox:1
 MARK=dockyard-e2e-marker-$$-$RANDOM # the attacks' marker, in the node's /tmp

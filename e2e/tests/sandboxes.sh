@@ -13,11 +13,7 @@ source "$E2E_DIR/lib/log.sh"
 source "$E2E_DIR/lib/checks.sh"
 source "$E2E_DIR/lib/chart-values.sh"
 
-"$E2E_DIR/cluster" up --profile node
-eval "$("$E2E_DIR/cluster" env)"
-IMAGES=("${DOCKYARD_IMAGES[@]}")
-"$E2E_DIR/images" build "${IMAGES[@]}"
-"$E2E_DIR/images" load dockyard/busybox:1 "${IMAGES[@]/%/:latest}" 2>/dev/null
+start_node_with_images
 NS=e2e-sandboxes
 STATE_DIR=$DOCKYARD_E2E_STATE_DIR
 dump() {

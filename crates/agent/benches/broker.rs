@@ -28,7 +28,7 @@ use futures::{StreamExt, stream};
 
 const IMAGE: &str = "dockyard/busybox:1";
 const LATENCY_RUNS: usize = 30;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 const CONTAINERS: usize = 100;
 
 fn median(mut values: Vec<f64>) -> f64 {

@@ -283,19 +283,8 @@ const fn host(leaf: &'static str, danger: &'static str, safe: &'static str) -> F
 const DEVICES: &str = r#"[{"PathOnHost":"/dev/kmsg","PathInContainer":"/dev/kmsg","CgroupPermissions":"rwm"}]"#;
 const BIND_ETC: &str = r#"{"type":"none","o":"bind","device":"/etc"}"#;
 const SOMEONE_ELSE: &str = r#"{"dockyard.dev/sandbox":"someone-else"}"#;
-/// Kubernetes' safe sysctls: namespaced and harmless to the node, so not an escape.
-const SAFE_SYSCTLS: [&str; 10] = [
-    "kernel.shm_rmid_forced",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range",
-    "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-];
+/// Kubernetes' safe sysctls (the policy's list): namespaced and harmless to the node, so not an escape.
+use dockyard_docker_policy::body::SAFE_SYSCTLS;
 
 const FIELDS: &[Field] = &[
     host("Privileged", "true", "false"),

@@ -26,7 +26,7 @@ const LOCAL_LOG_DRIVERS: [&str; 3] = ["", "json-file", "local"];
 const LOCAL_LOG_OPTIONS: [&str; 9] =
     ["max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag", "mode"];
 /// Kubernetes' safe sysctls: namespaced, and harmless to the node.
-const SAFE_SYSCTLS: [&str; 10] = [
+pub const SAFE_SYSCTLS: [&str; 10] = [
     "kernel.shm_rmid_forced",
     "net.ipv4.ip_local_port_range",
     "net.ipv4.tcp_syncookies",
