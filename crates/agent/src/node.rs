@@ -307,7 +307,7 @@ impl Agent {
         self.cleaned_up.lock().expect("cleanup registry poisoned").insert(uid.to_string());
         self.brokers.remove(uid)?;
         let mut removed = resources::cleanup(&self.docker, uid, self.settings.stop_grace_seconds).await?;
-        let shared = &scope(&record).rules.shared_images;
+        let shared = &record.rules.shared_images;
         for id in self.brokers.ledger().cleanup(&self.docker, uid, shared).await? {
             if !removed.images.contains(&id) {
                 removed.images.push(id);

@@ -307,7 +307,7 @@ fn check_host_config(host: &mut HostConfig, scope: &Scope, checks: &mut Vec<Chec
     }
     check_ports(host, scope)?;
     // Containment: the Pod's cgroup and a PIDs limit, whatever was asked.
-    check_resources(&mut host_resources(host), "HostConfig")?;
+    check_resources(&host_resources(host), "HostConfig")?;
     if !host.cgroup_parent.is_empty() {
         return Err(refused(
             "CgroupParent",
@@ -338,7 +338,7 @@ fn host_resources(host: &HostConfig) -> Resources {
 }
 
 /// Resource settings that reach beyond the container's own cgroup.
-fn check_resources(resources: &mut Resources, at: &str) -> Result<(), Refusal> {
+fn check_resources(resources: &Resources, at: &str) -> Result<(), Refusal> {
     if resources.cpu_realtime_period != 0 || resources.cpu_realtime_runtime != 0 {
         return Err(refused(&format!("{at}.CpuRealtime*"), "real-time scheduling is the node's to give"));
     }
@@ -543,7 +543,7 @@ fn normalize(path: &Path) -> Option<PathBuf> {
 }
 
 fn check_update(update: &mut ContainerUpdate, scope: &Scope) -> Result<(), Refusal> {
-    let mut resources = Resources {
+    let resources = Resources {
         cpu_realtime_period: update.cpu_realtime_period,
         cpu_realtime_runtime: update.cpu_realtime_runtime,
         oom_kill_disable: update.oom_kill_disable,
@@ -553,7 +553,7 @@ fn check_update(update: &mut ContainerUpdate, scope: &Scope) -> Result<(), Refus
         io_maximum_bandwidth: update.io_maximum_bandwidth,
         ..Default::default()
     };
-    check_resources(&mut resources, "update")?;
+    check_resources(&resources, "update")?;
     if !update.cgroup_parent.is_empty() {
         return Err(refused("CgroupParent", "a container's cgroup parent cannot be changed"));
     }
