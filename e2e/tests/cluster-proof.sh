@@ -63,6 +63,10 @@ refused "relative sudo command" spec.sudo.commands "$(sandbox sudo '{image: x, s
 refused "missing image" spec.image "$(sandbox noimage '{command: [sh]}')"
 refused "class with capabilities profile and no capabilities" spec.dind.security.capabilities \
   "$(printf 'apiVersion: dockyard.dev/v1alpha1\nkind: SandboxClass\nmetadata: {name: proof-bad}\nspec: {dind: {security: {profile: capabilities}}}\n')"
+refused "class allowing privileged DinD containers without a runtime class" spec.dind.privilegedContainers \
+  "$(printf 'apiVersion: dockyard.dev/v1alpha1\nkind: SandboxClass\nmetadata: {name: proof-bad}\nspec: {dind: {privilegedContainers: {reason: "trust us, really"}}}\n')"
+refused "privileged DinD containers without a reason" spec.dind.privilegedContainers.reason \
+  "$(printf 'apiVersion: dockyard.dev/v1alpha1\nkind: SandboxClass\nmetadata: {name: proof-bad}\nspec: {runtimeClassName: kata, dind: {privilegedContainers: {}}}\n')"
 
 kubectl delete namespace "$NS" --wait=false >/dev/null
 if [[ ${KEEP_CLUSTER:-0} != 1 ]]; then

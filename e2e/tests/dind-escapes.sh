@@ -85,6 +85,13 @@ step "the sidecar: not privileged, nine capabilities, a remapping daemon"
 out=$(kubectl -n "$NS" get pod "$POD" -o jsonpath='{range .spec.initContainers[?(@.name=="dind")]}privileged={.securityContext.privileged} add={.securityContext.capabilities.add} drop={.securityContext.capabilities.drop}{end}')
 expect "the DinD sidecar is not privileged and keeps exactly nine capabilities" "$out" "privileged=false" \
   '["CHOWN","DAC_OVERRIDE","FOWNER","SETGID","SETUID","SYS_CHROOT","SYS_ADMIN","NET_ADMIN","SYS_PTRACE"]' 'drop=["ALL"]'
+out=$(kubectl -n "$NS" get pod "$POD" -o jsonpath='{range .spec.initContainers[?(@.name=="dind")]}{.securityContext.seccompProfile.type}:{.securityContext.seccompProfile.localhostProfile}{end}')
+profile=${out#Localhost:}
+[[ $out == Localhost:dockyard/dind-*.json && -f $DOCKYARD_E2E_STATE_DIR/kubelet/root/seccomp/$profile ]] &&
+  pass "the sidecar's seccomp profile is the agent's Localhost profile, installed on the node ($profile)" ||
+  fail "the sidecar's seccomp profile: '$out' (installed: $(ls "$DOCKYARD_E2E_STATE_DIR/kubelet/root/seccomp/dockyard" 2>&1))"
+out=$(kubectl -n "$NS" exec "$POD" -c dind -- grep Seccomp: /proc/1/status 2>&1 || true)
+expect "the sidecar's processes run under that seccomp filter" "$(echo $out)" "Seccomp: 2"
 out=$(x docker info --format '{{json .SecurityOptions}}' 2>&1 || true)
 expect "the daemon runs its containers in user namespaces" "$out" "name=userns"
 out=$(x docker run --rm "$B" cat /proc/self/uid_map 2>&1 || true)
@@ -204,6 +211,53 @@ expect "the entrypoint logged its preparation" "$out" "cgroup namespace" "unmask
 if [[ -z ${DIND_ESCAPES_POD:-} ]]; then
   step "cleanup"
   kubectl -n "$NS" delete sandbox "$SBX" --wait=true --timeout=120s >/dev/null && pass "$SBX deleted" || { dump; fail "$SBX not deleted"; }
+
+  # A class may allow privileged inner containers only with a runtime class
+  # that isolates its Pods. This node has no Sysbox or Kata: a RuntimeClass
+  # on the node's runc stands in for one, to prove the plumbing (class →
+  # sidecar → policy proxy) and the admission rule, not isolation.
+  step "a class allowing privileged containers, with a runtime class"
+  cat <<YAML | kubectl apply -f - >/dev/null
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: dockyard-e2e-isolated}
+handler: runc
+---
+apiVersion: dockyard.dev/v1alpha1
+kind: SandboxClass
+metadata: {name: e2e-isolated}
+spec:
+  runtimeClassName: dockyard-e2e-isolated
+  dind:
+    storageSize: 5Gi
+    privilegedContainers: {reason: "e2e: stands in for a Kata runtime class"}
+YAML
+  sandbox_of() { # NAME [RUNTIME_CLASS]
+    printf 'apiVersion: dockyard.dev/v1alpha1\nkind: Sandbox\nmetadata: {name: %s}\nspec: {className: e2e-isolated, image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}%s}\n' \
+      "$1" "${2:+, pod: {runtimeClassName: $2\}}"
+  }
+  sandbox_of isolated | kubectl -n "$NS" apply -f - >/dev/null
+  sandbox_of elsewhere runc | kubectl -n "$NS" apply -f - >/dev/null
+  kubectl -n "$NS" wait sandbox/elsewhere --for=condition=Admitted=False --timeout=60s >/dev/null 2>&1 || true
+  out=$(kubectl -n "$NS" get sandbox elsewhere -o jsonpath='{range .status.conditions[?(@.type=="Admitted")]}{.reason}: {.message}{end}')
+  expect "a Sandbox of that class asking for another runtime class is not admitted, the rule named" "$out" \
+    "RuntimeClassNotAllowed" "spec.pod.runtimeClassName" "dockyard-e2e-isolated"
+  if kubectl -n "$NS" wait sandbox/isolated --for=condition=Ready --timeout=180s >/dev/null; then
+    POD=sbx-isolated
+    out=$(kubectl -n "$NS" get pod "$POD" -o jsonpath='{.spec.runtimeClassName}')
+    expect "its Pod runs in the class's runtime class" "$out" "dockyard-e2e-isolated"
+    /usr/bin/docker save "$B" | x docker load >/dev/null 2>&1 || true
+    out=$(x docker run --rm --cap-add SYS_ADMIN --security-opt seccomp=unconfined "$B" sh -c 'grep CapEff /proc/self/status' 2>&1 || true)
+    expect "--cap-add and unconfined seccomp pass the sidecar's policy proxy" "$out" "CapEff"
+    out=$(x docker run --rm -v /:/host "$B" true 2>&1 || true)
+    expect "... binds outside the workspace still do not" "$out" "outside the workspace"
+    out=$(kubectl -n "$NS" logs "$POD" -c dind 2>&1 | grep 'dockyard-entrypoint' || true)
+    expect "the sidecar logs why the class allows it" "$out" "e2e: stands in for a Kata runtime class"
+  else
+    POD=sbx-isolated dump; fail "sandbox isolated did not become Ready"
+  fi
+  kubectl -n "$NS" delete sandbox isolated elsewhere --wait=true --timeout=120s >/dev/null || true
+  kubectl delete sandboxclass e2e-isolated >/dev/null; kubectl delete runtimeclass dockyard-e2e-isolated >/dev/null
   kubectl delete namespace "$NS" --wait=false >/dev/null
   helm uninstall dockyard -n dockyard-system --wait >/dev/null
 fi

@@ -1,7 +1,7 @@
 //! `dockyard-agent`, the per-node agent: the `NodeAgent` gRPC service
 //! (readiness, cleanup, inventory, authenticated with TokenReview), the Docker
 //! socket broker of host-socket mode, the watch that prepares the node's
-//! sandbox Pods, and the orphan sweep.
+//! sandbox Pods, the orphan sweep, and the seccomp profiles its Pods name.
 
 pub mod auth;
 pub mod broker;
@@ -11,5 +11,6 @@ pub mod grpc;
 pub mod node;
 pub mod pods;
 pub mod resources;
+pub mod seccomp;
 pub mod state;
 pub mod sweep;

@@ -113,6 +113,10 @@ async fn finish_cleanup(agent: Arc<Agent>, record: dockyard_agent::state::Sandbo
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     init_logging(&args.log, args.log_format);
+    // Before anything else: a DinD sandbox Pod on this node cannot start without it.
+    let profile = dockyard_agent::seccomp::install(&args.kubelet_root_dir.join("seccomp"))
+        .map_err(|e| format!("cannot install the DinD seccomp profile under the kubelet's seccomp directory: {e}"))?;
+    info!(path = %profile.display(), "DinD seccomp profile installed");
     let client = kube::Client::try_default().await?;
     let agent = Arc::new(Agent::new(Settings {
         node_name: args.node_name.clone(),

@@ -11,6 +11,7 @@ pub mod labels;
 pub mod policy;
 pub mod quantity;
 pub mod render;
+pub mod seccomp;
 pub mod selector;
 pub mod v1alpha1;
 pub mod validation;

@@ -31,6 +31,9 @@ pub enum RefusalReason {
     ResourcesExceedMaximum,
     /// DinD storage exceeds the class's `dind.maxStorageSize`.
     StorageExceedsMaximum,
+    /// The Sandbox asks for another runtime class than its class's, which
+    /// allows privileged DinD containers only in its own.
+    RuntimeClassNotAllowed,
     /// The Sandbox or its class fails a check the schema cannot express.
     InvalidSpec,
 }
@@ -44,6 +47,7 @@ impl RefusalReason {
             Self::RawHostSocketNotAllowed => "RawHostSocketNotAllowed",
             Self::ResourcesExceedMaximum => "ResourcesExceedMaximum",
             Self::StorageExceedsMaximum => "StorageExceedsMaximum",
+            Self::RuntimeClassNotAllowed => "RuntimeClassNotAllowed",
             Self::InvalidSpec => "InvalidSpec",
         }
     }
@@ -157,6 +161,22 @@ pub fn admit(
         ));
     }
 
+    // Privileged inner containers are safe only inside the class's isolating runtime.
+    if mode == DockerMode::Dind
+        && rules.dind.privileged_containers.is_some()
+        && let Some(asked) = spec.pod.as_ref().and_then(|p| p.runtime_class_name.as_ref())
+        && Some(asked) != rules.runtime_class_name.as_ref()
+    {
+        return Err(Refusal::new(
+            RefusalReason::RuntimeClassNotAllowed,
+            format!(
+                "spec.pod.runtimeClassName {asked:?}: SandboxClass {class_name:?} allows privileged DinD containers \
+                 (spec.dind.privilegedContainers) only in its runtime class {:?}; omit it",
+                rules.runtime_class_name.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
+
     let resources = spec.resources.as_ref().or(rules.default_resources.as_ref());
     for (resource, max) in &rules.max_resources {
         let max_millis = quantity::millis(&max.0).expect("validated above");
@@ -208,6 +228,8 @@ pub fn broker_rules(class: ClassChoice<'_>) -> Rules {
         publish_anywhere: false,
         allow_remote_fetch: broker.allow_remote_fetch,
         shared_images: broker.shared_images.clone(),
+        // The node's daemon: never.
+        privileged_containers: false,
     }
 }
 
@@ -299,6 +321,38 @@ mod tests {
     }
 
     #[test]
+    fn privileged_dind_containers_stay_in_the_class_runtime() {
+        let kata = class(
+            "kata",
+            json!({"runtimeClassName": "kata", "dind": {"privilegedContainers": {"reason": "Pods run in Kata VMs"}}}),
+        );
+        let other = sandbox(json!({"image": "x", "pod": {"runtimeClassName": "runc"}}));
+        let r = refusal(&other, &kata);
+        assert_eq!(r.reason, RefusalReason::RuntimeClassNotAllowed);
+        assert!(
+            r.message.contains("spec.pod.runtimeClassName \"runc\"") && r.message.contains("\"kata\""),
+            "{}",
+            r.message
+        );
+        for fine in [json!({"image": "x"}), json!({"image": "x", "pod": {"runtimeClassName": "kata"}})] {
+            assert_eq!(admit(&sandbox(fine), ClassChoice::Class(&kata), &BTreeMap::new()), Ok(()));
+        }
+        // Without the knob, a Sandbox may pick its runtime class as before.
+        assert_eq!(admit(&other, ClassChoice::Class(&class("c", json!({}))), &BTreeMap::new()), Ok(()));
+        // The knob without a runtime class is an invalid class, named.
+        let r = refusal(
+            &sandbox(json!({"image": "x"})),
+            &class("bad", json!({"dind": {"privilegedContainers": {"reason": "trust me please"}}})),
+        );
+        assert_eq!(r.reason, RefusalReason::InvalidSpec);
+        assert!(
+            r.message.contains("spec.dind.privilegedContainers") && r.message.contains("runtimeClassName"),
+            "{}",
+            r.message
+        );
+    }
+
+    #[test]
     fn namespace_selector_restricts_namespaces() {
         let cls = class("team", json!({"namespaceSelector": {"matchLabels": {"dockyard.dev/tenant": "yes"}}}));
         let sbx = sandbox(json!({"image": "x"}));
@@ -346,7 +400,9 @@ mod tests {
                 "publishedPorts": {"hostIP": "127.0.0.1"},
                 "allowRemoteFetch": true,
                 "sharedImages": ["busybox:1.36"],
-            }}),
+            },
+            // What a class allows its own daemons never reaches the node's.
+            "runtimeClassName": "kata", "dind": {"privilegedContainers": {"reason": "Pods run in Kata VMs"}}}),
         );
         assert_eq!(
             broker_rules(ClassChoice::Class(&open)),
@@ -357,6 +413,7 @@ mod tests {
                 publish_anywhere: false,
                 allow_remote_fetch: true,
                 shared_images: vec!["busybox:1.36".into()],
+                privileged_containers: false,
             }
         );
         // Only some fields: the others keep their defaults.

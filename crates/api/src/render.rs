@@ -355,6 +355,11 @@ fn dind_container(
         command.push(format!("--default-address-pool=base={},size={}", pool.base, pool.size));
     }
 
+    if let Some(privileged) = &class_dind.privileged_containers {
+        // Admission keeps the Pod in the class's runtime class (policy::admit).
+        command.push(format!("--allow-privileged-containers={}", privileged.reason));
+    }
+
     let profile = class_dind.security.profile;
     if profile == DindSecurityProfile::UserNamespace {
         let user = &sandbox.spec.user;
@@ -365,8 +370,8 @@ fn dind_container(
     let security_context = match profile {
         // Root in the sidecar, but not privileged: what dockerd, containerd and
         // runc use, nothing more (docs/architecture.md names each capability's
-        // use). Seccomp is Unconfined until a Localhost profile (RuntimeDefault
-        // plus the keyring calls and pivot_root) is installed on every node.
+        // use). Seccomp: RuntimeDefault plus the keyring calls and pivot_root,
+        // a Localhost profile the node agent installs (crate::seccomp).
         // AppArmor's runtime default refuses mount: Unconfined where the node has AppArmor.
         DindSecurityProfile::UserNamespace => SecurityContext {
             privileged: Some(false),
@@ -377,7 +382,10 @@ fn dind_container(
                 drop: Some(vec!["ALL".into()]),
                 add: Some(DIND_USER_NAMESPACE_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
             }),
-            seccomp_profile: Some(SeccompProfile { type_: "Unconfined".into(), localhost_profile: None }),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "Localhost".into(),
+                localhost_profile: Some(crate::seccomp::dind_profile_path().into()),
+            }),
             app_armor_profile: Some(AppArmorProfile { type_: "Unconfined".into(), localhost_profile: None }),
             ..Default::default()
         },

@@ -138,6 +138,12 @@ pub fn validate_class(spec: &SandboxClassSpec) -> Result<(), ValidationErrors> {
             c.quantity(format!("spec.dind.{field}"), &q.0);
         }
     }
+    if spec.dind.privileged_containers.is_some() && spec.runtime_class_name.is_none() {
+        c.push(
+            "spec.dind.privilegedContainers",
+            "needs spec.runtimeClassName: a runtime that isolates the Pod from the node (Sysbox, Kata, gVisor)",
+        );
+    }
     if let Some(selector) = &spec.namespace_selector
         && let Err(err) = crate::selector::matches(selector, &Default::default())
     {

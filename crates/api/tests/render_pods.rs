@@ -68,11 +68,16 @@ fn dind_pod_has_a_native_sidecar_and_an_unprivileged_workload() {
         caps.add.as_deref().unwrap(),
         ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "SYS_CHROOT", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE"]
     );
+    // Seccomp: the agent's Localhost profile, RuntimeDefault plus what runc needs.
+    let seccomp = dsc.seccomp_profile.as_ref().unwrap();
+    assert_eq!(seccomp.type_, "Localhost");
+    assert_eq!(seccomp.localhost_profile.as_deref(), Some(dockyard_api::seccomp::dind_profile_path()));
     let dcmd = dind.command.as_ref().unwrap();
     for flag in ["--userns-remap-uid=1000", "--userns-remap-gid=1000", "--socket=/var/run/dockyard/docker.sock"] {
         assert!(dcmd.contains(&flag.to_string()), "{flag} in {dcmd:?}");
     }
     assert!(dcmd.contains(&format!("--raw-socket={}", paths::DIND_RAW_SOCKET)), "{dcmd:?}");
+    assert!(!dcmd.iter().any(|a| a.starts_with("--allow-privileged-containers")), "refused by default: {dcmd:?}");
     let startup = dind.startup_probe.as_ref().unwrap();
     assert_eq!(startup.failure_threshold, Some(30), "readiness timeout defaults to 30 s");
     assert!(startup.exec.as_ref().unwrap().command.as_ref().unwrap().contains(&"ping".to_string()));
@@ -110,6 +115,7 @@ fn dind_settings_come_from_the_sandbox_and_its_class() {
             "addressPools": [{"base": "10.201.0.0/16", "size": 24}],
             "storageSize": "50Gi",
             "security": {"profile": "capabilities", "capabilities": ["ALL"], "dropCapabilities": ["SYS_RESOURCE"]},
+            "privilegedContainers": {"reason": "Sysbox gives each Pod its own user namespace"},
         },
         "runtimeClassName": "sysbox-runc",
     }));
@@ -125,6 +131,10 @@ fn dind_settings_come_from_the_sandbox_and_its_class() {
     assert!(cmd.contains(&"--mtu=1400".to_string()), "{cmd:?}");
     assert!(cmd.contains(&"--default-address-pool=base=10.201.0.0/16,size=24".to_string()));
     assert!(!cmd.iter().any(|a| a.starts_with("--userns-remap")), "only the userNamespace profile remaps: {cmd:?}");
+    assert!(
+        cmd.contains(&"--allow-privileged-containers=Sysbox gives each Pod its own user namespace".to_string()),
+        "the class's reason reaches the sidecar's proxy: {cmd:?}"
+    );
     let sc = dind.security_context.as_ref().unwrap();
     assert_eq!(sc.privileged, Some(false));
     assert_eq!(sc.capabilities.as_ref().unwrap().add.as_deref(), Some(&["ALL".to_string()][..]));

@@ -74,7 +74,7 @@ pub fn check(kind: JsonBody, bytes: &[u8], scope: &Scope) -> Result<Checked, Ref
         }
         JsonBody::ExecCreate => {
             let exec: ExecCreate = decode(bytes, "an exec create")?;
-            if exec.privileged {
+            if exec.privileged && !scope.rules.privileged_containers {
                 return Err(refused("Privileged", "privileged exec (`docker exec --privileged`) is refused"));
             }
             encode(&exec)
@@ -206,12 +206,12 @@ fn namespace_mode(field: &str, mode: &str, allowed: &[&str], checks: &mut Vec<Ch
     ))
 }
 
-fn check_host_config(host: &mut HostConfig, scope: &Scope, checks: &mut Vec<Check>) -> Result<(), Refusal> {
-    // Escapes to the node.
+/// What would give a container the daemon's privileges: refused unless the
+/// class allows privileged containers (`Rules::privileged_containers`).
+fn check_privileges(host: &HostConfig) -> Result<(), Refusal> {
     if host.privileged {
         return Err(refused("Privileged", "privileged containers would own the node; `--privileged` is refused"));
     }
-    let set = |list: &Option<Vec<String>>| list.as_ref().is_some_and(|l| !l.is_empty());
     if host.cap_add.as_ref().is_some_and(|c| !c.0.is_empty()) {
         return Err(refused("CapAdd", "added capabilities (`--cap-add`) could escape to the node"));
     }
@@ -232,11 +232,19 @@ fn check_host_config(host: &mut HostConfig, scope: &Scope, checks: &mut Vec<Chec
     if host.devices.as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(refused("Devices", "the node's devices (`--device`) are not available to a sandbox"));
     }
-    if set(&host.device_cgroup_rules) {
+    if host.device_cgroup_rules.as_ref().is_some_and(|l| !l.is_empty()) {
         return Err(refused("DeviceCgroupRules", "device cgroup rules are not available to a sandbox"));
     }
     if host.device_requests.as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(refused("DeviceRequests", "device requests (`--gpus`) are not available to a sandbox"));
+    }
+    Ok(())
+}
+
+fn check_host_config(host: &mut HostConfig, scope: &Scope, checks: &mut Vec<Check>) -> Result<(), Refusal> {
+    // Escapes to the node, unless the class isolates the daemon's Pod itself.
+    if !scope.rules.privileged_containers {
+        check_privileges(host)?;
     }
     if !matches!(host.runtime.as_str(), "" | "runc") {
         return Err(refused("Runtime", &format!("runtime `{}` is not available; only runc", host.runtime)));
@@ -260,14 +268,25 @@ fn check_host_config(host: &mut HostConfig, scope: &Scope, checks: &mut Vec<Chec
     let network_mode = host.network_mode.clone();
     if network_mode.starts_with("container:") {
         namespace_mode("NetworkMode", &network_mode, &[], checks)?;
+    } else if network_mode == "host" && scope.rules.privileged_containers {
+        // The daemon's network namespace, the Pod's.
     } else {
         join_network(&network_mode, checks)?;
     }
-    namespace_mode("PidMode", &host.pid_mode, &[""], checks)?;
-    namespace_mode("IpcMode", &host.ipc_mode, &["", "none", "private", "shareable"], checks)?;
-    namespace_mode("UTSMode", &host.uts_mode, &[""], checks)?;
-    namespace_mode("UsernsMode", &host.userns_mode, &[""], checks)?;
-    namespace_mode("CgroupnsMode", &host.cgroupns_mode, &["", "private"], checks)?;
+    // The daemon's own namespaces (`host`): the node's, unless the class
+    // isolates the daemon's Pod (then they are the Pod's).
+    let host_too = |allowed: &'static [&'static str]| -> Vec<&'static str> {
+        let mut allowed = allowed.to_vec();
+        if scope.rules.privileged_containers {
+            allowed.push("host");
+        }
+        allowed
+    };
+    namespace_mode("PidMode", &host.pid_mode, &host_too(&[""]), checks)?;
+    namespace_mode("IpcMode", &host.ipc_mode, &host_too(&["", "none", "private", "shareable"]), checks)?;
+    namespace_mode("UTSMode", &host.uts_mode, &host_too(&[""]), checks)?;
+    namespace_mode("UsernsMode", &host.userns_mode, &host_too(&[""]), checks)?;
+    namespace_mode("CgroupnsMode", &host.cgroupns_mode, &host_too(&["", "private"]), checks)?;
     namespace_mode("Cgroup", &host.cgroup, &[""], checks)?;
     for from in host.volumes_from.iter().flatten() {
         push(checks, Check::Joins(Kind::Container, from.split(':').next().unwrap_or_default().to_string()));
@@ -661,6 +680,37 @@ mod tests {
 
     fn refused_create(body: &str) -> Refusal {
         checked(JsonBody::ContainerCreate, body, &scope()).expect_err(body)
+    }
+
+    #[test]
+    fn privileged_containers_are_allowed_only_by_their_rule_and_stay_contained() {
+        let body = json!({
+            "Image": "b",
+            "HostConfig": {
+                "Privileged": true, "CapAdd": ["SYS_ADMIN"], "SecurityOpt": ["seccomp=unconfined"],
+                "Devices": [{"PathOnHost": "/dev/fuse", "PathInContainer": "/dev/fuse", "CgroupPermissions": "rwm"}],
+                "PidMode": "host", "NetworkMode": "host", "UsernsMode": "host", "CgroupnsMode": "host"
+            }
+        });
+        assert!(create(body.clone()).unwrap_err().message.contains("Privileged"));
+        let mut isolated = scope();
+        isolated.rules.privileged_containers = true;
+        let (checked_body, _) = checked(JsonBody::ContainerCreate, &body.to_string(), &isolated).unwrap();
+        let host = &checked_body["HostConfig"];
+        assert_eq!((host["Privileged"].as_bool(), host["NetworkMode"].as_str()), (Some(true), Some("host")));
+        assert_eq!(host["CgroupParent"], "/kubepods/burstable/podp", "still under the Pod's cgroup");
+        assert_eq!(host["PidsLimit"], 1024);
+        // What the rule does not name stays refused: binds outside the workspace, the runtime.
+        for (body, field) in [
+            (json!({"Image": "b", "HostConfig": {"Privileged": true, "Binds": ["/:/host"]}}), "outside the workspace"),
+            (json!({"Image": "b", "HostConfig": {"Runtime": "sysbox-runc"}}), "Runtime"),
+            (json!({"Image": "b", "HostConfig": {"CgroupParent": "/"}}), "CgroupParent"),
+        ] {
+            let refusal = checked(JsonBody::ContainerCreate, &body.to_string(), &isolated).unwrap_err();
+            assert!(refusal.message.contains(field), "{field}: {}", refusal.message);
+        }
+        assert!(check(JsonBody::ExecCreate, br#"{"Cmd":["sh"],"Privileged":true}"#, &isolated).is_ok());
+        assert!(check(JsonBody::ExecCreate, br#"{"Cmd":["sh"],"Privileged":true}"#, &scope()).is_err());
     }
 
     #[test]

@@ -55,6 +55,13 @@ pub struct Rules {
     /// Image references every sandbox of the class may use without owning them.
     #[serde(default)]
     pub shared_images: Vec<String>,
+    /// Privileged containers, added capabilities, any security option, devices
+    /// and the daemon's own namespaces (`host`) are allowed: only in front of
+    /// a sandbox's own daemon whose Pod a runtime class isolates (Sysbox, Kata,
+    /// gVisor), where they reach that isolation, not the node
+    /// (`SandboxClass.spec.dind.privilegedContainers`). Never for the broker.
+    #[serde(default)]
+    pub privileged_containers: bool,
 }
 
 impl Rules {
@@ -78,6 +85,7 @@ impl Default for Rules {
             publish_anywhere: false,
             allow_remote_fetch: false,
             shared_images: Vec::new(),
+            privileged_containers: false,
         }
     }
 }

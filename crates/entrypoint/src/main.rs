@@ -178,6 +178,12 @@ struct DindArgs {
     /// place bind mounts may come from when a policy proxy serves --socket.
     #[arg(long)]
     workspace: Option<PathBuf>,
+    /// Let the policy proxy pass privileged containers, added capabilities,
+    /// any security option, devices and the sidecar's namespaces; the value
+    /// says why this is safe (the class's runtime class isolates the Pod:
+    /// `SandboxClass.spec.dind.privilegedContainers.reason`) and is logged.
+    #[arg(long, value_name = "REASON")]
+    allow_privileged_containers: Option<String>,
     /// Extra arguments for dockerd.
     #[arg(last = true)]
     extra: Vec<String>,
@@ -378,14 +384,10 @@ fn run_as(command: &mut Command, user: &SandboxUser, groups: Vec<nix::unistd::Gi
 /// The DinD sidecar. dockerd runs as a child of this process (PID 1), which
 /// forwards signals to it, reaps zombies and exits with dockerd's code.
 ///
-/// Proxy hook: the policy proxy (the workload never sees dockerd's raw socket)
-/// plugs in here. It is rendered with `--raw-socket` on a path only the sidecar
-/// has (e.g. `/run/dockyard-dind/docker.sock`) and `--socket` in the shared
-/// directory; dockerd then listens on the raw socket (group root) and the proxy
-/// serves `settings.socket` with `settings.group`, forwarding what the policy
-/// allows to `settings.raw_socket`. Start it (a thread with its own runtime)
-/// right before `supervisor.run`, and make the supervisor stop dockerd when the
-/// proxy ends (or restart the proxy): the workload must never be left with the
+/// With `--raw-socket` (a path only the sidecar has, e.g.
+/// `/run/dockyard-dind/docker.sock`), dockerd listens there (group root) and
+/// the policy proxy serves the workload's `--socket` with `--group`,
+/// forwarding only what the policy allows; the workload is never left with the
 /// raw socket, so nothing here falls back to it.
 fn dind(args: DindArgs) -> Result<i32, Failure> {
     let mut settings = args.dockerd.settings(args.extra);
@@ -420,7 +422,11 @@ fn dind(args: DindArgs) -> Result<i32, Failure> {
             raw_socket: settings.raw_socket.clone().into(),
             group: settings.group,
             workspace: args.workspace.clone(),
+            privileged_containers: args.allow_privileged_containers.is_some(),
         };
+        if let Some(reason) = &args.allow_privileged_containers {
+            log(format_args!("the class allows privileged containers in this daemon: {reason}"));
+        }
         proxy::spawn(proxy).map_err(|e| format!("cannot serve {}: {e}", settings.socket))?;
         log(format_args!("serving {} through the policy proxy to {}", settings.socket, settings.raw_socket));
     }

@@ -28,6 +28,9 @@ pub struct ProxySettings {
     pub group: u32,
     /// The workspace's mount path (the same in the workload and the sidecar).
     pub workspace: Option<PathBuf>,
+    /// Privileged containers pass (`Rules::privileged_containers`): the class's
+    /// runtime class isolates the Pod.
+    pub privileged_containers: bool,
 }
 
 /// The cgroup dockerd (cgroupfs driver) puts its containers in by default;
@@ -43,7 +46,7 @@ pub fn scope(settings: &ProxySettings) -> Scope {
             .clone()
             .map(|path| WorkspaceMapping { sandbox_path: path.clone(), node_path: path }),
         cgroup_parent: Some(DAEMON_CGROUP_PARENT.into()),
-        rules: Rules::own_daemon(),
+        rules: Rules { privileged_containers: settings.privileged_containers, ..Rules::own_daemon() },
     }
 }
 
@@ -79,11 +82,15 @@ mod tests {
             raw_socket: "/run/dockyard-dind/docker.sock".into(),
             group: 2375,
             workspace: Some("/workspace".into()),
+            privileged_containers: false,
         };
-        let scope = scope(&settings);
-        let workspace = scope.workspace.unwrap();
+        let own = scope(&settings);
+        let workspace = own.workspace.unwrap();
         assert_eq!(workspace.sandbox_path, workspace.node_path);
-        assert!(scope.rules.publish_anywhere && scope.rules.allow_remote_fetch);
-        assert_eq!(scope.cgroup_parent.as_deref(), Some("/docker"));
+        assert!(own.rules.publish_anywhere && own.rules.allow_remote_fetch);
+        assert!(!own.rules.privileged_containers, "only when the class says so");
+        assert_eq!(own.cgroup_parent.as_deref(), Some("/docker"));
+        let isolated = scope(&ProxySettings { privileged_containers: true, ..settings });
+        assert!(isolated.rules.privileged_containers && isolated.rules.publish_anywhere);
     }
 }

@@ -27,6 +27,11 @@ use super::DockerMode;
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.dind) || !has(self.dind.privilegedContainers) || has(self.runtimeClassName)",
+     "message": "dind.privilegedContainers needs runtimeClassName: a runtime that isolates the Pod from the node (Sysbox, Kata, gVisor)",
+     "fieldPath": ".dind.privilegedContainers"},
+]))]
 pub struct SandboxClassSpec {
     /// Marks this class as the one used by Sandboxes that name no class. When
     /// several classes are marked, the oldest one wins.
@@ -133,6 +138,27 @@ pub struct ClassDind {
     /// Resources of the DinD sidecar when the Sandbox gives none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+
+    /// Lets the sandbox's own daemon start privileged containers: `--privileged`,
+    /// added capabilities, any security option, devices and the sidecar's
+    /// namespaces pass its policy proxy (binds stay inside the workspace,
+    /// containers stay under the Pod's cgroup). Only for a class whose
+    /// `runtimeClassName` isolates the Pod from the node (Sysbox, Kata,
+    /// gVisor): there they reach that isolation; under runc they reach the
+    /// node. Omitted (the default): refused, with the option named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privileged_containers: Option<PrivilegedContainers>,
+}
+
+/// Why a class lets its DinD daemons start privileged containers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivilegedContainers {
+    /// What isolates this class's Pods from the node, in words for the
+    /// platform team and the sandbox's logs, e.g. `Pods run in Kata VMs
+    /// (runtimeClassName kata): each has its own kernel`.
+    #[schemars(length(min = 10, max = 512))]
+    pub reason: String,
 }
 
 /// What the node agent's Docker socket broker lets brokered host-socket
