@@ -9,6 +9,7 @@ use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use dockyard_docker_policy::Rules;
+use k8s_openapi::api::core::v1::ResourceRequirements;
 use kube::ResourceExt;
 
 use crate::quantity;
@@ -31,8 +32,7 @@ pub enum RefusalReason {
     ResourcesExceedMaximum,
     /// DinD storage exceeds the class's `dind.maxStorageSize`.
     StorageExceedsMaximum,
-    /// The Sandbox asks for another runtime class than its class's, which
-    /// allows privileged DinD containers only in its own.
+    /// `spec.pod.runtimeClassName` names a runtime class its class does not allow.
     RuntimeClassNotAllowed,
     /// The Sandbox or its class fails a check the schema cannot express.
     InvalidSpec,
@@ -115,6 +115,16 @@ pub fn admit(
     let spec = &sandbox.spec;
     validation::validate_sandbox(spec).map_err(|e| Refusal::new(RefusalReason::InvalidSpec, e.to_string()))?;
     let ClassChoice::Class(class) = class else {
+        // The built-in class: the cluster's default runtime only.
+        if let Some(asked) = spec.pod.as_ref().and_then(|p| p.runtime_class_name.as_ref()) {
+            return Err(Refusal::new(
+                RefusalReason::RuntimeClassNotAllowed,
+                format!(
+                    "spec.pod.runtimeClassName {asked:?}: without a SandboxClass, Sandboxes use the cluster's default \
+                     runtime; a SandboxClass allows others (runtimeClassName, allowedRuntimeClassNames)"
+                ),
+            ));
+        }
         return Ok(());
     };
     let class_name = class.name_any();
@@ -161,33 +171,55 @@ pub fn admit(
         ));
     }
 
-    // Privileged inner containers are safe only inside the class's isolating runtime.
-    if mode == DockerMode::Dind
-        && rules.dind.privileged_containers.is_some()
-        && let Some(asked) = spec.pod.as_ref().and_then(|p| p.runtime_class_name.as_ref())
+    // The class's runtime class wins: a Sandbox may name only one it allows.
+    if let Some(asked) = spec.pod.as_ref().and_then(|p| p.runtime_class_name.as_ref())
         && Some(asked) != rules.runtime_class_name.as_ref()
     {
-        return Err(Refusal::new(
-            RefusalReason::RuntimeClassNotAllowed,
-            format!(
-                "spec.pod.runtimeClassName {asked:?}: SandboxClass {class_name:?} allows privileged DinD containers \
-                 (spec.dind.privilegedContainers) only in its runtime class {:?}; omit it",
-                rules.runtime_class_name.as_deref().unwrap_or_default()
-            ),
-        ));
+        // Privileged inner containers are safe only in the class's own (the
+        // schema refuses a list with them; this holds even without it).
+        let others: &[String] =
+            if rules.dind.privileged_containers.is_some() { &[] } else { &rules.allowed_runtime_class_names };
+        let allowed: Vec<&str> = rules.runtime_class_name.iter().chain(others).map(String::as_str).collect();
+        if !others.contains(asked) {
+            let allowed = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
+            return Err(Refusal::new(
+                RefusalReason::RuntimeClassNotAllowed,
+                format!(
+                    "spec.pod.runtimeClassName {asked:?} is not allowed by SandboxClass {class_name:?} \
+                 (its runtimeClassName and spec.allowedRuntimeClassNames: {allowed}); omit it to get the class's"
+                ),
+            ));
+        }
     }
 
-    let resources = spec.resources.as_ref().or(rules.default_resources.as_ref());
+    // The whole Pod counts: the workload and, in DinD, the sidecar (whose
+    // daemon's containers live in its cgroup). One-shot init containers run
+    // before them with the workload's resources, so they add nothing.
+    let workload = spec.resources.as_ref().or(rules.default_resources.as_ref());
+    let sidecar = (mode == DockerMode::Dind)
+        .then(|| spec.docker.dind.as_ref().and_then(|d| d.resources.as_ref()).or(rules.dind.resources.as_ref()))
+        .flatten();
     for (resource, max) in &rules.max_resources {
         let max_millis = quantity::millis(&max.0).expect("validated above");
-        for (kind, list) in resources.iter().flat_map(|r| [("requests", &r.requests), ("limits", &r.limits)]) {
-            let Some(asked) = list.as_ref().and_then(|l| l.get(resource)) else { continue };
-            if quantity::millis(&asked.0).expect("validated above") > max_millis {
+        for kind in ["requests", "limits"] {
+            let asked = |r: Option<&ResourceRequirements>| {
+                let list = if kind == "requests" { r?.requests.as_ref() } else { r?.limits.as_ref() };
+                list?.get(resource).map(|q| q.0.clone())
+            };
+            let parts: Vec<(&str, String)> = [("workload", asked(workload)), ("dind sidecar", asked(sidecar))]
+                .into_iter()
+                .filter_map(|(who, q)| Some((who, q?)))
+                .collect();
+            let total: i128 = parts.iter().map(|(_, q)| quantity::millis(q).expect("validated above")).sum();
+            if total > max_millis {
+                let parts: Vec<String> = parts.iter().map(|(who, q)| format!("{who} {q}")).collect();
                 return Err(Refusal::new(
                     RefusalReason::ResourcesExceedMaximum,
                     format!(
-                        "spec.resources.{kind}.{resource} = {} exceeds the maximum {} of SandboxClass {class_name:?} (spec.maxResources.{resource})",
-                        asked.0, max.0
+                        "the Pod's {kind}.{resource} ({}) exceed the maximum {} of SandboxClass {class_name:?} \
+                         (spec.maxResources.{resource}); set spec.resources and spec.docker.dind.resources to fit",
+                        parts.join(" + "),
+                        max.0
                     ),
                 ));
             }
@@ -330,15 +362,26 @@ mod tests {
         let r = refusal(&other, &kata);
         assert_eq!(r.reason, RefusalReason::RuntimeClassNotAllowed);
         assert!(
-            r.message.contains("spec.pod.runtimeClassName \"runc\"") && r.message.contains("\"kata\""),
+            r.message.contains("spec.pod.runtimeClassName \"runc\"")
+                && r.message.contains("allowedRuntimeClassNames: kata)"),
             "{}",
             r.message
         );
         for fine in [json!({"image": "x"}), json!({"image": "x", "pod": {"runtimeClassName": "kata"}})] {
             assert_eq!(admit(&sandbox(fine), ClassChoice::Class(&kata), &BTreeMap::new()), Ok(()));
         }
-        // Without the knob, a Sandbox may pick its runtime class as before.
-        assert_eq!(admit(&other, ClassChoice::Class(&class("c", json!({}))), &BTreeMap::new()), Ok(()));
+        // Even a list the schema would refuse does not open other runtimes to privileged containers.
+        let mut listed = kata.clone();
+        listed.spec.allowed_runtime_class_names = vec!["runc".into()];
+        assert_eq!(refusal(&other, &listed).reason, RefusalReason::RuntimeClassNotAllowed);
+        // Without the knob, the class's list.
+        let open = class("c", json!({"allowedRuntimeClassNames": ["runc", "gvisor"]}));
+        assert_eq!(admit(&other, ClassChoice::Class(&open), &BTreeMap::new()), Ok(()));
+        let r = refusal(&sandbox(json!({"image": "x", "pod": {"runtimeClassName": "kata"}})), &open);
+        assert!(r.message.contains("allowedRuntimeClassNames: runc, gvisor)"), "{}", r.message);
+        // No class: the cluster's default runtime only.
+        let r = admit(&other, ClassChoice::BuiltIn, &BTreeMap::new()).unwrap_err();
+        assert_eq!(r.reason, RefusalReason::RuntimeClassNotAllowed);
         // The knob without a runtime class is an invalid class, named.
         let r = refusal(
             &sandbox(json!({"image": "x"})),
@@ -369,13 +412,31 @@ mod tests {
         let big = sandbox(json!({"image": "x", "resources": {"limits": {"cpu": "2500m"}}}));
         let r = refusal(&big, &cls);
         assert_eq!(r.reason, RefusalReason::ResourcesExceedMaximum);
-        assert!(r.message.contains("spec.resources.limits.cpu = 2500m") && r.message.contains("maxResources.cpu"));
+        assert!(
+            r.message.contains("limits.cpu (workload 2500m)") && r.message.contains("maxResources.cpu"),
+            "{}",
+            r.message
+        );
         let fits = sandbox(json!({"image": "x", "resources": {"requests": {"memory": "4Gi"}, "limits": {"cpu": "2"}}}));
         assert_eq!(admit(&fits, ClassChoice::Class(&cls), &BTreeMap::new()), Ok(()));
         // The class's own default resources are checked too.
         let cls =
             class("bad-default", json!({"maxResources": {"cpu": "1"}, "defaultResources": {"requests": {"cpu": "2"}}}));
         assert_eq!(refusal(&sandbox(json!({"image": "x"})), &cls).reason, RefusalReason::ResourcesExceedMaximum);
+        // The whole Pod counts: a DinD sidecar's share is added to the workload's.
+        let cls = class(
+            "pod",
+            json!({"maxResources": {"memory": "4Gi"}, "dind": {"resources": {"limits": {"memory": "1Gi"}}}}),
+        );
+        let dind = sandbox(json!({"image": "x", "resources": {"limits": {"memory": "3584Mi"}}}));
+        let r = refusal(&dind, &cls);
+        assert!(r.message.contains("limits.memory (workload 3584Mi + dind sidecar 1Gi)"), "{}", r.message);
+        let own_sidecar = sandbox(json!({"image": "x", "resources": {"limits": {"memory": "3584Mi"}},
+            "docker": {"dind": {"resources": {"limits": {"memory": "512Mi"}}}}}));
+        assert_eq!(admit(&own_sidecar, ClassChoice::Class(&cls), &BTreeMap::new()), Ok(()));
+        let no_sidecar =
+            sandbox(json!({"image": "x", "resources": {"limits": {"memory": "3584Mi"}}, "docker": {"mode": "none"}}));
+        assert_eq!(admit(&no_sidecar, ClassChoice::Class(&cls), &BTreeMap::new()), Ok(()));
     }
 
     #[test]

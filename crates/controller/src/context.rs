@@ -12,6 +12,7 @@ use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
 
 use crate::agent::AgentSettings;
+use crate::backoff::Backoff;
 use crate::metrics::Metrics;
 use crate::own_writes::OwnWrites;
 
@@ -37,6 +38,12 @@ pub struct Context {
     pub pods: Store<Pod>,
     /// Consecutive failures per Sandbox (namespace/name), for backoff.
     pub failures: Mutex<HashMap<String, u32>>,
+    /// Pod creations the API server refused, per Sandbox: retried with backoff
+    /// (2 s doubling to 1 min), reset once a Pod is created.
+    pub pod_refusals: Backoff,
+    /// Pods that failed, per Sandbox: recreated with backoff (10 s doubling to
+    /// 5 min), reset once a Pod is Ready.
+    pub pod_failures: Backoff,
     /// Our status writes and Pod creations the caches have not seen yet.
     pub own_writes: OwnWrites,
 }

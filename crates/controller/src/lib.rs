@@ -6,17 +6,20 @@
 //! that use it. Each reconciliation is [`reconcile::reconcile`].
 
 pub mod agent;
+pub mod backoff;
 pub mod context;
 pub mod error;
 pub mod leader;
 pub mod metrics;
 pub mod own_writes;
+pub mod pod_refusal;
 pub mod reconcile;
 pub mod server;
 pub mod status;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use dockyard_api::labels::FIELD_MANAGER;
 use dockyard_api::{Sandbox, SandboxClass};
@@ -32,6 +35,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tracing::{debug, info};
 
+use crate::backoff::Backoff;
 use crate::context::{Context, Settings};
 
 /// Label selector of the Pods (and claims) Dockyard manages.
@@ -125,7 +129,6 @@ pub async fn run(
     let (namespaces, namespaces_writer) = reflector::store();
     let namespace_api = Api::<PartialObjectMeta<Namespace>>::all(client.clone());
     let namespace_events = cached(namespace_api, watch.clone(), namespaces_writer, drop_managed_fields);
-    let namespace_task = tokio::spawn(namespace_events.for_each(|_| futures::future::ready(())));
 
     let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: Some(instance) };
     let ctx = Arc::new(Context {
@@ -136,17 +139,31 @@ pub async fn run(
         namespaces,
         pods,
         failures: Default::default(),
+        pod_refusals: Backoff::new(Duration::from_secs(2), Duration::from_secs(60)),
+        pod_failures: Backoff::new(Duration::from_secs(10), Duration::from_secs(300)),
         own_writes: Default::default(),
         settings: settings.clone(),
     });
 
     let controller = Controller::for_stream(sandbox_events, sandboxes.clone())
         .with_config(controller::Config::default().concurrency(settings.concurrency));
+    let in_class = sandboxes.clone();
     let controller = controller.owns_stream(pod_events).watches_stream(class_events, move |class: SandboxClass| {
-        sandboxes
+        in_class
             .state()
             .into_iter()
             .filter(|s| uses_class(s, &class))
+            .map(|s| ObjectRef::from_obj(s.as_ref()))
+            .collect::<Vec<_>>()
+    });
+    // A namespace's labels decide class selectors and its Pod Security level:
+    // a change looks again at its Sandboxes (one refused may now run).
+    let controller = controller.watches_stream(namespace_events, move |namespace: PartialObjectMeta<Namespace>| {
+        let name = namespace.name_any();
+        sandboxes
+            .state()
+            .into_iter()
+            .filter(|s| s.namespace().as_deref() == Some(name.as_str()))
             .map(|s| ObjectRef::from_obj(s.as_ref()))
             .collect::<Vec<_>>()
     });
@@ -162,7 +179,6 @@ pub async fn run(
             futures::future::ready(())
         })
         .await;
-    namespace_task.abort();
     info!("controller stopped");
 }
 

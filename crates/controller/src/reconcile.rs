@@ -25,6 +25,7 @@ use tracing::{info, warn};
 use crate::agent;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::pod_refusal::{self, PodRefusal};
 use crate::status::{self, Observation};
 
 /// Looks again at least this often, whatever happens.
@@ -101,6 +102,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     let pod_name = labels::pod_name(&name);
     let existing = ctx.pods.get(&ObjectRef::new(&pod_name).within(&namespace));
     let now = Timestamp::now();
+    let key = sandbox_key(sandbox);
 
     // Look up (from watched caches) → admit.
     let classes = ctx.classes.state();
@@ -168,17 +170,38 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
             None
         }
         Some(pod) if pod_failed(pod) => {
-            let message = format!("Pod {pod_name} failed ({}); creating a new one", pod_failure_reason(pod));
+            // Recreated, but not at once: a Pod that keeps failing is tried
+            // again ever later, and the Sandbox says why meanwhile.
+            let delay = ctx.pod_failures.failed(&key);
+            let message =
+                format!("Pod {pod_name} failed ({}); a new one in {}s", pod_failure_reason(pod), delay.as_secs());
             publish(ctx, sandbox, EventType::Warning, "PodFailed", &message).await;
             delete_pod(&pods, Some(pod)).await?;
-            None
+            write_status(ctx, sandbox, &Observation::PodFailed(&message), now).await?;
+            return Ok(Action::requeue(delay));
         }
-        Some(pod) => Some(pod),
+        Some(pod) => {
+            if status::pod_ready(pod) {
+                ctx.pod_failures.reset(&key);
+            }
+            Some(pod)
+        }
         None => {
+            if let Some(wait) = ctx.pod_refusals.remaining(&key).or_else(|| ctx.pod_failures.remaining(&key)) {
+                // Backing off: the status already says why.
+                return Ok(Action::requeue(wait));
+            }
             // The API server's answer is the Pod as it now exists: the status
             // can describe it right away, and the watch event it causes finds
             // nothing left to write.
-            created = Some(pods.patch(&pod_name, &apply_params(), &Patch::Apply(&desired)).await?);
+            match pods.patch(&pod_name, &apply_params(), &Patch::Apply(&desired)).await {
+                Ok(pod) => created = Some(pod),
+                Err(kube::Error::Api(answer)) if let Some(refusal) = pod_refusal::classify(&answer) => {
+                    return pod_refused(ctx, sandbox, &key, &refusal, now).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+            ctx.pod_refusals.reset(&key);
             ctx.own_writes.created_pod(sandbox, &pod_name);
             created.as_ref()
         }
@@ -193,6 +216,26 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         .map(|d| d + Duration::from_secs(1));
     let requeue = [next, until_expiry, Some(RESYNC)].into_iter().flatten().min().unwrap_or(RESYNC);
     Ok(Action::requeue(requeue))
+}
+
+/// The API server refused the sandbox's Pod: the Sandbox says so with the
+/// API server's words, one event per distinct refusal, and the create is
+/// retried with backoff (the cause may go: a quota raised, a namespace label
+/// changed, a webhook fixed; a namespace change also looks again at once).
+async fn pod_refused(
+    ctx: &Context,
+    sandbox: &Sandbox,
+    key: &str,
+    refusal: &PodRefusal,
+    now: Timestamp,
+) -> Result<Action> {
+    let delay = ctx.pod_refusals.failed(key);
+    if !shows(sandbox, "Ready", refusal.reason, &refusal.message) {
+        publish(ctx, sandbox, EventType::Warning, refusal.reason, &refusal.message).await;
+    }
+    info!(sandbox = %key, reason = refusal.reason, retry_in = ?delay, "the API server refused the Pod");
+    write_status(ctx, sandbox, &Observation::PodRefused(refusal), now).await?;
+    Ok(Action::requeue(delay))
 }
 
 async fn cleanup(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
@@ -260,6 +303,12 @@ async fn delete_pod(pods: &Api<Pod>, pod: Option<&Pod>) -> Result<()> {
         Err(kube::Error::Api(e)) if e.is_not_found() || e.code == 409 => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether condition `type_` already says False with `reason` and `message`.
+fn shows(sandbox: &Sandbox, type_: &str, reason: &str, message: &str) -> bool {
+    let conditions = sandbox.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    conditions.iter().any(|c| c.type_ == type_ && c.status == "False" && c.reason == reason && c.message == message)
 }
 
 /// Whether condition `type_` is about to become False with `reason` (to emit an event once).

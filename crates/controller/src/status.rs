@@ -12,6 +12,8 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
+use crate::pod_refusal::PodRefusal;
+
 /// What the controller found for a Sandbox.
 #[derive(Debug)]
 pub enum Observation<'a> {
@@ -23,6 +25,10 @@ pub enum Observation<'a> {
     Expired,
     /// The existing claim it names does not exist.
     ClaimMissing(&'a str),
+    /// The API server refused to create its Pod.
+    PodRefused(&'a PodRefusal),
+    /// Its Pod failed and was deleted; a new one comes after a backoff.
+    PodFailed(&'a str),
     /// Admitted; its Pod as last seen (None: being created or replaced).
     Running(Option<&'a Pod>),
 }
@@ -93,6 +99,11 @@ pub fn docker_readiness(mode: DockerMode, timeout: Duration, pod: &Pod, now: Tim
             recheck_after: Some(timeout.saturating_sub(age.unwrap_or_default()) + Duration::from_secs(1)),
         },
     })
+}
+
+/// Whether the Pod's `Ready` condition is True.
+pub fn pod_ready(pod: &Pod) -> bool {
+    pod_condition(pod, "Ready") == Some(true)
 }
 
 fn pod_condition(pod: &Pod, type_: &str) -> Option<bool> {
@@ -171,6 +182,18 @@ pub fn sandbox_status(
             c.set(condition::READY, Some(false), "WorkspaceClaimNotFound", message);
             status.phase = Some(SandboxPhase::Pending);
         }
+        Observation::PodRefused(refusal) => {
+            c.set(condition::ADMITTED, Some(true), "Admitted", "admitted by its class");
+            c.set(condition::POD_SCHEDULED, Some(false), refusal.reason, &refusal.message);
+            c.set(condition::READY, Some(false), refusal.reason, &refusal.message);
+            status.phase = Some(SandboxPhase::Pending);
+        }
+        Observation::PodFailed(message) => {
+            c.set(condition::ADMITTED, Some(true), "Admitted", "admitted by its class");
+            c.set(condition::POD_SCHEDULED, Some(false), "PodFailed", *message);
+            c.set(condition::READY, Some(false), "PodFailed", *message);
+            status.phase = Some(SandboxPhase::Pending);
+        }
         Observation::Running(pod) => {
             c.set(condition::ADMITTED, Some(true), "Admitted", "admitted by its class");
             let Some(pod) = pod else {
@@ -216,6 +239,12 @@ pub fn sandbox_status(
                     c.set(condition::READY, Some(false), "Completed", "the workload's command finished")
                 }
                 Some(SandboxPhase::Failed) => c.set(condition::READY, Some(false), "PodFailed", failed_message(pod)),
+                // What keeps a container from running, in the kubelet's words.
+                _ if container_problem(pod).is_some() => {
+                    let (reason, message) = container_problem(pod).expect("checked");
+                    c.set(condition::READY, Some(false), &reason, message)
+                }
+                _ if !scheduled => c.set(condition::READY, Some(false), "Unschedulable", unscheduled_message(pod)),
                 _ if !docker_ok => {
                     let d = docker.as_ref().expect("checked");
                     c.set(condition::READY, Some(false), d.reason, &d.message)
@@ -230,6 +259,32 @@ pub fn sandbox_status(
 fn with_conditions(mut status: SandboxStatus, c: Conditions<'_>) -> SandboxStatus {
     status.conditions = c.out;
     status
+}
+
+/// Waiting reasons that are only a container's normal way to its start.
+const STARTING: [&str; 2] = ["ContainerCreating", "PodInitializing"];
+
+/// The first container of `pod` that the kubelet cannot run, as its reason
+/// (`ImagePullBackOff`, `ErrImagePull`, `CrashLoopBackOff`,
+/// `CreateContainerConfigError`, …) and a message naming the container, with
+/// how it last ended when it crashed.
+pub fn container_problem(pod: &Pod) -> Option<(String, String)> {
+    let status = pod.status.as_ref()?;
+    let statuses = status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten());
+    statuses.into_iter().find_map(|container| {
+        let waiting = container.state.as_ref()?.waiting.as_ref()?;
+        let reason = waiting.reason.as_deref().filter(|r| !STARTING.contains(r))?;
+        let mut message = format!("container {}: {}", container.name, waiting.message.as_deref().unwrap_or(reason));
+        if let Some(ended) = container.last_state.as_ref().and_then(|s| s.terminated.as_ref()) {
+            message.push_str(&format!(
+                " (last run ended: exit code {}{}; restarted {} times)",
+                ended.exit_code,
+                ended.reason.as_deref().map(|r| format!(", {r}")).unwrap_or_default(),
+                container.restart_count
+            ));
+        }
+        Some((reason.to_string(), message))
+    })
 }
 
 fn unscheduled_message(pod: &Pod) -> String {
@@ -289,6 +344,30 @@ mod tests {
 
     fn cond<'a>(s: &'a SandboxStatus, t: &str) -> &'a Condition {
         s.conditions.iter().find(|c| c.type_ == t).unwrap_or_else(|| panic!("no {t} condition"))
+    }
+
+    #[test]
+    fn a_container_the_kubelet_cannot_run_is_named_and_a_normal_start_is_not() {
+        let waiting = |reason: &str| {
+            pod(
+                json!({"phase": "Pending", "initContainerStatuses": [
+                    {"name": "dind", "ready": false, "restartCount": 0, "image": "d", "imageID": "",
+                     "state": {"waiting": {"reason": reason, "message": "m"}}}]}),
+                Some("n1"),
+            )
+        };
+        assert_eq!(container_problem(&waiting("PodInitializing")), None);
+        assert_eq!(container_problem(&waiting("ContainerCreating")), None);
+        assert_eq!(
+            container_problem(&waiting("CreateContainerError")),
+            Some(("CreateContainerError".into(), "container dind: m".into()))
+        );
+        let sbx = sandbox(json!({"image": "x"}));
+        let (status, _) = sandbox_status(&sbx, &Observation::Running(Some(&waiting("ErrImagePull"))), now());
+        assert_eq!(
+            (cond(&status, "Ready").reason.as_str(), cond(&status, "Ready").message.as_str()),
+            ("ErrImagePull", "container dind: m")
+        );
     }
 
     #[test]

@@ -540,6 +540,10 @@ async fn a_pod_that_dies_is_recreated() {
     // What a kubelet reports when the Pod is evicted.
     let failed = json!({"status": {"phase": "Failed", "reason": "Evicted", "message": "the node was low on memory"}});
     pods.patch_status("sbx-phoenix", &PatchParams::default(), &Patch::Merge(&failed)).await.unwrap();
+    // Not recreated at once: the Sandbox says why and when.
+    let waiting = wait_ready_reason(&sandboxes, "phoenix", "PodFailed").await;
+    let message = condition(&waiting, "Ready").2;
+    assert!(message.contains("Evicted") && message.contains("a new one in 10s"), "{message}");
     let second = eventually("a new pod", WAIT, || async {
         let pod = pods.get_opt("sbx-phoenix").await.ok().flatten()?;
         if pod.metadata.deletion_timestamp.is_some() {
@@ -579,5 +583,171 @@ async fn only_one_replica_holds_the_lease() {
         .unwrap();
     let spec = held.spec.unwrap();
     assert_eq!((spec.holder_identity.as_deref(), spec.lease_transitions), (Some("replica-b"), Some(1)));
+    ns.delete().await.unwrap();
+}
+
+/// The Warning events about `name` with `reason`.
+async fn warnings(ns: &TestNamespace, name: &str, reason: &str) -> Vec<String> {
+    events_for(ns, name).await.into_iter().filter(|(r, _)| r == reason).map(|(_, note)| note).collect()
+}
+
+async fn wait_ready_reason(api: &Api<Sandbox>, name: &str, reason: &str) -> Sandbox {
+    eventually(&format!("{name} to say Ready=False {reason}"), WAIT, || async {
+        let s = api.get_opt(name).await.ok().flatten()?;
+        let ready = s.status.as_ref()?.conditions.iter().find(|c| c.type_ == "Ready")?;
+        (ready.reason == reason).then_some(s)
+    })
+    .await
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_pod_security_refusal_is_on_the_sandbox_once_and_lifts_with_the_label() {
+    use k8s_openapi::api::core::v1::Namespace;
+    let Setup { cluster, ns, _lock } = setup("ctl-psa").await;
+    let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
+    let label = |level: Option<&str>| json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": level}}});
+    namespaces.patch(ns.name(), &PatchParams::default(), &Patch::Merge(&label(Some("baseline")))).await.unwrap();
+    let controller = RunningController::start(&cluster.client);
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    // DinD's sidecar keeps nine capabilities: more than baseline allows.
+    sandboxes.create(&PostParams::default(), &sandbox("psa", json!({"image": "x"}))).await.unwrap();
+    let refused = wait_ready_reason(&sandboxes, "psa", "PodForbidden").await;
+    let (status, _, message) = condition(&refused, "Ready");
+    assert_eq!(status, "False");
+    assert!(message.contains("violates PodSecurity \"baseline:latest\"") && message.contains("dind"), "{message}");
+    assert_eq!(condition(&refused, "PodScheduled").1, "PodForbidden");
+    // Retries (2 s, 4 s, …) add no events: one per distinct refusal.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let events = warnings(&ns, "psa", "PodForbidden").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0], message, "the event carries the API server's message");
+    assert!(pods.get_opt("sbx-psa").await.unwrap().is_none());
+    // The namespace's label goes: the Sandbox runs by itself (the namespace watch looks again).
+    namespaces.patch(ns.name(), &PatchParams::default(), &Patch::Merge(&label(None))).await.unwrap();
+    wait_pod(&pods, "sbx-psa").await;
+    controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_quota_refusal_is_on_the_sandbox_and_lifts_when_the_quota_is_raised() {
+    use k8s_openapi::api::core::v1::ResourceQuota;
+    let Setup { cluster, ns, _lock } = setup("ctl-quota").await;
+    let quotas: Api<ResourceQuota> = ns.api();
+    let quota = |pods: &str| -> ResourceQuota {
+        serde_json::from_value(json!({"metadata": {"name": "pods"}, "spec": {"hard": {"pods": pods}}})).unwrap()
+    };
+    quotas.create(&PostParams::default(), &quota("1")).await.unwrap();
+    // The quota controller fills in what is used before admission counts against it.
+    eventually("the quota's usage", WAIT, || async {
+        quotas.get("pods").await.ok()?.status?.used.filter(|u| u.contains_key("pods"))
+    })
+    .await;
+    let controller = RunningController::start(&cluster.client);
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let none = json!({"image": "x", "docker": {"mode": "none"}});
+    sandboxes.create(&PostParams::default(), &sandbox("first", none.clone())).await.unwrap();
+    wait_pod(&pods, "sbx-first").await;
+    sandboxes.create(&PostParams::default(), &sandbox("second", none)).await.unwrap();
+    let refused = wait_ready_reason(&sandboxes, "second", "QuotaExceeded").await;
+    let message = condition(&refused, "Ready").2;
+    assert!(message.contains("exceeded quota: pods") && message.contains("limited: pods=1"), "{message}");
+    assert_eq!(refused.status.as_ref().unwrap().phase, Some(SandboxPhase::Pending));
+    assert_eq!(warnings(&ns, "second", "QuotaExceeded").await.len(), 1);
+    quotas
+        .replace("pods", &PostParams::default(), &{
+            let mut q = quota("2");
+            q.metadata.resource_version = quotas.get("pods").await.unwrap().metadata.resource_version;
+            q
+        })
+        .await
+        .unwrap();
+    // Retried with backoff (capped at a minute; the first retries come within seconds).
+    wait_pod(&pods, "sbx-second").await;
+    controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn an_admission_policy_denial_is_on_the_sandbox() {
+    use k8s_openapi::api::admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding};
+    let Setup { cluster, ns, _lock } = setup("ctl-vap").await;
+    let name = format!("deny-{}", ns.name());
+    let policies: Api<ValidatingAdmissionPolicy> = Api::all(cluster.client.clone());
+    let bindings: Api<ValidatingAdmissionPolicyBinding> = Api::all(cluster.client.clone());
+    let policy = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]},
+            "validations": [{"expression": "false", "message": "this namespace runs no sandboxes (policy of the platform team)"}],
+        },
+    }))
+    .unwrap();
+    policies.create(&PostParams::default(), &policy).await.unwrap();
+    let binding = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name, "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns.name()}}},
+        },
+    }))
+    .unwrap();
+    bindings.create(&PostParams::default(), &binding).await.unwrap();
+    let controller = RunningController::start(&cluster.client);
+    let sandboxes: Api<Sandbox> = ns.api();
+    sandboxes
+        .create(&PostParams::default(), &sandbox("denied", json!({"image": "x", "docker": {"mode": "none"}})))
+        .await
+        .unwrap();
+    let refused = wait_ready_reason(&sandboxes, "denied", "AdmissionDenied").await;
+    let message = condition(&refused, "Ready").2;
+    assert!(message.contains("this namespace runs no sandboxes (policy of the platform team)"), "{message}");
+    controller.stop().await;
+    let _ = bindings.delete(&name, &DeleteParams::default()).await;
+    let _ = policies.delete(&name, &DeleteParams::default()).await;
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn what_keeps_a_container_from_running_is_on_the_sandbox() {
+    let Setup { cluster, ns, _lock } = setup("ctl-waiting").await;
+    let controller = RunningController::start(&cluster.client);
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    sandboxes
+        .create(
+            &PostParams::default(),
+            &sandbox("typo", json!({"image": "dockyard-sandbx:latest", "docker": {"mode": "none"}})),
+        )
+        .await
+        .unwrap();
+    wait_pod(&pods, "sbx-typo").await;
+    run_pod(&pods, "sbx-typo", "dockyard-node", false, Timestamp::now()).await;
+    // What a kubelet reports for an image that cannot be pulled.
+    let waiting = json!({"status": {"containerStatuses": [{
+        "name": "workload", "ready": false, "restartCount": 0, "image": "dockyard-sandbx:latest", "imageID": "",
+        "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"dockyard-sandbx:latest\""}},
+    }]}});
+    pods.patch_status("sbx-typo", &PatchParams::default(), &Patch::Merge(&waiting)).await.unwrap();
+    let stuck = wait_ready_reason(&sandboxes, "typo", "ImagePullBackOff").await;
+    assert_eq!(condition(&stuck, "Ready").2, "container workload: Back-off pulling image \"dockyard-sandbx:latest\"");
+    // A crash loop names how the last run ended.
+    let crashing = json!({"status": {"containerStatuses": [{
+        "name": "workload", "ready": false, "restartCount": 4, "image": "dockyard-sandbx:latest", "imageID": "",
+        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 1m20s restarting failed container=workload"}},
+        "lastState": {"terminated": {"exitCode": 127, "reason": "Error"}},
+    }]}});
+    pods.patch_status("sbx-typo", &PatchParams::default(), &Patch::Merge(&crashing)).await.unwrap();
+    let crashing = wait_ready_reason(&sandboxes, "typo", "CrashLoopBackOff").await;
+    let message = condition(&crashing, "Ready").2;
+    assert!(message.contains("exit code 127, Error; restarted 4 times"), "{message}");
+    controller.stop().await;
     ns.delete().await.unwrap();
 }

@@ -31,6 +31,9 @@ use super::DockerMode;
     {"rule": "!has(self.dind) || !has(self.dind.privilegedContainers) || has(self.runtimeClassName)",
      "message": "dind.privilegedContainers needs runtimeClassName: a runtime that isolates the Pod from the node (Sysbox, Kata, gVisor)",
      "fieldPath": ".dind.privilegedContainers"},
+    {"rule": "!has(self.dind) || !has(self.dind.privilegedContainers) || !has(self.allowedRuntimeClassNames) || size(self.allowedRuntimeClassNames) == 0",
+     "message": "allowedRuntimeClassNames must be empty with dind.privilegedContainers: privileged containers are safe only in runtimeClassName",
+     "fieldPath": ".allowedRuntimeClassNames"},
 ]))]
 pub struct SandboxClassSpec {
     /// Marks this class as the one used by Sandboxes that name no class. When
@@ -60,10 +63,21 @@ pub struct SandboxClassSpec {
     pub broker: ClassBroker,
 
     /// RuntimeClass for the Pods of this class (e.g. `sysbox-runc`, `kata`,
-    /// `gvisor`). A Sandbox's own `pod.runtimeClassName` takes precedence.
+    /// `gvisor`). A Sandbox may name another with `pod.runtimeClassName` only
+    /// when `allowedRuntimeClassNames` lists it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub runtime_class_name: Option<String>,
+
+    /// RuntimeClasses a Sandbox of this class may choose with
+    /// `spec.pod.runtimeClassName` besides `runtimeClassName`. Empty (the
+    /// default): only `runtimeClassName`, or the cluster's default runtime when
+    /// that is unset. Not with `dind.privilegedContainers`, which is safe only
+    /// in `runtimeClassName`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(min = 1, max = 253)))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub allowed_runtime_class_names: Vec<String>,
 
     /// Resources of the workload container when the Sandbox gives none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,6 +107,7 @@ impl Default for SandboxClassSpec {
             dind: ClassDind::default(),
             broker: ClassBroker::default(),
             runtime_class_name: None,
+            allowed_runtime_class_names: Vec::new(),
             default_resources: None,
             max_resources: BTreeMap::new(),
             namespace_selector: None,
