@@ -67,9 +67,10 @@ RUN sha256sum -c /data.sum && tar -czf /data.tgz /data
 FROM dockyard/busybox:1
 COPY --from=check /data.tgz /data.sum /'
 
-# run NAME CLASS DOCKER...: apply → Ready (ms), then the build (ms) with the given Docker command.
+# run NAME CLASS CONTAINER DOCKER...: apply → Ready (ms), then the build (ms)
+# with the given Docker command in the given container.
 run() {
-  local name=$1 class=$2 t0 ready build pod=sbx-$1; shift 2
+  local name=$1 class=$2 container=$3 t0 ready build pod=sbx-$1; shift 3
   t0=$(now_ms)
   sandbox "$name" "$class" | kubectl -n "$NS" apply -f - >/dev/null
   kubectl -n "$NS" wait "sandbox/$name" --for=condition=Ready --timeout=180s >/dev/null ||
@@ -79,7 +80,7 @@ run() {
     docker -H unix:///run/dockyard-dind/docker.sock load >/dev/null
   kubectl -n "$NS" exec -i "$pod" -c workload -- sh -c 'mkdir -p /workspace/app && cat > /workspace/app/Dockerfile' <<<"$DOCKERFILE"
   t0=$(now_ms)
-  kubectl -n "$NS" exec "$pod" -c "$@" build --no-cache -q -t bench/app /workspace/app >/dev/null ||
+  kubectl -n "$NS" exec "$pod" -c "$container" -- "$@" build --no-cache -q -t bench/app /workspace/app >/dev/null ||
     die "docker build in $name failed"
   build=$(($(now_ms) - t0))
   kubectl -n "$NS" delete sandbox "$name" --wait=true --timeout=120s >/dev/null
