@@ -24,7 +24,9 @@ use std::time::Duration;
 use dockyard_api::labels::FIELD_MANAGER;
 use dockyard_api::{Sandbox, SandboxClass};
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{ContainerStatus, Namespace, Pod, PodSpec, PodStatus};
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateTerminated, ContainerStatus, Namespace, Pod, PodSpec, PodStatus,
+};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::{Recorder, Reporter};
@@ -70,7 +72,8 @@ fn drop_managed_fields<K: Resource>(object: &mut K) {
 
 /// Drops what the controller never reads of a Pod: managedFields, the spec
 /// except the node it is bound to, and of the status all but the phase, IP,
-/// start time, conditions, reason, message and each container's readiness
+/// start time, conditions, reason, message, each container's readiness and, while
+/// it does not run, why (its waiting state and how it last ended)
 /// (at 5,000 sandboxes whose Pods run, the rest is most of the cache).
 fn slim_pod(pod: &mut Pod) {
     drop_managed_fields(pod);
@@ -85,6 +88,19 @@ fn slim_pod(pod: &mut Pod) {
                         ready: c.ready,
                         started: c.started,
                         restart_count: c.restart_count,
+                        // Why it does not run, and how it last ended (status.rs names both).
+                        state: c
+                            .state
+                            .filter(|s| s.waiting.is_some())
+                            .map(|s| ContainerState { waiting: s.waiting, ..Default::default() }),
+                        last_state: c.last_state.filter(|s| s.terminated.is_some()).map(|s| ContainerState {
+                            terminated: s.terminated.map(|t| ContainerStateTerminated {
+                                exit_code: t.exit_code,
+                                reason: t.reason,
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }),
                         ..Default::default()
                     })
                     .collect()

@@ -699,6 +699,16 @@ async fn an_admission_policy_denial_is_on_the_sandbox() {
     }))
     .unwrap();
     bindings.create(&PostParams::default(), &binding).await.unwrap();
+    // The API server takes a moment to enforce a new policy: probe with a dry run.
+    let pods: Api<Pod> = ns.api();
+    let probe: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "probe"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}),
+    )
+    .unwrap();
+    eventually("the policy to be enforced", WAIT, || async {
+        pods.create(&PostParams { dry_run: true, ..Default::default() }, &probe).await.err()
+    })
+    .await;
     let controller = RunningController::start(&cluster.client);
     let sandboxes: Api<Sandbox> = ns.api();
     sandboxes
