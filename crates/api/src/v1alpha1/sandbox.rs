@@ -29,6 +29,8 @@ pub const MAX_SANDBOX_NAME_LENGTH: usize = 58;
     doc = "A Sandbox: a workspace container for a person or an AI agent, optionally with Docker inside.",
     namespaced,
     status = "SandboxStatus",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
     printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.docker.mode"}"#,
     printcolumn = r#"{"name":"Node","type":"string","jsonPath":".status.nodeName"}"#,
@@ -366,7 +368,9 @@ pub struct PodSettings {
     /// Tolerations of the Pod.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tolerations: Vec<Toleration>,
-    /// RuntimeClass of the Pod (e.g. Sysbox, Kata, gVisor). Overrides the class's.
+    /// RuntimeClass of the Pod (e.g. Sysbox, Kata, gVisor): the class's
+    /// `runtimeClassName` or one of its `allowedRuntimeClassNames`, else the
+    /// Sandbox is not admitted (`RuntimeClassNotAllowed`). Omitted: the class's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub runtime_class_name: Option<String>,
