@@ -178,6 +178,47 @@ kubectl -n "$NS" wait sandbox/refused --for=jsonpath='{.status.phase}'=Failed --
 out=$(kubectl -n "$NS" get sandbox refused -o jsonpath='{.status.conditions[?(@.type=="Admitted")].reason}: {.status.conditions[?(@.type=="Admitted")].message}')
 expect "a sandbox its class refuses shows the rule" "$out" "DockerModeNotAllowed" "allowedDockerModes: none"
 
+step "Kubernetes' refusals and the kubelet's failures are on the Sandbox"
+# ready_reason NS NAME REASON: waits until the Sandbox's Ready condition has REASON; prints "reason: message".
+ready_reason() {
+  kubectl -n "$1" wait "sandbox/$2" --for=jsonpath='{.status.conditions[?(@.type=="Ready")].reason}'="$3" --timeout=90s >/dev/null || true
+  kubectl -n "$1" get sandbox "$2" -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}: {.status.conditions[?(@.type=="Ready")].message}'
+}
+# A namespace enforcing Pod Security baseline: a DinD sidecar needs capabilities.
+PSA_NS=$NS-baseline
+kubectl create namespace "$PSA_NS" >/dev/null
+kubectl label namespace "$PSA_NS" pod-security.kubernetes.io/enforce=baseline >/dev/null
+cat <<YAML | kubectl -n "$PSA_NS" apply -f - >/dev/null
+apiVersion: dockyard.dev/v1alpha1
+kind: Sandbox
+metadata: {name: psa}
+spec: {image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, docker: {dind: {storage: {size: 1Gi}}}}
+YAML
+out=$(ready_reason "$PSA_NS" psa PodForbidden)
+expect "Pod Security baseline refuses a DinD sandbox's Pod: the Sandbox says so in the API server's words" "$out" \
+  "PodForbidden: " 'violates PodSecurity "baseline:latest"'
+sleep 6
+n=$(kubectl -n "$PSA_NS" get events --field-selector involvedObject.name=psa,reason=PodForbidden -o name | wc -l)
+[[ $n == 1 ]] && pass "... with one event, not one per retry" || fail "PodForbidden events: $n"
+kubectl -n "$PSA_NS" get sandboxes | head -1 | grep -q REASON && pass "kubectl get sandboxes has a Reason column" ||
+  fail "no Reason column"
+kubectl label namespace "$PSA_NS" pod-security.kubernetes.io/enforce- >/dev/null
+kubectl -n "$PSA_NS" wait sandbox/psa --for=condition=Ready --timeout=120s >/dev/null &&
+  pass "... and runs by itself once the namespace allows it" || fail "psa did not recover: $(ready_reason "$PSA_NS" psa Ready)"
+kubectl delete namespace "$PSA_NS" --wait=false >/dev/null
+# A typo in the image: the kubelet's reason, naming the container.
+cat <<YAML | kubectl -n "$NS" apply -f - >/dev/null
+apiVersion: dockyard.dev/v1alpha1
+kind: Sandbox
+metadata: {name: typo}
+spec: {image: dockyard-sandbx:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, docker: {mode: none}}
+YAML
+kubectl -n "$NS" wait sandbox/typo --for=jsonpath='{.status.conditions[?(@.type=="Ready")].reason}'=ErrImagePull --timeout=90s >/dev/null 2>&1 ||
+  kubectl -n "$NS" wait sandbox/typo --for=jsonpath='{.status.conditions[?(@.type=="Ready")].reason}'=ImagePullBackOff --timeout=60s >/dev/null 2>&1 || true
+out=$(kubectl -n "$NS" get sandbox typo -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}: {.status.conditions[?(@.type=="Ready")].message}')
+expect "an image that cannot be pulled: the kubelet's reason on the Sandbox, the container named" "$out" \
+  "ImagePull" "container " "dockyard-sandbx:latest"
+
 step "deletion and uninstall"
 kubectl -n "$NS" delete sandbox --all --wait=true --timeout=120s >/dev/null && pass "sandboxes deleted" || fail "sandboxes not deleted"
 # Their Pods go with them through the garbage collector: give it a moment.

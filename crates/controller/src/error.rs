@@ -14,8 +14,8 @@ pub enum Error {
     #[error("cannot render the Pod: {0}")]
     Render(#[from] RenderError),
 
-    #[error("node cleanup on {node} is pending: {message}")]
-    CleanupPending { node: String, message: String },
+    #[error("node cleanup is pending: {0}")]
+    CleanupPending(String),
 }
 
 impl Error {
@@ -30,7 +30,7 @@ impl Error {
                 _ => "finalizer",
             },
             Error::Render(_) => "render",
-            Error::CleanupPending { .. } => "cleanup_pending",
+            Error::CleanupPending(_) => "cleanup_pending",
         }
     }
 }

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use dockyard_api::labels::{self, CLEANUP_FINALIZER, FIELD_MANAGER, POD_SPEC_HASH};
 use dockyard_api::policy::{self, ClassChoice};
 use dockyard_api::render;
-use dockyard_api::v1alpha1::DockerMode;
+use dockyard_api::v1alpha1::{DockerMode, PodFailure};
 use dockyard_api::{Sandbox, SandboxStatus};
 use dockyard_proto::agent::v1::SandboxRef;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::Action;
@@ -175,9 +176,14 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
             let delay = ctx.pod_failures.failed(&key);
             let message =
                 format!("Pod {pod_name} failed ({}); a new one in {}s", pod_failure_reason(pod), delay.as_secs());
+            let failure = PodFailure {
+                time: Time(now),
+                reason: pod.status.as_ref().and_then(|s| s.reason.clone()).unwrap_or_default(),
+                message: pod.status.as_ref().and_then(|s| s.message.clone()).unwrap_or_default(),
+            };
             publish(ctx, sandbox, EventType::Warning, "PodFailed", &message).await;
             delete_pod(&pods, Some(pod)).await?;
-            write_status(ctx, sandbox, &Observation::PodFailed(&message), now).await?;
+            write_status(ctx, sandbox, &Observation::PodFailed(&failure, &message), now).await?;
             return Ok(Action::requeue(delay));
         }
         Some(pod) => {
@@ -240,39 +246,60 @@ async fn pod_refused(
 
 async fn cleanup(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     let key = sandbox_key(sandbox);
-    ctx.metrics.set_phase(key, None);
-    // Only host-socket sandboxes leave objects on the node's daemon; DinD state
+    ctx.metrics.set_phase(key.clone(), None);
+    // Only host-socket sandboxes leave objects on a node's daemon; DinD state
     // and workspaces live in Pod volumes that go with the Pod.
-    let Some(node) = node_to_clean(sandbox) else {
-        return Ok(Action::await_change());
-    };
+    let cached_pod = ctx
+        .pods
+        .get(&ObjectRef::new(&labels::pod_name(&sandbox.name_any())).within(&sandbox.namespace().unwrap_or_default()));
+    let cached_node = cached_pod.as_ref().and_then(|p| p.spec.as_ref()?.node_name.clone());
     let target = SandboxRef {
         namespace: sandbox.namespace().unwrap_or_default(),
         name: sandbox.name_any(),
         uid: sandbox.uid().unwrap_or_default(),
     };
-    match agent::cleanup_sandbox(&ctx.client, &ctx.settings.agent, &node, target).await {
-        Ok(()) => {
-            publish(ctx, sandbox, EventType::Normal, "NodeCleanedUp", &format!("removed its Docker objects on {node}"))
-                .await;
-            Ok(Action::await_change())
-        }
-        Err(error) => {
-            let message = format!(
-                "{error}; retrying with backoff (the agent's orphan sweep removes what is left if the Sandbox is gone)"
-            );
-            publish(ctx, sandbox, EventType::Warning, "CleanupPending", &message).await;
-            Err(Error::CleanupPending { node, message: error.to_string() })
+    let nodes_api: Api<Node> = Api::all(ctx.client.clone());
+    let mut pending = Vec::new();
+    for node in nodes_to_clean(sandbox, cached_node) {
+        match agent::cleanup_sandbox(&ctx.client, &ctx.settings.agent, &node, target.clone()).await {
+            Ok(()) => {
+                let note = format!("removed its Docker objects on {node}");
+                publish(ctx, sandbox, EventType::Normal, "NodeCleanedUp", &note).await;
+            }
+            // A node that no longer exists has nothing left to clean.
+            Err(_) if matches!(nodes_api.get_opt(&node).await, Ok(None)) => {
+                let note = format!("node {node} no longer exists: nothing of the sandbox is left there");
+                publish(ctx, sandbox, EventType::Normal, "NodeGone", &note).await;
+            }
+            Err(error) => pending.push(format!("{node}: {error}")),
         }
     }
+    if pending.is_empty() {
+        return Ok(Action::await_change());
+    }
+    let message = format!(
+        "{}; the Sandbox stays until each node's agent has cleaned up (retrying with backoff)",
+        pending.join("; ")
+    );
+    publish(ctx, sandbox, EventType::Warning, "CleanupPending", &message).await;
+    Err(Error::CleanupPending(message))
 }
 
-/// The node whose agent must clean up after `sandbox`, if any.
-pub fn node_to_clean(sandbox: &Sandbox) -> Option<String> {
+/// Every node whose agent must clean up after `sandbox`: those its status
+/// recorded, the one it names now, and the one its cached Pod is bound to
+/// (a Pod may run before the status says so).
+pub fn nodes_to_clean(sandbox: &Sandbox, cached_pod_node: Option<String>) -> Vec<String> {
     if sandbox.spec.docker.mode != DockerMode::HostSocket {
-        return None;
+        return Vec::new();
     }
-    sandbox.status.as_ref().and_then(|s| s.node_name.clone())
+    let status = sandbox.status.as_ref();
+    let mut nodes: Vec<String> = status.map(|s| s.nodes.clone()).unwrap_or_default();
+    for node in status.and_then(|s| s.node_name.clone()).into_iter().chain(cached_pod_node) {
+        if !nodes.contains(&node) {
+            nodes.push(node);
+        }
+    }
+    nodes
 }
 
 fn apply_params() -> PatchParams {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use dockyard_api::policy::Refusal;
 use dockyard_api::render::{docker_endpoint, names};
-use dockyard_api::v1alpha1::{DockerMode, DockerStatus, SandboxPhase, condition};
+use dockyard_api::v1alpha1::{DockerMode, DockerStatus, PodFailure, SandboxPhase, condition};
 use dockyard_api::{Sandbox, SandboxStatus};
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -27,8 +27,8 @@ pub enum Observation<'a> {
     ClaimMissing(&'a str),
     /// The API server refused to create its Pod.
     PodRefused(&'a PodRefusal),
-    /// Its Pod failed and was deleted; a new one comes after a backoff.
-    PodFailed(&'a str),
+    /// Its Pod failed and was deleted; a new one comes after a backoff (the message says when).
+    PodFailed(&'a PodFailure, &'a str),
     /// Admitted; its Pod as last seen (None: being created or replaced).
     Running(Option<&'a Pod>),
 }
@@ -153,7 +153,14 @@ pub fn sandbox_status(
     let generation = sandbox.metadata.generation;
     let mut c = Conditions { previous, generation, now, out: Vec::new() };
     let mode = sandbox.spec.docker.mode;
-    let mut status = SandboxStatus { observed_generation: generation, ..SandboxStatus::default() };
+    // Kept whatever is observed: the nodes to clean up, the last failure.
+    let before = sandbox.status.as_ref();
+    let mut status = SandboxStatus {
+        observed_generation: generation,
+        nodes: before.map(|s| s.nodes.clone()).unwrap_or_default(),
+        last_pod_failure: before.and_then(|s| s.last_pod_failure.clone()),
+        ..SandboxStatus::default()
+    };
     let mut recheck = None;
 
     match observation {
@@ -188,7 +195,8 @@ pub fn sandbox_status(
             c.set(condition::READY, Some(false), refusal.reason, &refusal.message);
             status.phase = Some(SandboxPhase::Pending);
         }
-        Observation::PodFailed(message) => {
+        Observation::PodFailed(failure, message) => {
+            status.last_pod_failure = Some((*failure).clone());
             c.set(condition::ADMITTED, Some(true), "Admitted", "admitted by its class");
             c.set(condition::POD_SCHEDULED, Some(false), "PodFailed", *message);
             c.set(condition::READY, Some(false), "PodFailed", *message);
@@ -205,6 +213,13 @@ pub fn sandbox_status(
             let pod_status = pod.status.as_ref();
             status.pod_name = pod.metadata.name.clone();
             status.node_name = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+            // A brokered sandbox leaves containers on its node's daemon.
+            if mode == DockerMode::HostSocket
+                && let Some(node) = &status.node_name
+                && !status.nodes.contains(node)
+            {
+                status.nodes.push(node.clone());
+            }
             status.pod_ip = pod_status.and_then(|s| s.pod_ip.clone());
             status.docker = docker_endpoint(mode).map(|endpoint| DockerStatus {
                 mode: Some(mode),

@@ -382,14 +382,20 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent_then_it_cleans_
     );
     let sandboxes: Api<Sandbox> = ns.api();
     let pods: Api<Pod> = ns.api();
+    // The node exists (a Node object: the controller asks whether a node is gone).
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(cluster.client.clone());
+    let node_b = format!("node-b-{}", ns.name());
+    let node: k8s_openapi::api::core::v1::Node = serde_json::from_value(json!({"metadata": {"name": node_b}})).unwrap();
+    nodes.create(&PostParams::default(), &node).await.unwrap();
     sandboxes
         .create(&PostParams::default(), &sandbox("hs", json!({"image": "x", "docker": {"mode": "hostSocket"}})))
         .await
         .unwrap();
     wait_pod(&pods, "sbx-hs").await;
-    run_pod(&pods, "sbx-hs", "node-b", true, Timestamp::now()).await;
+    run_pod(&pods, "sbx-hs", &node_b, true, Timestamp::now()).await;
     let ready = wait_phase(&sandboxes, "hs", SandboxPhase::Ready).await;
-    assert_eq!(ready.status.as_ref().unwrap().node_name.as_deref(), Some("node-b"));
+    assert_eq!(ready.status.as_ref().unwrap().node_name.as_deref(), Some(node_b.as_str()));
+    assert_eq!(ready.status.as_ref().unwrap().nodes, [node_b.clone()]);
     assert!(ready.finalizers().contains(&"dockyard.dev/node-cleanup".to_string()));
     // Something the sandbox made on node-b's daemon, with the broker's label.
     let docker = dockyard_agent::docker::connect(&node_docker_socket()).unwrap();
@@ -408,6 +414,16 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent_then_it_cleans_
         .expect("a container on the node's dockerd (image dockyard/busybox:1)")
         .id;
 
+    // The Pod goes first (as when its namespace is deleted): the status forgets
+    // the Pod's node, not the nodes to clean up.
+    pods.delete("sbx-hs", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await.unwrap();
+    let forgot = eventually("the status without the deleted Pod's node", WAIT, || async {
+        let s = sandboxes.get_opt("hs").await.ok().flatten()?;
+        (s.status.as_ref()?.node_name.as_deref() != Some(node_b.as_str())).then_some(s)
+    })
+    .await;
+    assert_eq!(forgot.status.as_ref().unwrap().nodes, [node_b.clone()], "still to be cleaned");
+    let _ = pods.delete("sbx-hs", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await;
     sandboxes.delete("hs", &DeleteParams::default()).await.unwrap();
     // No agent runs on node-b yet: the finalizer holds the Sandbox and says why.
     let notes = eventually("a CleanupPending event", WAIT, || async {
@@ -415,7 +431,7 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent_then_it_cleans_
         events.into_iter().find(|(reason, _)| reason == "CleanupPending").map(|(_, note)| note)
     })
     .await;
-    assert!(notes.contains("node-b"), "{notes}");
+    assert!(notes.contains(&node_b), "{notes}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let held = sandboxes.get("hs").await.unwrap();
     assert!(
@@ -430,7 +446,7 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent_then_it_cleans_
         "spec": {"containers": [{"name": "agent", "image": "dockyard-agent:latest"}]}}))
     .unwrap();
     pods.create(&PostParams::default(), &agent_pod).await.unwrap();
-    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "agent-b"}, "target": {"kind": "Node", "name": "node-b"}});
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "agent-b"}, "target": {"kind": "Node", "name": node_b}});
     pods.create_subresource::<serde_json::Value, serde_json::Value>(
         "binding",
         "agent-b",
@@ -447,6 +463,7 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent_then_it_cleans_
     .await;
     assert!(docker.inspect_container(&made, None).await.is_err(), "the agent removed the sandbox's container");
     agent.abort();
+    nodes.delete(&node_b, &DeleteParams::default()).await.unwrap();
     controller.stop().await;
     std::fs::remove_file(token_file).unwrap();
     ns.delete().await.unwrap();
@@ -758,6 +775,36 @@ async fn what_keeps_a_container_from_running_is_on_the_sandbox() {
     let crashing = wait_ready_reason(&sandboxes, "typo", "CrashLoopBackOff").await;
     let message = condition(&crashing, "Ready").2;
     assert!(message.contains("exit code 127, Error; restarted 4 times"), "{message}");
+    controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_sandbox_whose_node_is_gone_is_released_and_says_so() {
+    let Setup { cluster, ns, _lock } = setup("ctl-gone").await;
+    let controller = RunningController::start_with_agents(
+        &cluster.client,
+        agent_settings(ns.name(), free_port(), "/nonexistent/token"),
+    );
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    sandboxes
+        .create(&PostParams::default(), &sandbox("orphan", json!({"image": "x", "docker": {"mode": "hostSocket"}})))
+        .await
+        .unwrap();
+    wait_pod(&pods, "sbx-orphan").await;
+    // Bound to a node that has no Node object (deleted with its machine).
+    let gone = format!("gone-{}", ns.name());
+    run_pod(&pods, "sbx-orphan", &gone, true, Timestamp::now()).await;
+    wait_phase(&sandboxes, "orphan", SandboxPhase::Ready).await;
+    sandboxes.delete("orphan", &DeleteParams::default()).await.unwrap();
+    eventually("the Sandbox to be released", WAIT, || async {
+        sandboxes.get_opt("orphan").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    let events = events_for(&ns, "orphan").await;
+    assert!(events.iter().any(|(r, n)| r == "NodeGone" && n.contains(&gone)), "{events:?}");
     controller.stop().await;
     ns.delete().await.unwrap();
 }

@@ -419,6 +419,31 @@ pub struct SandboxStatus {
     /// The Docker endpoint the workload uses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker: Option<DockerStatus>,
+    /// Every node whose Docker daemon the sandbox's Pods have used (mode
+    /// `hostSocket`), kept after the Pod is gone: deleting the Sandbox waits
+    /// until each node's agent has removed what the sandbox left there (or the
+    /// node is gone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub nodes: Vec<String>,
+    /// The last time a Pod of the sandbox failed, and why; kept after a new
+    /// Pod starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_pod_failure: Option<PodFailure>,
+}
+
+/// A failed Pod of a Sandbox.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodFailure {
+    /// When the controller saw it failed.
+    pub time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+    /// The kubelet's reason, e.g. `Evicted`; empty when it gave none.
+    #[serde(default)]
+    pub reason: String,
+    /// The kubelet's message.
+    #[serde(default)]
+    pub message: String,
 }
 
 /// Lifecycle phase of a Sandbox.
