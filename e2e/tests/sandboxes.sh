@@ -115,6 +115,18 @@ for _ in $(seq 20); do
   sleep 1
 done
 expect "the node's dockerd restarted: the broker reconnects" "$out" "after-the-daemon-restarted"
+# Suspend stops what the sandbox started on the node; a resumed sandbox gets its broker again.
+h docker run -d --name e2e-napping dockyard/busybox:1 sleep 600 >/dev/null 2>&1 || true
+kubectl -n "$NS" patch sandbox host-socket-demo --type merge -p '{"spec":{"suspended":true}}' >/dev/null
+kubectl -n "$NS" wait sandbox/host-socket-demo --for=jsonpath='{.status.phase}'=Suspended --timeout=90s >/dev/null || true
+n=$(/usr/bin/docker ps -aq --filter "label=dockyard.dev/sandbox=$HS_UID" | wc -l)
+[[ $n == 0 ]] && pass "suspending a brokered sandbox removes the containers it started on the node" ||
+  fail "$n containers of the suspended sandbox left on the node"
+kubectl -n "$NS" wait pod/sbx-host-socket-demo --for=delete --timeout=60s >/dev/null 2>&1 || true
+kubectl -n "$NS" patch sandbox host-socket-demo --type merge -p '{"spec":{"suspended":false}}' >/dev/null
+kubectl -n "$NS" wait sandbox/host-socket-demo --for=condition=Ready --timeout=120s >/dev/null || dump host-socket-demo
+out=$(h docker run --rm dockyard/busybox:1 echo resumed-with-docker 2>&1 || true)
+expect "resumed: the broker serves it again" "$out" "resumed-with-docker"
 h docker volume create e2e-kept-until-deletion >/dev/null 2>&1 || true
 h docker run -d --name e2e-left-running dockyard/busybox:1 sleep 600 >/dev/null 2>&1 || true
 kubectl -n "$NS" delete sandbox host-socket-demo --wait=true --timeout=120s >/dev/null &&

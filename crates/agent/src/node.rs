@@ -2,7 +2,7 @@
 //! the orphan sweep: prepare a sandbox, check its Docker endpoint, list and
 //! clean up what it created.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use dockyard_api::render::names;
 use dockyard_docker_policy::Scope;
+use k8s_openapi::jiff::Timestamp;
 use tracing::{info, warn};
 
 use crate::broker::Brokers;
@@ -105,9 +106,10 @@ pub struct Agent {
     pub docker: Docker,
     pub brokers: Brokers,
     pub state: StateDir,
-    /// Sandboxes cleaned up by this process: the Pod watch must not bring them
-    /// back while their Pods are still being removed.
-    cleaned_up: Mutex<HashSet<String>>,
+    /// Sandboxes cleaned up by this process, and when: the Pod watch must not
+    /// bring them back for a Pod that was there before (still being removed),
+    /// but must prepare a Pod created after (a suspended sandbox resumed).
+    cleaned_up: Mutex<HashMap<String, Timestamp>>,
     /// The daemon's cgroup driver (`docker info`) and when it was asked.
     daemon_driver: Mutex<Option<(Instant, String)>>,
 }
@@ -140,9 +142,17 @@ impl Agent {
         Ok(self.state.pending_cleanups()?)
     }
 
-    /// Whether this process has cleaned up the sandbox (its Pod may linger a while).
-    pub fn was_cleaned_up(&self, uid: &str) -> bool {
-        self.cleaned_up.lock().expect("cleanup registry poisoned").contains(uid)
+    /// Whether this process cleaned up the sandbox after a Pod created at
+    /// `pod_created` appeared (that Pod may linger a while; a newer one is a
+    /// resumed sandbox). Pods' creation times have whole seconds: a Pod of the
+    /// same second as the cleanup counts as older.
+    pub fn was_cleaned_up(&self, uid: &str, pod_created: Option<Timestamp>) -> bool {
+        let cleaned = self.cleaned_up.lock().expect("cleanup registry poisoned").get(uid).copied();
+        match (cleaned, pod_created) {
+            (Some(cleaned), Some(created)) => created.as_second() <= cleaned.as_second(),
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
     }
 
     /// Sets up what `record`'s sandbox needs here; returns its socket path on the node.
@@ -304,7 +314,7 @@ impl Agent {
             },
         };
         self.state.begin_cleanup(&record)?;
-        self.cleaned_up.lock().expect("cleanup registry poisoned").insert(uid.to_string());
+        self.cleaned_up.lock().expect("cleanup registry poisoned").insert(uid.to_string(), Timestamp::now());
         self.brokers.remove(uid)?;
         let mut removed = resources::cleanup(&self.docker, uid, self.settings.stop_grace_seconds).await?;
         let shared = &record.rules.shared_images;

@@ -140,7 +140,10 @@ async fn prepare_pod(agent: &Agent, client: &Client, classes: &Store<SandboxClas
     // A Pod on its way out, or whose sandbox was cleaned up already: nothing to prepare.
     let finished =
         pod.status.as_ref().and_then(|s| s.phase.as_deref()).is_some_and(|p| p == "Succeeded" || p == "Failed");
-    if pod.metadata.deletion_timestamp.is_some() || finished || agent.was_cleaned_up(&record.uid) {
+    if pod.metadata.deletion_timestamp.is_some()
+        || finished
+        || agent.was_cleaned_up(&record.uid, pod.metadata.creation_timestamp.as_ref().map(|t| t.0))
+    {
         return;
     }
     let node_path = match source {

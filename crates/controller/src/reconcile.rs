@@ -128,6 +128,10 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     let expired = sandbox.spec.shutdown_time.as_ref().is_some_and(|t| t.0 <= now);
     if sandbox.spec.suspended || expired {
         delete_pod(&pods, existing.as_deref()).await?;
+        // What a brokered sandbox started on its nodes' daemons stops too (a
+        // DinD sandbox's goes with its Pod); until it has, the status keeps the nodes.
+        let pod_node = existing.as_ref().and_then(|p| p.spec.as_ref()?.node_name.clone());
+        clean_nodes(ctx, sandbox, nodes_to_clean(sandbox, pod_node)).await?;
         let observation = if sandbox.spec.suspended { Observation::Suspended } else { Observation::Expired };
         let (reason, message) = if sandbox.spec.suspended {
             ("Suspended", "Pod removed; the workspace is kept")
@@ -246,13 +250,18 @@ async fn pod_refused(
 
 async fn cleanup(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     let key = sandbox_key(sandbox);
-    ctx.metrics.set_phase(key.clone(), None);
-    // Only host-socket sandboxes leave objects on a node's daemon; DinD state
-    // and workspaces live in Pod volumes that go with the Pod.
-    let cached_pod = ctx
-        .pods
-        .get(&ObjectRef::new(&labels::pod_name(&sandbox.name_any())).within(&sandbox.namespace().unwrap_or_default()));
+    ctx.metrics.set_phase(key, None);
+    let pod_name = labels::pod_name(&sandbox.name_any());
+    let cached_pod = ctx.pods.get(&ObjectRef::new(&pod_name).within(&sandbox.namespace().unwrap_or_default()));
     let cached_node = cached_pod.as_ref().and_then(|p| p.spec.as_ref()?.node_name.clone());
+    clean_nodes(ctx, sandbox, nodes_to_clean(sandbox, cached_node)).await?;
+    Ok(Action::await_change())
+}
+
+/// Asks the agent of each of `nodes` to remove what `sandbox` left on its
+/// daemon; fine when each did or the node no longer exists, else an error
+/// naming the nodes left (retried with backoff).
+async fn clean_nodes(ctx: &Context, sandbox: &Sandbox, nodes: Vec<String>) -> Result<()> {
     let target = SandboxRef {
         namespace: sandbox.namespace().unwrap_or_default(),
         name: sandbox.name_any(),
@@ -260,7 +269,7 @@ async fn cleanup(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     };
     let nodes_api: Api<Node> = Api::all(ctx.client.clone());
     let mut pending = Vec::new();
-    for node in nodes_to_clean(sandbox, cached_node) {
+    for node in nodes {
         match agent::cleanup_sandbox(&ctx.client, &ctx.settings.agent, &node, target.clone()).await {
             Ok(()) => {
                 let note = format!("removed its Docker objects on {node}");
@@ -275,10 +284,10 @@ async fn cleanup(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         }
     }
     if pending.is_empty() {
-        return Ok(Action::await_change());
+        return Ok(());
     }
     let message = format!(
-        "{}; the Sandbox stays until each node's agent has cleaned up (retrying with backoff)",
+        "{}; its Docker objects stay until each node's agent has removed them (retrying with backoff)",
         pending.join("; ")
     );
     publish(ctx, sandbox, EventType::Warning, "CleanupPending", &message).await;

@@ -170,6 +170,8 @@ pub fn sandbox_status(
             status.phase = Some(SandboxPhase::Failed);
         }
         Observation::Suspended | Observation::Expired => {
+            // Reached only once every node's agent has cleaned up.
+            status.nodes.clear();
             let (phase, reason, message) = match observation {
                 Observation::Suspended => {
                     (SandboxPhase::Suspended, "Suspended", "spec.suspended is true: no Pod, workspace kept")

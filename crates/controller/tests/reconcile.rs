@@ -399,20 +399,7 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent_then_it_cleans_
     assert!(ready.finalizers().contains(&"dockyard.dev/node-cleanup".to_string()));
     // Something the sandbox made on node-b's daemon, with the broker's label.
     let docker = dockyard_agent::docker::connect(&node_docker_socket()).unwrap();
-    let uid = ready.uid().unwrap();
-    let made = docker
-        .create_container(
-            None,
-            bollard::models::ContainerCreateBody {
-                image: Some("dockyard/busybox:1".into()),
-                cmd: Some(vec!["sleep".into(), "300".into()]),
-                labels: Some([(dockyard_agent::resources::SANDBOX_LABEL.to_string(), uid.clone())].into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("a container on the node's dockerd (image dockyard/busybox:1)")
-        .id;
+    let made = labelled_container(&docker, &ready.uid().unwrap()).await;
 
     // The Pod goes first (as when its namespace is deleted): the status forgets
     // the Pod's node, not the nodes to clean up.
@@ -441,22 +428,7 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent_then_it_cleans_
     // The agent comes up on node-b (a real agent server; its Pod as a kubelet would report it):
     // the controller's retry reaches it, with a token the agent reviews, and the cleanup happens.
     let agent = start_agent(ns.name(), port).await;
-    let agent_pod: Pod = serde_json::from_value(json!({"metadata": {"name": "agent-b",
-        "labels": {"app.kubernetes.io/name": "dockyard-agent"}},
-        "spec": {"containers": [{"name": "agent", "image": "dockyard-agent:latest"}]}}))
-    .unwrap();
-    pods.create(&PostParams::default(), &agent_pod).await.unwrap();
-    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "agent-b"}, "target": {"kind": "Node", "name": node_b}});
-    pods.create_subresource::<serde_json::Value, serde_json::Value>(
-        "binding",
-        "agent-b",
-        &PostParams::default(),
-        &binding,
-    )
-    .await
-    .unwrap();
-    let running = json!({"status": {"phase": "Running", "podIP": "127.0.0.1"}});
-    pods.patch_status("agent-b", &PatchParams::default(), &Patch::Merge(&running)).await.unwrap();
+    agent_pod_on(&pods, &node_b).await;
     eventually("the Sandbox to be gone after the agent's cleanup", Duration::from_secs(90), || async {
         sandboxes.get_opt("hs").await.unwrap().is_none().then_some(())
     })
@@ -471,6 +443,91 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent_then_it_cleans_
 
 /// The node agent's gRPC server (the same code the `dockyard-agent` binary
 /// serves) on 127.0.0.1:`port`, allowing `namespace`'s `controller` account.
+/// The agent's Pod on `node`, as the kubelet would report it (the agent itself
+/// serves on 127.0.0.1: `start_agent`).
+async fn agent_pod_on(pods: &Api<Pod>, node: &str) {
+    let agent_pod: Pod = serde_json::from_value(json!({"metadata": {"name": "agent",
+        "labels": {"app.kubernetes.io/name": "dockyard-agent"}},
+        "spec": {"containers": [{"name": "agent", "image": "dockyard-agent:latest"}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &agent_pod).await.unwrap();
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "agent"}, "target": {"kind": "Node", "name": node}});
+    pods.create_subresource::<serde_json::Value, serde_json::Value>(
+        "binding",
+        "agent",
+        &PostParams::default(),
+        &binding,
+    )
+    .await
+    .unwrap();
+    let running = json!({"status": {"phase": "Running", "podIP": "127.0.0.1"}});
+    pods.patch_status("agent", &PatchParams::default(), &Patch::Merge(&running)).await.unwrap();
+}
+
+/// A container on the node's dockerd labelled as `uid`'s broker labels them.
+async fn labelled_container(docker: &bollard::Docker, uid: &str) -> String {
+    docker
+        .create_container(
+            None,
+            bollard::models::ContainerCreateBody {
+                image: Some("dockyard/busybox:1".into()),
+                cmd: Some(vec!["sleep".into(), "300".into()]),
+                labels: Some([(dockyard_agent::resources::SANDBOX_LABEL.to_string(), uid.to_string())].into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("a container on the node's dockerd (image dockyard/busybox:1)")
+        .id
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn suspending_a_brokered_sandbox_removes_what_it_started_on_its_node() {
+    let Setup { cluster, ns, _lock } = setup("ctl-suspend").await;
+    let port = free_port();
+    let token_file = std::env::temp_dir().join(format!("dockyard-ctl-token-s-{}", std::process::id()));
+    std::fs::write(&token_file, ns.service_account_token("controller").await.unwrap()).unwrap();
+    let controller = RunningController::start_with_agents(
+        &cluster.client,
+        agent_settings(ns.name(), port, token_file.to_str().unwrap()),
+    );
+    let agent = start_agent(ns.name(), port).await;
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let node = format!("node-s-{}", ns.name());
+    agent_pod_on(&pods, &node).await;
+    sandboxes
+        .create(&PostParams::default(), &sandbox("nap", json!({"image": "x", "docker": {"mode": "hostSocket"}})))
+        .await
+        .unwrap();
+    wait_pod(&pods, "sbx-nap").await;
+    run_pod(&pods, "sbx-nap", &node, true, Timestamp::now()).await;
+    let ready = wait_phase(&sandboxes, "nap", SandboxPhase::Ready).await;
+    let docker = dockyard_agent::docker::connect(&node_docker_socket()).unwrap();
+    let made = labelled_container(&docker, &ready.uid().unwrap()).await;
+
+    sandboxes
+        .patch("nap", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"suspended": true}})))
+        .await
+        .unwrap();
+    let suspended = wait_phase(&sandboxes, "nap", SandboxPhase::Suspended).await;
+    assert!(suspended.status.as_ref().unwrap().nodes.is_empty(), "cleaned up, so no node left to clean");
+    assert!(docker.inspect_container(&made, None).await.is_err(), "suspend removed the sandbox's container");
+    assert!(events_for(&ns, "nap").await.iter().any(|(r, n)| r == "NodeCleanedUp" && n.contains(&node)));
+    wait_no_pod(&pods, "sbx-nap").await;
+    // Resumed: a new Pod.
+    sandboxes
+        .patch("nap", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"suspended": false}})))
+        .await
+        .unwrap();
+    wait_pod(&pods, "sbx-nap").await;
+    agent.abort();
+    controller.stop().await;
+    std::fs::remove_file(token_file).unwrap();
+    ns.delete().await.unwrap();
+}
+
 async fn start_agent(namespace: &str, port: u16) -> JoinHandle<()> {
     use std::sync::Arc;
     let dir = std::env::temp_dir().join(format!("dockyard-ctl-agent-{}", std::process::id()));
