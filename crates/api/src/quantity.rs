@@ -10,7 +10,7 @@ use thiserror::Error;
 /// A quantity string that is not in Kubernetes' quantity syntax.
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error(
-    "{0:?} is not a quantity (expected a number with an optional suffix such as m, k, M, G, Ki, Mi, Gi or an exponent like 1e3)"
+    "{0:?} is not a quantity (expected a number with an optional suffix such as n, u, m, k, M, G, Ki, Mi, Gi or an exponent like 1e3)"
 )]
 pub struct InvalidQuantity(pub String);
 
@@ -35,6 +35,8 @@ pub fn millis(quantity: &str) -> Result<i128, InvalidQuantity> {
     // Multiplier of the suffix as (numerator, power of ten), applied to millis.
     let (mul, pow10): (i128, i32) = match suffix {
         "" => (1, 0),
+        "n" => (1, -9),
+        "u" => (1, -6),
         "m" => (1, -3),
         "k" => (1, 3),
         "M" => (1, 6),
@@ -77,6 +79,8 @@ mod tests {
         assert_eq!(millis("8G"), Ok(8_000_000_000_000));
         assert_eq!(millis("1e3"), Ok(1_000_000));
         assert_eq!(millis("0.1m"), Ok(1), "sub-milli values round up");
+        assert_eq!(millis("100n"), Ok(1), "nano: rounds up too");
+        assert_eq!(millis("5000u"), Ok(5));
         assert_eq!(millis("-1"), Ok(-1000));
     }
 

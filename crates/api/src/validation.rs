@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::ResourceRequirements;
 use crate::labels;
 use crate::quantity;
 use crate::render::paths;
-use crate::v1alpha1::{DockerMode, SandboxClassSpec, SandboxSpec};
+use crate::v1alpha1::{DockerMode, MAX_POD_ANNOTATIONS_SIZE, SandboxClassSpec, SandboxSpec};
 
 /// One problem with one field, e.g. `spec.env[0].name: DOCKER_HOST is set by Dockyard`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +69,10 @@ impl Collector {
 /// Environment variables Dockyard sets itself.
 const RESERVED_ENV: [&str; 1] = ["DOCKER_HOST"];
 
+/// Files Dockyard mounts over the workload's own: its user, its groups, its
+/// sudoers drop-in.
+const USER_FILES: [&str; 3] = ["/etc/passwd", "/etc/group", "/etc/sudoers.d"];
+
 /// Checks a Sandbox spec beyond its schema.
 pub fn validate_sandbox(spec: &SandboxSpec) -> Result<(), ValidationErrors> {
     let mut c = Collector::default();
@@ -97,7 +101,9 @@ pub fn validate_sandbox(spec: &SandboxSpec) -> Result<(), ValidationErrors> {
 
     let workspace = spec.workspace_or_default();
     let mount = workspace.mount_path.trim_end_matches('/');
-    for reserved in [paths::DOCKYARD_BIN_DIR, paths::USER_FILES_DIR, paths::DOCKER_SOCKET_DIR, paths::DIND_DATA_DIR] {
+    let dockyard_mounts =
+        [paths::DOCKYARD_BIN_DIR, paths::USER_FILES_DIR, paths::DOCKER_SOCKET_DIR, paths::DIND_DATA_DIR];
+    for reserved in dockyard_mounts.into_iter().chain(USER_FILES) {
         if mount == reserved || mount.starts_with(&format!("{reserved}/")) || reserved.starts_with(&format!("{mount}/"))
         {
             c.push("spec.workspace.mountPath", format!("{mount} overlaps {reserved}, which Dockyard mounts itself"));
@@ -121,6 +127,17 @@ pub fn validate_sandbox(spec: &SandboxSpec) -> Result<(), ValidationErrors> {
                 format!("labels under {} belong to Dockyard", labels::RESERVED_LABEL_PREFIXES.join(" and ")),
             );
         }
+    }
+    // The API server limits the total size of a Pod's annotations, which the
+    // schema cannot add up.
+    let annotations: usize = spec.pod.iter().flat_map(|p| &p.annotations).map(|(k, v)| k.len() + v.len()).sum();
+    if annotations > MAX_POD_ANNOTATIONS_SIZE {
+        c.push(
+            "spec.pod.annotations",
+            format!(
+                "keys and values take {annotations} bytes, more than the {MAX_POD_ANNOTATIONS_SIZE} a sandbox's Pod has room for (the API server allows 256 KiB of annotations, some of them Dockyard's)"
+            ),
+        );
     }
     c.finish()
 }
@@ -207,7 +224,17 @@ mod tests {
 
     #[test]
     fn workspace_may_not_cover_dockyard_mounts() {
-        for path in ["/var/run", "/var/run/dockyard", "/dockyard/bin/x", "/var/lib/docker"] {
+        // Dockyard's own volumes, and the user files it mounts over the image's
+        // (the same mount path twice is a Pod the API server refuses).
+        for path in [
+            "/var/run",
+            "/var/run/dockyard",
+            "/dockyard/bin/x",
+            "/var/lib/docker",
+            "/etc/passwd",
+            "/etc/group/",
+            "/etc/sudoers.d",
+        ] {
             let mut s = spec();
             s.workspace = Some(WorkspaceSpec { mount_path: path.into(), ..Default::default() });
             assert_eq!(fields(validate_sandbox(&s)), ["spec.workspace.mountPath"], "{path}");
@@ -229,6 +256,24 @@ mod tests {
         let mut got = fields(validate_sandbox(&s));
         got.sort();
         assert_eq!(got, ["spec.pod.labels[dockyard.dev/sandbox]", "spec.user.name", "spec.workingDir"]);
+    }
+
+    #[test]
+    fn pod_annotations_leave_room_for_dockyards() {
+        let mut s = spec();
+        let key = "example.com/blob";
+        let fill = |s: &mut SandboxSpec, len: usize| {
+            s.pod =
+                Some(PodSettings { annotations: [(key.to_string(), "b".repeat(len))].into(), ..Default::default() });
+        };
+        fill(&mut s, MAX_POD_ANNOTATIONS_SIZE - key.len());
+        assert_eq!(validate_sandbox(&s), Ok(()));
+        fill(&mut s, MAX_POD_ANNOTATIONS_SIZE - key.len() + 1);
+        let err = validate_sandbox(&s).unwrap_err();
+        assert_eq!(err.0[0].field, "spec.pod.annotations");
+        assert!(err.0[0].message.contains(&MAX_POD_ANNOTATIONS_SIZE.to_string()), "{err}");
+        // The limit is the API server's, less what Dockyard adds.
+        assert_eq!(MAX_POD_ANNOTATIONS_SIZE + labels::POD_SPEC_HASH.len() + 16, 256 * 1024);
     }
 
     #[test]

@@ -9,6 +9,10 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod pod_rules;
+
+pub use pod_rules::MAX_POD_ANNOTATIONS_SIZE;
+
 /// Longest Sandbox name: the Pod is named `sbx-<name>` and its hostname must
 /// stay a 63-character DNS label.
 pub const MAX_SANDBOX_NAME_LENGTH: usize = 58;
@@ -35,14 +39,15 @@ pub const MAX_SANDBOX_NAME_LENGTH: usize = 58;
     printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.docker.mode"}"#,
     printcolumn = r#"{"name":"Node","type":"string","jsonPath":".status.nodeName"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    validation = kube::core::Rule::new("size(self.metadata.name) <= 58").message("metadata.name: a Sandbox name must be at most 58 characters (its Pod is named sbx-<name>)")
+    validation = kube::core::Rule::new("size(self.metadata.name) <= 58").message("metadata.name: a Sandbox name must be at most 58 characters (its Pod is named sbx-<name>)"),
+    validation = kube::core::Rule::new("!self.metadata.name.contains('.')").message("metadata.name: a Sandbox name may not contain dots: it is its Pod's hostname, a DNS label (lowercase letters, digits and '-')")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct SandboxSpec {
     /// Container image of the workload, e.g. `dockyard-sandbox:latest`. Any image
     /// works: the Dockyard entrypoint is copied into the Pod, not required in
     /// the image.
-    #[schemars(length(min = 1, max = 1024))]
+    #[schemars(length(min = 1, max = 1024), transform = pod_rules::image)]
     pub image: String,
 
     /// When the kubelet pulls the image: `Always`, `IfNotPresent` or `Never`.
@@ -54,28 +59,32 @@ pub struct SandboxSpec {
     /// stays up idle (the Dockyard entrypoint waits as PID 1) so users can
     /// `kubectl exec` into it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 256))]
+    #[schemars(length(max = 256), inner(regex(pattern = pod_rules::APPLY_SAFE_TEXT)))]
     pub command: Vec<String>,
 
     /// Arguments to `command`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 1024))]
+    #[schemars(length(max = 1024), inner(regex(pattern = pod_rules::APPLY_SAFE_TEXT)))]
     pub args: Vec<String>,
 
-    /// Environment variables of the workload. `DOCKER_HOST` is set by Dockyard
-    /// and may not be given here.
+    /// Environment variables of the workload, each name once. Names are what
+    /// Kubernetes allows: printable ASCII characters other than `=`, such as
+    /// `MY_VAR` or `my.setting`. `DOCKER_HOST` and names starting with
+    /// `DOCKYARD_` are set by Dockyard and may not be given here.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 256))]
+    #[schemars(length(max = 256), transform = pod_rules::env)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub env: Vec<EnvVar>,
 
     /// Working directory of the workload. Defaults to the workspace mount path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 4096))]
+    #[schemars(length(min = 1, max = 4096), transform = pod_rules::working_dir)]
     pub working_dir: Option<String>,
 
     /// CPU and memory of the workload container. Defaults to the class's
     /// `defaultResources`; may not exceed the class's `maxResources`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = pod_rules::resources)]
     pub resources: Option<ResourceRequirements>,
 
     /// The unprivileged identity the workload runs as.
@@ -250,6 +259,7 @@ pub struct DindSpec {
     pub readiness_timeout_seconds: Option<i32>,
     /// CPU and memory of the DinD sidecar. Defaults to the class's DinD resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = pod_rules::resources)]
     pub resources: Option<ResourceRequirements>,
 }
 
@@ -263,11 +273,12 @@ pub struct DindStorage {
     /// Size of the volume, e.g. `20Gi`. Defaults to the class's
     /// `dind.storageSize`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = pod_rules::storage_size)]
     pub size: Option<Quantity>,
     /// Storage class of a generic ephemeral volume for the daemon's data. Omitted:
     /// a size-limited emptyDir on the node's disk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = 253), transform = pod_rules::storage_class_name)]
     pub storage_class_name: Option<String>,
 }
 
@@ -308,12 +319,15 @@ pub const DEFAULT_WORKSPACE_MOUNT_PATH: &str = "/workspace";
 pub struct WorkspaceSpec {
     /// Absolute path where the workspace is mounted, default `/workspace`. The
     /// DinD daemon sees it at the same path, so `docker run -v $PWD:/src`
-    /// works from inside it.
+    /// works from inside it. Not over what Dockyard mounts itself: `/dockyard`,
+    /// `/var/run/dockyard`, `/var/lib/docker`, `/etc/passwd`, `/etc/group`,
+    /// `/etc/sudoers.d`.
     #[serde(default = "default_workspace_mount_path")]
     #[schemars(length(min = 2, max = 4096))]
     #[schemars(extend("x-kubernetes-validations" = [
         {"rule": "self.startsWith('/') && self != '/'", "message": "mountPath must be an absolute path other than /"},
     ]))]
+    #[schemars(transform = pod_rules::mount_path)]
     pub mount_path: String,
     /// A scratch volume that lives as long as the Pod (lost on suspend).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -337,6 +351,7 @@ fn default_workspace_mount_path() -> String {
 pub struct EmptyDirWorkspace {
     /// Upper bound of the volume's size, e.g. `10Gi`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = pod_rules::storage_size)]
     pub size_limit: Option<Quantity>,
 }
 
@@ -345,7 +360,7 @@ pub struct EmptyDirWorkspace {
 #[serde(rename_all = "camelCase")]
 pub struct ExistingClaim {
     /// Name of the PersistentVolumeClaim, in the Sandbox's namespace.
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = 253), transform = pod_rules::claim_name)]
     pub claim_name: String,
 }
 
@@ -354,7 +369,9 @@ pub struct ExistingClaim {
 #[serde(rename_all = "camelCase")]
 pub struct ClaimTemplate {
     /// Spec of the PersistentVolumeClaim, e.g. access modes, storage class and
-    /// `resources.requests.storage`.
+    /// `resources.requests.storage` (required: the claim's size). The volume
+    /// is mounted as a filesystem.
+    #[schemars(transform = pod_rules::claim_spec)]
     pub spec: PersistentVolumeClaimSpec,
 }
 
@@ -364,30 +381,39 @@ pub struct ClaimTemplate {
 pub struct PodSettings {
     /// Node labels the Pod must match.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(transform = pod_rules::node_selector)]
     pub node_selector: BTreeMap<String, String>,
     /// Tolerations of the Pod.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(transform = pod_rules::tolerations)]
     pub tolerations: Vec<Toleration>,
     /// RuntimeClass of the Pod (e.g. Sysbox, Kata, gVisor): the class's
     /// `runtimeClassName` or one of its `allowedRuntimeClassNames`, else the
     /// Sandbox is not admitted (`RuntimeClassNotAllowed`). Omitted: the class's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = 253), transform = pod_rules::runtime_class_name)]
     pub runtime_class_name: Option<String>,
     /// ServiceAccount of the Pod. Omitted: the namespace's `default` account,
     /// with no API token mounted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = 253), transform = pod_rules::service_account_name)]
     pub service_account_name: Option<String>,
     /// Secrets for pulling the workload image.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(transform = pod_rules::image_pull_secrets)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub image_pull_secrets: Vec<LocalObjectReference>,
     /// Extra labels of the Pod. Labels under `dockyard.dev/` and
     /// `app.kubernetes.io/` are Dockyard's and are refused here.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(transform = pod_rules::pod_labels)]
     pub labels: BTreeMap<String, String>,
-    /// Extra annotations of the Pod.
+    /// Extra annotations of the Pod: keys and values together at most 262102
+    /// bytes (the API server's 256 KiB, less Dockyard's own annotation).
+    /// AppArmor and seccomp annotations are refused: Dockyard sets every
+    /// container's security profile.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(transform = pod_rules::pod_annotations)]
     pub annotations: BTreeMap<String, String>,
 }
 
