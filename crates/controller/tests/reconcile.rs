@@ -395,7 +395,7 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent_then_it_cleans_
     run_pod(&pods, "sbx-hs", &node_b, true, Timestamp::now()).await;
     let ready = wait_phase(&sandboxes, "hs", SandboxPhase::Ready).await;
     assert_eq!(ready.status.as_ref().unwrap().node_name.as_deref(), Some(node_b.as_str()));
-    assert_eq!(ready.status.as_ref().unwrap().nodes, [node_b.clone()]);
+    assert_eq!(ready.status.as_ref().unwrap().nodes, std::slice::from_ref(&node_b));
     assert!(ready.finalizers().contains(&"dockyard.dev/node-cleanup".to_string()));
     // Something the sandbox made on node-b's daemon, with the broker's label.
     let docker = dockyard_agent::docker::connect(&node_docker_socket()).unwrap();
@@ -409,7 +409,7 @@ async fn deleting_a_host_socket_sandbox_waits_for_the_node_agent_then_it_cleans_
         (s.status.as_ref()?.node_name.as_deref() != Some(node_b.as_str())).then_some(s)
     })
     .await;
-    assert_eq!(forgot.status.as_ref().unwrap().nodes, [node_b.clone()], "still to be cleaned");
+    assert_eq!(forgot.status.as_ref().unwrap().nodes, std::slice::from_ref(&node_b), "still to be cleaned");
     let _ = pods.delete("sbx-hs", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await;
     sandboxes.delete("hs", &DeleteParams::default()).await.unwrap();
     // No agent runs on node-b yet: the finalizer holds the Sandbox and says why.
@@ -630,6 +630,15 @@ async fn a_pod_that_dies_is_recreated() {
     })
     .await;
     assert_ne!(second.uid(), first.uid());
+    // The failure stays on the Sandbox after the new Pod exists.
+    let kept = eventually("the new Pod in the status", WAIT, || async {
+        let s = sandboxes.get_opt("phoenix").await.ok().flatten()?;
+        let status = s.status.clone()?;
+        (status.conditions.iter().any(|c| c.type_ == "Ready" && c.reason != "PodFailed")).then_some(status)
+    })
+    .await;
+    let failure = kept.last_pod_failure.expect("lastPodFailure");
+    assert_eq!((failure.reason.as_str(), failure.message.as_str()), ("Evicted", "the node was low on memory"));
     let events = events_for(&ns, "phoenix").await;
     assert!(events.iter().any(|(r, n)| r == "PodFailed" && n.contains("Evicted")), "{events:?}");
     controller.stop().await;
