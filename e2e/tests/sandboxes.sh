@@ -212,8 +212,8 @@ expect "Pod Security baseline refuses a DinD sandbox's Pod: the Sandbox says so 
 sleep 6
 n=$(kubectl -n "$PSA_NS" get events --field-selector involvedObject.name=psa,reason=PodForbidden -o name | wc -l)
 [[ $n == 1 ]] && pass "... with one event, not one per retry" || fail "PodForbidden events: $n"
-kubectl -n "$PSA_NS" get sandboxes | head -1 | grep -q REASON && pass "kubectl get sandboxes has a Reason column" ||
-  fail "no Reason column"
+out=$(kubectl -n "$PSA_NS" get sandboxes 2>&1 || true)
+expect "kubectl get sandboxes shows the reason" "$out" "REASON" "PodForbidden"
 kubectl label namespace "$PSA_NS" pod-security.kubernetes.io/enforce- >/dev/null
 kubectl -n "$PSA_NS" wait sandbox/psa --for=condition=Ready --timeout=120s >/dev/null &&
   pass "... and runs by itself once the namespace allows it" || fail "psa did not recover: $(ready_reason "$PSA_NS" psa Ready)"
