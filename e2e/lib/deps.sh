@@ -3,7 +3,7 @@
 ensure_packages() {
   local missing=()
   for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) == *"install ok installed"* ]] || missing+=("$pkg")
   done
   ((${#missing[@]} == 0)) && return 0
   step "installing Debian packages: ${missing[*]}"

@@ -39,7 +39,7 @@ if kubectl -n "$NS" apply -f "$REPO_DIR/examples/sandbox-dind.yaml" >/dev/null; 
   mode=$(kubectl -n "$NS" get sandbox dind-demo -o jsonpath='{.spec.docker.mode} {.spec.user.uid}')
   [[ $mode == "dind 1000" ]] && pass "a valid Sandbox is accepted, with defaults applied ($mode)" ||
     fail "defaults not applied: '$mode'"
-  header=$(kubectl -n "$NS" get sandboxes | head -1)
+  header=$(kubectl -n "$NS" get sandboxes)
   expect "kubectl get sandboxes shows Ready, Reason and Age" "$header" "READY" "REASON" "PHASE" "AGE"
 else
   fail "the example Sandbox was refused"
