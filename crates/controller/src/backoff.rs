@@ -34,11 +34,6 @@ impl Backoff {
         not_before.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())
     }
 
-    /// Failures of `key` so far.
-    pub fn attempts(&self, key: &str) -> u32 {
-        self.state.lock().expect("backoff lock").get(key).map_or(0, |(n, _)| *n)
-    }
-
     /// `key` succeeded: the next failure starts from `first` again.
     pub fn reset(&self, key: &str) {
         self.state.lock().expect("backoff lock").remove(key);
@@ -55,7 +50,8 @@ mod tests {
         let delays: Vec<u64> = (0..7).map(|_| backoff.failed("ns/a").as_secs()).collect();
         assert_eq!(delays, [2, 4, 8, 16, 32, 60, 60]);
         assert!(backoff.remaining("ns/a").is_some_and(|d| d > Duration::from_secs(50)));
-        assert_eq!((backoff.remaining("ns/b"), backoff.attempts("ns/b")), (None, 0), "per key");
+        assert_eq!(backoff.remaining("ns/b"), None, "per key");
+        assert_eq!(backoff.failed("ns/b").as_secs(), 2, "per key: another key starts from the first delay");
         backoff.reset("ns/a");
         assert_eq!((backoff.remaining("ns/a"), backoff.failed("ns/a").as_secs()), (None, 2));
     }

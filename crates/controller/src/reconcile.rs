@@ -115,7 +115,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         Ok(choice) => choice,
         Err(refusal) => {
             delete_pod(&pods, existing.as_deref()).await?;
-            if newly_false(sandbox, "Admitted", refusal.reason.as_str()) {
+            if !shows_false(sandbox, "Admitted", refusal.reason.as_str(), None) {
                 publish(ctx, sandbox, EventType::Warning, refusal.reason.as_str(), &refusal.message).await;
             }
             write_status(ctx, sandbox, &Observation::Refused(&refusal), now).await?;
@@ -138,7 +138,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         } else {
             ("Expired", "spec.shutdownTime has passed: Pod removed; the workspace is kept")
         };
-        if newly_false(sandbox, "Ready", reason) {
+        if !shows_false(sandbox, "Ready", reason, None) {
             publish(ctx, sandbox, EventType::Normal, reason, message).await;
         }
         write_status(ctx, sandbox, &observation, now).await?;
@@ -178,13 +178,14 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
             // Recreated, but not at once: a Pod that keeps failing is tried
             // again ever later, and the Sandbox says why meanwhile.
             let delay = ctx.pod_failures.failed(&key);
-            let message =
-                format!("Pod {pod_name} failed ({}); a new one in {}s", pod_failure_reason(pod), delay.as_secs());
             let failure = PodFailure {
                 time: Time(now),
                 reason: pod.status.as_ref().and_then(|s| s.reason.clone()).unwrap_or_default(),
                 message: pod.status.as_ref().and_then(|s| s.message.clone()).unwrap_or_default(),
             };
+            let why = [&failure.reason, &failure.message].into_iter().find(|s| !s.is_empty());
+            let why = why.map_or("no reason given", String::as_str);
+            let message = format!("Pod {pod_name} failed ({why}); a new one in {}s", delay.as_secs());
             publish(ctx, sandbox, EventType::Warning, "PodFailed", &message).await;
             delete_pod(&pods, Some(pod)).await?;
             write_status(ctx, sandbox, &Observation::PodFailed(&failure, &message), now).await?;
@@ -240,7 +241,7 @@ async fn pod_refused(
     now: Timestamp,
 ) -> Result<Action> {
     let delay = ctx.pod_refusals.failed(key);
-    if !shows(sandbox, "Ready", refusal.reason, &refusal.message) {
+    if !shows_false(sandbox, "Ready", refusal.reason, Some(&refusal.message)) {
         publish(ctx, sandbox, EventType::Warning, refusal.reason, &refusal.message).await;
     }
     info!(sandbox = %key, reason = refusal.reason, retry_in = ?delay, "the API server refused the Pod");
@@ -319,11 +320,6 @@ fn pod_failed(pod: &Pod) -> bool {
     pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed")
 }
 
-fn pod_failure_reason(pod: &Pod) -> String {
-    let status = pod.status.as_ref();
-    status.and_then(|s| s.reason.clone().or(s.message.clone())).unwrap_or_else(|| "no reason given".into())
-}
-
 async fn delete_pod(pods: &Api<Pod>, pod: Option<&Pod>) -> Result<()> {
     let Some(pod) = pod else { return Ok(()) };
     if pod.metadata.deletion_timestamp.is_some() {
@@ -341,16 +337,13 @@ async fn delete_pod(pods: &Api<Pod>, pod: Option<&Pod>) -> Result<()> {
     }
 }
 
-/// Whether condition `type_` already says False with `reason` and `message`.
-fn shows(sandbox: &Sandbox, type_: &str, reason: &str, message: &str) -> bool {
+/// Whether condition `type_` already says False with `reason` (and, when
+/// given, `message`): an event goes out only when it does not.
+fn shows_false(sandbox: &Sandbox, type_: &str, reason: &str, message: Option<&str>) -> bool {
     let conditions = sandbox.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
-    conditions.iter().any(|c| c.type_ == type_ && c.status == "False" && c.reason == reason && c.message == message)
-}
-
-/// Whether condition `type_` is about to become False with `reason` (to emit an event once).
-fn newly_false(sandbox: &Sandbox, type_: &str, reason: &str) -> bool {
-    let conditions = sandbox.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
-    !conditions.iter().any(|c| c.type_ == type_ && c.status == "False" && c.reason == reason)
+    conditions.iter().any(|c| {
+        c.type_ == type_ && c.status == "False" && c.reason == reason && message.is_none_or(|m| c.message == m)
+    })
 }
 
 async fn write_status(

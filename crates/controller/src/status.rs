@@ -257,8 +257,7 @@ pub fn sandbox_status(
                 }
                 Some(SandboxPhase::Failed) => c.set(condition::READY, Some(false), "PodFailed", failed_message(pod)),
                 // What keeps a container from running, in the kubelet's words.
-                _ if container_problem(pod).is_some() => {
-                    let (reason, message) = container_problem(pod).expect("checked");
+                _ if let Some((reason, message)) = container_problem(pod) => {
                     c.set(condition::READY, Some(false), &reason, message)
                 }
                 _ if !scheduled => c.set(condition::READY, Some(false), "Unschedulable", unscheduled_message(pod)),
