@@ -172,24 +172,23 @@ pub fn admit(
     }
 
     // The class's runtime class wins: a Sandbox may name only one it allows.
+    // Privileged inner containers are safe only in the class's own (the
+    // schema refuses a list with them; this holds even without it).
+    let others: &[String] =
+        if rules.dind.privileged_containers.is_some() { &[] } else { &rules.allowed_runtime_class_names };
     if let Some(asked) = spec.pod.as_ref().and_then(|p| p.runtime_class_name.as_ref())
         && Some(asked) != rules.runtime_class_name.as_ref()
+        && !others.contains(asked)
     {
-        // Privileged inner containers are safe only in the class's own (the
-        // schema refuses a list with them; this holds even without it).
-        let others: &[String] =
-            if rules.dind.privileged_containers.is_some() { &[] } else { &rules.allowed_runtime_class_names };
         let allowed: Vec<&str> = rules.runtime_class_name.iter().chain(others).map(String::as_str).collect();
-        if !others.contains(asked) {
-            let allowed = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
-            return Err(Refusal::new(
-                RefusalReason::RuntimeClassNotAllowed,
-                format!(
-                    "spec.pod.runtimeClassName {asked:?} is not allowed by SandboxClass {class_name:?} \
+        let allowed = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
+        return Err(Refusal::new(
+            RefusalReason::RuntimeClassNotAllowed,
+            format!(
+                "spec.pod.runtimeClassName {asked:?} is not allowed by SandboxClass {class_name:?} \
                  (its runtimeClassName and spec.allowedRuntimeClassNames: {allowed}); omit it to get the class's"
-                ),
-            ));
-        }
+            ),
+        ));
     }
 
     // The whole Pod counts: the workload and, in DinD, the sidecar (whose
