@@ -20,8 +20,7 @@ REPO_DIR=$(dirname "$E2E_DIR")
 source "$E2E_DIR/lib/log.sh"
 source "$E2E_DIR/lib/chart-values.sh"
 start_node_with_images >/dev/null
-helm upgrade --install dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system --create-namespace --wait --timeout 120s \
-  "${HELM_VALUES[@]}" >/dev/null
+install_dockyard
 NS=dind-bench
 B=dockyard/busybox:1
 RUNS=${DOCKYARD_BENCH_ROUNDS:-5}

@@ -20,8 +20,7 @@ eval "$("$E2E_DIR/cluster" env)"
 IMAGES=("${DOCKYARD_IMAGES[@]}")
 "$E2E_DIR/images" build "${IMAGES[@]}" >/dev/null
 "$E2E_DIR/images" load dockyard/busybox:1 "${IMAGES[@]/%/:latest}" >/dev/null 2>&1
-helm upgrade --install dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system --create-namespace --wait --timeout 120s \
-  "${HELM_VALUES[@]}" >/dev/null
+install_dockyard
 NS=latency-bench
 kubectl create namespace "$NS" >/dev/null 2>&1 || true
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }

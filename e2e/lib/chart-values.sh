@@ -26,3 +26,26 @@ start_node_with_images() {
   "$e2e_dir/images" build "${DOCKYARD_IMAGES[@]}"
   "$e2e_dir/images" load dockyard/busybox:1 "${DOCKYARD_IMAGES[@]/%/:latest}" 2>/dev/null
 }
+
+# install_dockyard [HELM ARGS...]: `helm upgrade --install` the chart with this
+# machine's values and wait for the controller and the agent. When they do not
+# come up, say why before failing: the node's conditions and taints (a node
+# short of disk is tainted and the controller's Pod stays Pending), the Pods,
+# their events and logs, and the disk.
+install_dockyard() {
+  local repo_dir
+  repo_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  if helm upgrade --install dockyard "$repo_dir/charts/dockyard" -n dockyard-system --create-namespace \
+    "${HELM_VALUES[@]}" "$@" --wait --timeout 300s >/dev/null; then
+    return 0
+  fi
+  echo "helm install did not finish; what the cluster says:" >&2
+  kubectl get nodes -o custom-columns='NODE:.metadata.name,CONDITIONS:.status.conditions[?(@.status=="True")].type,TAINTS:.spec.taints[*].key' >&2 || true
+  kubectl -n dockyard-system get pods -o wide >&2 || true
+  kubectl -n dockyard-system describe pods >&2 || true
+  kubectl -n dockyard-system get events --sort-by=.lastTimestamp >&2 || true
+  kubectl -n dockyard-system logs deploy/dockyard-controller --tail=50 >&2 || true
+  kubectl -n dockyard-system logs ds/dockyard-agent --tail=50 >&2 || true
+  df -h "$DOCKYARD_E2E_STATE_DIR" >&2 || true
+  return 1
+}

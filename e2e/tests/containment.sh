@@ -56,8 +56,7 @@ pod_cgroup() { # POD_UID QOS_CLASS
 }
 
 step "helm install"
-helm upgrade --install dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system --create-namespace \
-  "${HELM_VALUES[@]}" --wait --timeout 120s >/dev/null
+install_dockyard
 kubectl -n dockyard-system rollout status ds/dockyard-agent --timeout=60s >/dev/null &&
   pass "the node agent runs" || { dump; fail "the node agent is not ready"; }
 

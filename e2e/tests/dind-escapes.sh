@@ -55,8 +55,7 @@ no_marker() { # NAME: the node has no file of this run's marker
 
 if [[ -z ${DIND_ESCAPES_POD:-} ]]; then
   step "helm install; a DinD sandbox of the default class, its sidecar limited to 512 MiB"
-  helm upgrade --install dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system --create-namespace \
-    "${HELM_VALUES[@]}" --wait --timeout 120s >/dev/null
+  install_dockyard
   kubectl create namespace "$NS" >/dev/null 2>&1 || true
   cat <<YAML | kubectl -n "$NS" apply -f - >/dev/null
 apiVersion: dockyard.dev/v1alpha1

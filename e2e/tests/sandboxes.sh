@@ -59,8 +59,7 @@ step "helm install"
 helm lint "$REPO_DIR/charts/dockyard" >/dev/null && pass "helm lint" || fail "helm lint"
 helm template dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system "${HELM_VALUES[@]}" >/dev/null &&
   pass "helm template" || fail "helm template"
-helm upgrade --install dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system --create-namespace \
-  "${HELM_VALUES[@]}" --wait --timeout 120s >/dev/null
+install_dockyard
 kubectl -n dockyard-system rollout status deploy/dockyard-controller --timeout=60s >/dev/null &&
   pass "the controller runs" || fail "the controller is not ready"
 kubectl -n dockyard-system rollout status ds/dockyard-agent --timeout=60s >/dev/null &&
