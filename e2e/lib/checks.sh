@@ -16,6 +16,11 @@ expect() {
 expect_not() {
   if grep -qF -- "$3" <<<"$2"; then fail "$1: unexpected '$3' in: $2"; else pass "$1"; fi
 }
+# ready_reason NS NAME REASON: waits until the Sandbox's Ready condition has REASON; prints "reason: message".
+ready_reason() {
+  kubectl -n "$1" wait "sandbox/$2" --for=jsonpath='{.status.conditions[?(@.type=="Ready")].reason}'="$3" --timeout=90s >/dev/null || true
+  kubectl -n "$1" get sandbox "$2" -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}: {.status.conditions[?(@.type=="Ready")].message}'
+}
 summary() {
   echo "$1: $passed passed, $failed failed"
   ((failed == 0))

@@ -190,11 +190,6 @@ out=$(kubectl -n "$NS" get sandbox refused -o jsonpath='{.status.conditions[?(@.
 expect "a sandbox its class refuses shows the rule" "$out" "DockerModeNotAllowed" "allowedDockerModes: none"
 
 step "Kubernetes' refusals and the kubelet's failures are on the Sandbox"
-# ready_reason NS NAME REASON: waits until the Sandbox's Ready condition has REASON; prints "reason: message".
-ready_reason() {
-  kubectl -n "$1" wait "sandbox/$2" --for=jsonpath='{.status.conditions[?(@.type=="Ready")].reason}'="$3" --timeout=90s >/dev/null || true
-  kubectl -n "$1" get sandbox "$2" -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}: {.status.conditions[?(@.type=="Ready")].message}'
-}
 # A namespace enforcing Pod Security baseline: a DinD sidecar needs capabilities.
 PSA_NS=$NS-baseline
 kubectl create namespace "$PSA_NS" >/dev/null

@@ -79,6 +79,24 @@ pub enum CgroupUnknown {
     Docker(#[from] bollard::errors::Error),
 }
 
+/// What preparing a sandbox for one of its Pods did.
+#[derive(Debug, PartialEq)]
+pub enum Prepared {
+    /// Ready; the socket path on the node, if the mode has one.
+    Ready(Option<PathBuf>),
+    /// Nothing: the sandbox was cleaned up after the Pod appeared.
+    CleanedUp,
+}
+
+/// Whether `cleaned_up` says the sandbox was cleaned up after a Pod created at `pod_created`.
+fn cleaned_after(cleaned_up: &HashMap<String, Timestamp>, uid: &str, pod_created: Option<Timestamp>) -> bool {
+    match (cleaned_up.get(uid), pod_created) {
+        (Some(cleaned), Some(created)) => created.as_second() <= cleaned.as_second(),
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
 /// How long the daemon's cgroup driver is remembered.
 const DAEMON_DRIVER_TTL: Duration = Duration::from_secs(60);
 
@@ -147,18 +165,56 @@ impl Agent {
     /// resumed sandbox). Pods' creation times have whole seconds: a Pod of the
     /// same second as the cleanup counts as older.
     pub fn was_cleaned_up(&self, uid: &str, pod_created: Option<Timestamp>) -> bool {
-        let cleaned = self.cleaned_up.lock().expect("cleanup registry poisoned").get(uid).copied();
-        match (cleaned, pod_created) {
-            (Some(cleaned), Some(created)) => created.as_second() <= cleaned.as_second(),
-            (Some(_), None) => true,
-            (None, _) => false,
-        }
+        let cleaned_up = self.cleaned_up.lock().expect("cleanup registry poisoned");
+        cleaned_after(&cleaned_up, uid, pod_created)
     }
 
-    /// Sets up what `record`'s sandbox needs here; returns its socket path on the node.
+    /// Sets up what `record`'s sandbox needs here for its Pod created at
+    /// `pod_created` (the Pod watch); returns its socket path on the node, or
+    /// `None` without touching anything when the sandbox was cleaned up after
+    /// that Pod appeared. Checked under the lock cleanups take: a cleanup that
+    /// ran while the watch looked up the Pod's cgroup and rules wins, and
+    /// nothing comes back for a sandbox that is gone.
+    pub fn prepare_for_pod(
+        &self,
+        record: SandboxRecord,
+        pod_created: Option<Timestamp>,
+    ) -> Result<Prepared, AgentError> {
+        let mut cleaned_up = self.cleaned_up.lock().expect("cleanup registry poisoned");
+        if cleaned_after(&cleaned_up, &record.uid, pod_created) {
+            return Ok(Prepared::CleanedUp);
+        }
+        cleaned_up.remove(&record.uid);
+        self.prepare_locked(record).map(Prepared::Ready)
+    }
+
+    /// A sandbox Pod of `uid` is gone from the node. When the agent holds no
+    /// record of the sandbox (it was cleaned up, or never prepared here), the
+    /// broker socket directory the kubelet created for that Pod's volume
+    /// (`DirectoryOrCreate`, after the cleanup removed it) goes too; returns
+    /// whether it removed one. Under the cleanup registry's lock, so it never
+    /// races a prepare.
+    pub fn pod_gone(&self, uid: &str) -> Result<bool, AgentError> {
+        validate_uid(uid)?;
+        let _cleaned_up = self.cleaned_up.lock().expect("cleanup registry poisoned");
+        if self.state.sandbox(uid)?.is_some() || !self.brokers.socket_dir(uid).exists() {
+            return Ok(false);
+        }
+        self.brokers.remove(uid)?;
+        Ok(true)
+    }
+
+    /// Sets up what `record`'s sandbox needs here, on the controller's
+    /// explicit request; returns its socket path on the node.
     pub fn prepare(&self, record: SandboxRecord) -> Result<Option<PathBuf>, AgentError> {
+        let mut cleaned_up = self.cleaned_up.lock().expect("cleanup registry poisoned");
+        cleaned_up.remove(&record.uid);
+        self.prepare_locked(record)
+    }
+
+    /// `prepare`'s work; the caller holds the cleanup registry's lock.
+    fn prepare_locked(&self, record: SandboxRecord) -> Result<Option<PathBuf>, AgentError> {
         validate_uid(&record.uid)?;
-        self.cleaned_up.lock().expect("cleanup registry poisoned").remove(&record.uid);
         if let Some(workspace) = &record.workspace
             && !(workspace.sandbox_path.is_absolute() && workspace.node_path.is_absolute())
         {

@@ -27,7 +27,7 @@ use kube::{Api, Client, ResourceExt};
 use tokio::sync::Notify;
 use tracing::{debug, error, info, warn};
 
-use crate::node::{Agent, CgroupUnknown};
+use crate::node::{Agent, CgroupUnknown, Prepared};
 use crate::state::{Mode, SandboxRecord};
 
 /// Where a sandbox Pod's workspace volume comes from.
@@ -140,10 +140,8 @@ async fn prepare_pod(agent: &Agent, client: &Client, classes: &Store<SandboxClas
     // A Pod on its way out, or whose sandbox was cleaned up already: nothing to prepare.
     let finished =
         pod.status.as_ref().and_then(|s| s.phase.as_deref()).is_some_and(|p| p == "Succeeded" || p == "Failed");
-    if pod.metadata.deletion_timestamp.is_some()
-        || finished
-        || agent.was_cleaned_up(&record.uid, pod.metadata.creation_timestamp.as_ref().map(|t| t.0))
-    {
+    let pod_created = pod.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    if pod.metadata.deletion_timestamp.is_some() || finished || agent.was_cleaned_up(&record.uid, pod_created) {
         return;
     }
     let node_path = match source {
@@ -189,9 +187,28 @@ async fn prepare_pod(agent: &Agent, client: &Client, classes: &Store<SandboxClas
         };
     }
     let uid = record.uid.clone();
-    match agent.prepare(record) {
-        Ok(socket) => debug!(sandbox = %uid, pod = %pod.name_any(), socket = ?socket, "prepared"),
+    // Asked again: the sandbox may have been cleaned up during the lookups above.
+    match agent.prepare_for_pod(record, pod_created) {
+        Ok(Prepared::Ready(socket)) => debug!(sandbox = %uid, pod = %pod.name_any(), socket = ?socket, "prepared"),
+        Ok(Prepared::CleanedUp) => debug!(sandbox = %uid, pod = %pod.name_any(), "cleaned up meanwhile: not prepared"),
         Err(e) => warn!(sandbox = %uid, pod = %pod.name_any(), error = %e, "cannot prepare the sandbox"),
+    }
+}
+
+/// A sandbox Pod left the node: what the kubelet created for it outside the
+/// agent's records goes (a Pod recreated and deleted around its sandbox's
+/// cleanup leaves an empty broker socket directory).
+fn pod_gone(agent: &Agent, pod: &Pod) {
+    let Some(uid) = pod.labels().get(labels::SANDBOX_UID) else { return };
+    if pod.labels().get(labels::DOCKER_MODE).is_none_or(|m| m != "hostSocket") {
+        return;
+    }
+    match agent.pod_gone(uid) {
+        Ok(true) => {
+            info!(sandbox = %uid, pod = %pod.name_any(), "removed the broker socket directory its last Pod left")
+        }
+        Ok(false) => {}
+        Err(e) => warn!(sandbox = %uid, pod = %pod.name_any(), error = %e, "cannot remove the broker socket directory"),
     }
 }
 
@@ -263,16 +280,16 @@ pub async fn watch(agent: Arc<Agent>, client: Client) {
         .fields(&format!("spec.nodeName={}", agent.settings.node_name))
         .labels(&format!("{} in (dind,hostSocket)", labels::DOCKER_MODE));
     let (pods, pods_writer) = reflector::store();
-    let mut stream = watcher(api, config)
-        .default_backoff()
-        .modify(|p| p.managed_fields_mut().clear())
-        .reflect(pods_writer)
-        .applied_objects()
-        .boxed();
+    let mut stream =
+        watcher(api, config).default_backoff().modify(|p| p.managed_fields_mut().clear()).reflect(pods_writer).boxed();
     loop {
         tokio::select! {
             next = stream.try_next() => match next {
-                Ok(Some(pod)) => prepare_pod(&agent, &client, &classes, &pod).await,
+                Ok(Some(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod))) => {
+                    prepare_pod(&agent, &client, &classes, &pod).await;
+                }
+                Ok(Some(watcher::Event::Delete(pod))) => pod_gone(&agent, &pod),
+                Ok(Some(watcher::Event::Init | watcher::Event::InitDone)) => {}
                 Ok(None) => return,
                 Err(e) => warn!(error = %e, "watching the node's sandbox Pods failed; retrying"),
             },

@@ -7,8 +7,12 @@ use std::collections::HashMap;
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
+use dockyard_agent::cgroup::CgroupDriver;
 use dockyard_agent::docker::connect;
+use dockyard_agent::node::{Agent, Prepared, Settings};
 use dockyard_agent::resources::{SANDBOX_LABEL, cleanup, list};
+use dockyard_agent::state::SandboxRecord;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 fn node_docker() -> Docker {
     let socket = dockyard_testing::node_docker_socket();
@@ -63,4 +67,57 @@ async fn cleanup_removes_exactly_what_the_sandbox_created_and_is_idempotent() {
     assert!(cleanup(&docker, &uid, 1).await.unwrap().is_empty(), "a second cleanup finds nothing and succeeds");
 
     cleanup(&docker, &format!("{uid}-other"), 1).await.unwrap();
+}
+
+/// The Pod watch looks up a Pod's cgroup and rules before it prepares: a
+/// cleanup that runs meanwhile (the Sandbox deleted, its Pod deleted first and
+/// recreated) must win, or the broker socket comes back for a sandbox that is
+/// gone. A Pod created after the cleanup (a resumed sandbox) is prepared.
+#[tokio::test]
+#[ignore = "needs the node's dockerd (scripts/test starts it)"]
+async fn a_pod_seen_before_a_cleanup_does_not_bring_its_sandbox_back() {
+    let dir = std::env::temp_dir().join(format!("dockyard-prepare-race-{}", std::process::id()));
+    let agent = Agent::new(Settings {
+        node_name: "node-a".into(),
+        docker_socket: dockyard_testing::node_docker_socket(),
+        socket_root: dir.join("sockets"),
+        socket_gid: 0,
+        state_dir: dir.join("state"),
+        kubelet_root: dir.join("kubelet"),
+        stop_grace_seconds: 1,
+        kubelet_cgroup_root: "/".into(),
+        kubelet_cgroup_driver: CgroupDriver::Cgroupfs,
+        host_cgroup_mount: None,
+    })
+    .unwrap();
+    let uid = format!("prepare-race-{}", std::process::id());
+    let record = SandboxRecord::unprepared("ns".into(), "dev".into(), uid.clone());
+    let pod_created = Timestamp::now() - SignedDuration::from_secs(5);
+
+    let Prepared::Ready(Some(socket)) = agent.prepare_for_pod(record.clone(), Some(pod_created)).unwrap() else {
+        panic!("a host-socket sandbox gets a socket");
+    };
+    assert!(socket.exists());
+    agent.cleanup(&uid, None).await.unwrap();
+    assert!(!socket.exists(), "the cleanup removed the broker socket");
+
+    // The watch's lookups for the old Pod finish after the cleanup.
+    assert_eq!(agent.prepare_for_pod(record.clone(), Some(pod_created)).unwrap(), Prepared::CleanedUp);
+    assert!(!socket.exists(), "no socket came back");
+    assert!(agent.record(&uid).unwrap().is_none(), "no record came back");
+
+    // That Pod's volume set up by the kubelet anyway (DirectoryOrCreate):
+    // the directory goes when the Pod does.
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    assert!(agent.pod_gone(&uid).unwrap(), "the kubelet's directory is removed");
+    assert!(!socket.parent().unwrap().exists());
+
+    // A suspended sandbox resumed: its new Pod is prepared.
+    let resumed = Timestamp::now() + SignedDuration::from_secs(2);
+    assert_eq!(agent.prepare_for_pod(record, Some(resumed)).unwrap(), Prepared::Ready(Some(socket.clone())));
+    assert!(socket.exists());
+    assert!(!agent.pod_gone(&uid).unwrap(), "an older Pod going leaves a prepared sandbox alone");
+    assert!(socket.exists());
+    agent.cleanup(&uid, None).await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -516,6 +516,9 @@ fn workload_container(sandbox: &Sandbox, class: Option<&SandboxClassSpec>, works
         volume_mounts: Some(mounts),
         // Ready only while Docker answers on the socket the workload uses.
         readiness_probe: (mode != DockerMode::None).then(|| docker_ping_probe(5, 2)),
+        // A workload that fails leaves the end of its output in its status,
+        // and so in the Sandbox's lastPodFailure.
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
         stdin: Some(true),
         tty: Some(true),
         ..Default::default()

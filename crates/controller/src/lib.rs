@@ -73,7 +73,7 @@ fn drop_managed_fields<K: Resource>(object: &mut K) {
 /// Drops what the controller never reads of a Pod: managedFields, the spec
 /// except the node it is bound to, and of the status all but the phase, IP,
 /// start time, conditions, reason, message, each container's readiness and, while
-/// it does not run, why (its waiting state and how it last ended)
+/// it does not run, why (its waiting state or how it failed, and how it last ended)
 /// (at 5,000 sandboxes whose Pods run, the rest is most of the cache).
 fn slim_pod(pod: &mut Pod) {
     drop_managed_fields(pod);
@@ -88,11 +88,15 @@ fn slim_pod(pod: &mut Pod) {
                         ready: c.ready,
                         started: c.started,
                         restart_count: c.restart_count,
-                        // Why it does not run, and how it last ended (status.rs names both).
-                        state: c
-                            .state
-                            .filter(|s| s.waiting.is_some())
-                            .map(|s| ContainerState { waiting: s.waiting, ..Default::default() }),
+                        // Why it does not run, or how it failed, and how it last
+                        // ended (status.rs names them).
+                        state: c.state.and_then(|s| match (s.waiting, s.terminated) {
+                            (Some(waiting), _) => Some(ContainerState { waiting: Some(waiting), ..Default::default() }),
+                            (None, Some(failed)) if failed.exit_code != 0 => {
+                                Some(ContainerState { terminated: Some(failed), ..Default::default() })
+                            }
+                            _ => None,
+                        }),
                         last_state: c.last_state.filter(|s| s.terminated.is_some()).map(|s| ContainerState {
                             terminated: s.terminated.map(|t| ContainerStateTerminated {
                                 exit_code: t.exit_code,
@@ -251,6 +255,29 @@ mod tests {
                 assert!(format!("{a:?}").contains("restarted 2 times"), "{a:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_slim_failed_pod_still_says_how_its_workload_ended() {
+        let full: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "sbx-s", "namespace": "n", "uid": "p"},
+            "spec": {"nodeName": "node-1", "containers": [{"name": "workload", "image": "img"}]},
+            "status": {"phase": "Failed", "containerStatuses": [
+                {"name": "workload", "ready": false, "restartCount": 0, "image": "img", "imageID": "",
+                 "state": {"terminated": {"exitCode": 3, "reason": "Error", "message": "about to fail\n",
+                                          "startedAt": "2026-11-24T00:00:00Z", "finishedAt": "2026-11-24T00:00:01Z",
+                                          "containerID": "containerd://abc"}}}]},
+        }))
+        .unwrap();
+        let mut slim = full.clone();
+        slim_pod(&mut slim);
+        let now: k8s_openapi::jiff::Timestamp = "2026-11-24T01:00:00Z".parse().unwrap();
+        let failure = crate::status::pod_failure(&slim, now);
+        assert_eq!(failure, crate::status::pod_failure(&full, now));
+        assert_eq!(
+            (failure.reason.as_str(), failure.message.as_str()),
+            ("Error", "container workload exited with code 3: about to fail")
+        );
     }
 
     #[test]

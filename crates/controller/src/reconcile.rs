@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 use dockyard_api::labels::{self, CLEANUP_FINALIZER, FIELD_MANAGER, POD_SPEC_HASH};
 use dockyard_api::policy::{self, ClassChoice};
 use dockyard_api::render;
-use dockyard_api::v1alpha1::{DockerMode, PodFailure};
+use dockyard_api::v1alpha1::DockerMode;
 use dockyard_api::{Sandbox, SandboxStatus};
 use dockyard_proto::agent::v1::SandboxRef;
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::Action;
@@ -178,14 +177,8 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
             // Recreated, but not at once: a Pod that keeps failing is tried
             // again ever later, and the Sandbox says why meanwhile.
             let delay = ctx.pod_failures.failed(&key);
-            let failure = PodFailure {
-                time: Time(now),
-                reason: pod.status.as_ref().and_then(|s| s.reason.clone()).unwrap_or_default(),
-                message: pod.status.as_ref().and_then(|s| s.message.clone()).unwrap_or_default(),
-            };
-            let why = [&failure.reason, &failure.message].into_iter().find(|s| !s.is_empty());
-            let why = why.map_or("no reason given", String::as_str);
-            let message = format!("Pod {pod_name} failed ({why}); a new one in {}s", delay.as_secs());
+            let failure = status::pod_failure(pod, now);
+            let message = format!("Pod {pod_name} failed: {}; a new one in {}s", failure.message, delay.as_secs());
             publish(ctx, sandbox, EventType::Warning, "PodFailed", &message).await;
             delete_pod(&pods, Some(pod)).await?;
             write_status(ctx, sandbox, &Observation::PodFailed(&failure, &message), now).await?;

@@ -313,10 +313,34 @@ fn unscheduled_message(pod: &Pod) -> String {
 }
 
 fn failed_message(pod: &Pod) -> String {
+    let failure = pod_failure(pod, Timestamp::UNIX_EPOCH);
+    if failure.reason.is_empty() { failure.message } else { format!("{}: {}", failure.reason, failure.message) }
+}
+
+/// Why a Pod failed: the kubelet's reason and message for the Pod (`Evicted`,
+/// `DeadlineExceeded` …) or, when it gives none because a container ended on
+/// its own, that container's: `Error`, `OOMKilled`, `StartError`, with its
+/// exit code and the end of its output when the kubelet kept it.
+pub fn pod_failure(pod: &Pod, now: Timestamp) -> PodFailure {
     let status = pod.status.as_ref();
-    let reason = status.and_then(|s| s.reason.clone()).unwrap_or_default();
-    let message = status.and_then(|s| s.message.clone()).unwrap_or_else(|| "the Pod failed".into());
-    if reason.is_empty() { message } else { format!("{reason}: {message}") }
+    let pod_reason = status.and_then(|s| s.reason.clone()).filter(|r| !r.is_empty());
+    let pod_message = status.and_then(|s| s.message.clone()).filter(|m| !m.is_empty());
+    let ended = status
+        .into_iter()
+        .flat_map(|s| s.init_container_statuses.iter().flatten().chain(s.container_statuses.iter().flatten()))
+        .find_map(|c| Some((c.name.as_str(), c.state.as_ref()?.terminated.as_ref().filter(|t| t.exit_code != 0)?)));
+    let (reason, message) = match (pod_reason, pod_message, ended) {
+        (reason, Some(message), _) => (reason.unwrap_or_default(), message),
+        (reason, None, Some((name, ended))) => {
+            let mut message = format!("container {name} exited with code {}", ended.exit_code);
+            if let Some(output) = ended.message.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+                message.push_str(&format!(": {output}"));
+            }
+            (reason.or_else(|| ended.reason.clone()).unwrap_or_default(), message)
+        }
+        (reason, None, None) => (reason.unwrap_or_default(), "the Pod failed; the kubelet gave no reason".into()),
+    };
+    PodFailure { time: Time(now), reason, message }
 }
 
 /// Whether two statuses differ in anything but timestamps (to skip no-op writes).
@@ -384,6 +408,31 @@ mod tests {
             (cond(&status, "Ready").reason.as_str(), cond(&status, "Ready").message.as_str()),
             ("ErrImagePull", "container dind: m")
         );
+    }
+
+    #[test]
+    fn a_failed_pod_says_why_in_the_kubelets_words_or_its_containers() {
+        let evicted = pod(
+            json!({"phase": "Failed", "reason": "Evicted",
+                   "message": "Usage of EmptyDir volume \"workspace\" exceeds the limit \"1Mi\"."}),
+            Some("n1"),
+        );
+        let failure = pod_failure(&evicted, now());
+        assert_eq!(failure.reason, "Evicted");
+        assert_eq!(failure.message, "Usage of EmptyDir volume \"workspace\" exceeds the limit \"1Mi\".");
+        // The workload ended on its own: no reason on the Pod, the container's instead.
+        let exited = pod(
+            json!({"phase": "Failed", "containerStatuses": [
+                {"name": "workload", "ready": false, "restartCount": 0, "image": "w", "imageID": "",
+                 "state": {"terminated": {"exitCode": 3, "reason": "Error", "message": "about to fail\n"}}}]}),
+            Some("n1"),
+        );
+        let failure = pod_failure(&exited, now());
+        assert_eq!(failure.reason, "Error");
+        assert_eq!(failure.message, "container workload exited with code 3: about to fail");
+        assert_eq!(failed_message(&exited), "Error: container workload exited with code 3: about to fail");
+        let silent = pod(json!({"phase": "Failed"}), Some("n1"));
+        assert_eq!(pod_failure(&silent, now()).message, "the Pod failed; the kubelet gave no reason");
     }
 
     #[test]
