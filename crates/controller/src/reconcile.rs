@@ -176,20 +176,23 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         Some(pod) if pod_failed(pod) => {
             // Recreated, but not at once: a Pod that keeps failing is tried
             // again ever later, and the Sandbox says why meanwhile.
+            // A Pod that ran a good while before it failed starts the backoff
+            // afresh; one that fails soon after it started (Ready or not: a
+            // workload without Docker is Ready at once) waits ever longer.
+            if ran_for(pod, now).is_some_and(|ran| ran >= POD_FAILURE_FORGOTTEN_AFTER) {
+                ctx.pod_failures.reset(&key);
+            }
             let delay = ctx.pod_failures.failed(&key);
             let failure = status::pod_failure(pod, now);
-            let message = format!("Pod {pod_name} failed: {}; a new one in {}s", failure.message, delay.as_secs());
+            let reason = if failure.reason.is_empty() { String::new() } else { format!(" ({})", failure.reason) };
+            let message =
+                format!("Pod {pod_name} failed{reason}: {}; a new one in {}s", failure.message, delay.as_secs());
             publish(ctx, sandbox, EventType::Warning, "PodFailed", &message).await;
             delete_pod(&pods, Some(pod)).await?;
             write_status(ctx, sandbox, &Observation::PodFailed(&failure, &message), now).await?;
             return Ok(Action::requeue(delay));
         }
-        Some(pod) => {
-            if status::pod_ready(pod) {
-                ctx.pod_failures.reset(&key);
-            }
-            Some(pod)
-        }
+        Some(pod) => Some(pod),
         None => {
             if let Some(wait) = ctx.pod_refusals.remaining(&key).or_else(|| ctx.pod_failures.remaining(&key)) {
                 // Backing off: the status already says why.
@@ -307,6 +310,17 @@ pub fn nodes_to_clean(sandbox: &Sandbox, cached_pod_node: Option<String>) -> Vec
 
 fn apply_params() -> PatchParams {
     PatchParams::apply(FIELD_MANAGER).force()
+}
+
+/// How long a Pod that ran this long before it failed counts as a fresh start
+/// for the failure backoff (its cap: a workload that fails every few minutes
+/// is retried every few minutes, not every 10 s).
+const POD_FAILURE_FORGOTTEN_AFTER: Duration = Duration::from_secs(300);
+
+/// How long `pod` has been running (since the kubelet started it), if it was.
+fn ran_for(pod: &Pod, now: Timestamp) -> Option<Duration> {
+    let started = pod.status.as_ref()?.start_time.as_ref()?.0;
+    Duration::try_from(now.duration_since(started)).ok()
 }
 
 fn pod_failed(pod: &Pod) -> bool {

@@ -101,11 +101,6 @@ pub fn docker_readiness(mode: DockerMode, timeout: Duration, pod: &Pod, now: Tim
     })
 }
 
-/// Whether the Pod's `Ready` condition is True.
-pub fn pod_ready(pod: &Pod) -> bool {
-    pod_condition(pod, "Ready") == Some(true)
-}
-
 fn pod_condition(pod: &Pod, type_: &str) -> Option<bool> {
     let conditions = pod.status.as_ref()?.conditions.as_ref()?;
     conditions.iter().find(|c| c.type_ == type_).map(|c| c.status == "True")
