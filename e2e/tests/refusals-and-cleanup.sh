@@ -50,6 +50,17 @@ BROKERED='docker: {mode: hostSocket, hostSocket: {access: brokered}}'
 events() {
   kubectl -n "$1" get events --field-selector "involvedObject.kind=Sandbox,involvedObject.name=$2,reason=$3" -o name | wc -l
 }
+# refused_once NAME REASON CHECK NEEDLE...: the Sandbox NAME in $NS shows Ready=False
+# with REASON and each NEEDLE of the API server's message, and has one event of it
+# after several retries.
+refused_once() {
+  local name=$1 reason=$2 check=$3 out n; shift 3
+  out=$(ready_reason "$NS" "$name" "$reason")
+  expect "$check" "$out" "$reason: " "$@"
+  sleep 6
+  n=$(events "$NS" "$name" "$reason")
+  [[ $n == 1 ]] && pass "... with one event, not one per retry" || fail "$reason events: $n"
+}
 # left_on_node UID: the Docker objects labelled with the sandbox's UID on the node's daemon, and its socket directory.
 left_on_node() {
   "$DOCKER" ps -aq --filter "label=dockyard.dev/sandbox=$1" | sed 's/^/container /'
@@ -81,12 +92,8 @@ kubectl -n "$NS" create quota e2e-pods --hard=pods=1 >/dev/null
 sandbox "$NS" first >/dev/null
 kubectl -n "$NS" wait sandbox/first --for=condition=Ready --timeout=120s >/dev/null || dump "$NS" first
 sandbox "$NS" second >/dev/null
-out=$(ready_reason "$NS" second QuotaExceeded)
-expect "a ResourceQuota refuses the second Pod: QuotaExceeded in the API server's words" "$out" \
-  "QuotaExceeded: " "exceeded quota: e2e-pods" "limited: pods=1"
-sleep 6
-n=$(events "$NS" second QuotaExceeded)
-[[ $n == 1 ]] && pass "... with one event, not one per retry" || fail "QuotaExceeded events: $n"
+refused_once second QuotaExceeded "a ResourceQuota refuses the second Pod: QuotaExceeded in the API server's words" \
+  "exceeded quota: e2e-pods" "limited: pods=1"
 kubectl -n "$NS" patch quota e2e-pods --type merge -p '{"spec":{"hard":{"pods":"2"}}}' >/dev/null
 kubectl -n "$NS" wait sandbox/second --for=condition=Ready --timeout=120s >/dev/null &&
   pass "... and runs by itself once the quota is raised" || fail "second did not recover: $(ready_reason "$NS" second Ready)"
@@ -121,12 +128,8 @@ webhooks:
 YAML
 kubectl label namespace "$NS" dockyard.dev/e2e-webhook=deny >/dev/null
 sandbox "$NS" hooked >/dev/null
-out=$(ready_reason "$NS" hooked AdmissionDenied)
-expect "a validating admission webhook refuses the Pod: AdmissionDenied with the webhook's words" "$out" \
-  "AdmissionDenied: " 'admission webhook "deny.e2e.dockyard.dev" denied the request' "need a cost-center label"
-sleep 6
-n=$(events "$NS" hooked AdmissionDenied)
-[[ $n == 1 ]] && pass "... with one event, not one per retry" || fail "AdmissionDenied events: $n"
+refused_once hooked AdmissionDenied "a validating admission webhook refuses the Pod: AdmissionDenied with the webhook's words" \
+  'admission webhook "deny.e2e.dockyard.dev" denied the request' "need a cost-center label"
 kubectl label namespace "$NS" dockyard.dev/e2e-webhook- >/dev/null
 kubectl -n "$NS" wait sandbox/hooked --for=condition=Ready --timeout=120s >/dev/null &&
   pass "... and runs by itself once the webhook lets it" || fail "hooked did not recover: $(ready_reason "$NS" hooked Ready)"

@@ -49,6 +49,26 @@ pub struct Settings {
     pub host_cgroup_mount: Option<PathBuf>,
 }
 
+impl Settings {
+    /// An agent for `node_name` on the daemon at `docker_socket` whose files
+    /// (sockets, state, a stand-in kubelet root) all lie under `dir`, the
+    /// kubelet's cgroups unchecked: for tests against a real daemon.
+    pub fn under(dir: &Path, node_name: &str, docker_socket: PathBuf) -> Self {
+        Self {
+            node_name: node_name.into(),
+            docker_socket,
+            socket_root: dir.join("sockets"),
+            socket_gid: 0,
+            state_dir: dir.join("state"),
+            kubelet_root: dir.join("kubelet"),
+            stop_grace_seconds: 1,
+            kubelet_cgroup_root: "/".into(),
+            kubelet_cgroup_driver: CgroupDriver::Cgroupfs,
+            host_cgroup_mount: None,
+        }
+    }
+}
+
 /// Why the agent could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
-use dockyard_agent::cgroup::CgroupDriver;
 use dockyard_agent::docker::connect;
 use dockyard_agent::node::{Agent, Prepared, Settings};
 use dockyard_agent::resources::{SANDBOX_LABEL, cleanup, list};
@@ -77,19 +76,7 @@ async fn cleanup_removes_exactly_what_the_sandbox_created_and_is_idempotent() {
 #[ignore = "needs the node's dockerd (scripts/test starts it)"]
 async fn a_pod_seen_before_a_cleanup_does_not_bring_its_sandbox_back() {
     let dir = std::env::temp_dir().join(format!("dockyard-prepare-race-{}", std::process::id()));
-    let agent = Agent::new(Settings {
-        node_name: "node-a".into(),
-        docker_socket: dockyard_testing::node_docker_socket(),
-        socket_root: dir.join("sockets"),
-        socket_gid: 0,
-        state_dir: dir.join("state"),
-        kubelet_root: dir.join("kubelet"),
-        stop_grace_seconds: 1,
-        kubelet_cgroup_root: "/".into(),
-        kubelet_cgroup_driver: CgroupDriver::Cgroupfs,
-        host_cgroup_mount: None,
-    })
-    .unwrap();
+    let agent = Agent::new(Settings::under(&dir, "node-a", dockyard_testing::node_docker_socket())).unwrap();
     let uid = format!("prepare-race-{}", std::process::id());
     let record = SandboxRecord::unprepared("ns".into(), "dev".into(), uid.clone());
     let pod_created = Timestamp::now() - SignedDuration::from_secs(5);

@@ -532,19 +532,8 @@ async fn start_agent(namespace: &str, port: u16) -> JoinHandle<()> {
     use std::sync::Arc;
     let dir = std::env::temp_dir().join(format!("dockyard-ctl-agent-{}", std::process::id()));
     let agent = Arc::new(
-        dockyard_agent::node::Agent::new(dockyard_agent::node::Settings {
-            node_name: "node-b".into(),
-            docker_socket: node_docker_socket(),
-            socket_root: dir.join("sockets"),
-            socket_gid: 0,
-            state_dir: dir.join("state"),
-            kubelet_root: dir.join("kubelet"),
-            stop_grace_seconds: 1,
-            kubelet_cgroup_root: "/".into(),
-            kubelet_cgroup_driver: dockyard_agent::cgroup::CgroupDriver::Cgroupfs,
-            host_cgroup_mount: None,
-        })
-        .unwrap(),
+        dockyard_agent::node::Agent::new(dockyard_agent::node::Settings::under(&dir, "node-b", node_docker_socket()))
+            .unwrap(),
     );
     let client = TestCluster::connect().await.unwrap().client;
     let allowed = vec![format!("system:serviceaccount:{namespace}:controller")];
