@@ -179,7 +179,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
             // A Pod that ran a good while before it failed starts the backoff
             // afresh; one that fails soon after it started (Ready or not: a
             // workload without Docker is Ready at once) waits ever longer.
-            if ran_for(pod, now).is_some_and(|ran| ran >= POD_FAILURE_FORGOTTEN_AFTER) {
+            if status::pod_age(pod, now).is_some_and(|ran| ran >= POD_FAILURE_FORGOTTEN_AFTER) {
                 ctx.pod_failures.reset(&key);
             }
             let delay = ctx.pod_failures.failed(&key);
@@ -316,12 +316,6 @@ fn apply_params() -> PatchParams {
 /// for the failure backoff (its cap: a workload that fails every few minutes
 /// is retried every few minutes, not every 10 s).
 const POD_FAILURE_FORGOTTEN_AFTER: Duration = Duration::from_secs(300);
-
-/// How long `pod` has been running (since the kubelet started it), if it was.
-fn ran_for(pod: &Pod, now: Timestamp) -> Option<Duration> {
-    let started = pod.status.as_ref()?.start_time.as_ref()?.0;
-    Duration::try_from(now.duration_since(started)).ok()
-}
 
 fn pod_failed(pod: &Pod) -> bool {
     pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed")

@@ -47,8 +47,8 @@ fn container_status<'a>(statuses: Option<&'a Vec<ContainerStatus>>, name: &str) 
     statuses.into_iter().flatten().find(|s| s.name == name)
 }
 
-/// Seconds since the Pod started, by its status.
-fn pod_age(pod: &Pod, now: Timestamp) -> Option<Duration> {
+/// Time since the Pod started, by its status (`startTime`).
+pub fn pod_age(pod: &Pod, now: Timestamp) -> Option<Duration> {
     let started = pod.status.as_ref()?.start_time.as_ref()?.0;
     now.duration_since(started).try_into().ok()
 }
