@@ -20,7 +20,7 @@ use kube::{Resource, ResourceExt};
 use crate::labels;
 use crate::v1alpha1::{
     DEFAULT_DIND_STORAGE_SIZE, DIND_USER_NAMESPACE_CAPABILITIES, DindSecurityProfile, DockerMode, HostSocketAccess,
-    Sandbox, SandboxClassSpec, SandboxUser,
+    Sandbox, SandboxClassSpec, SandboxSpec, SandboxUser,
 };
 
 /// Fixed paths inside a sandbox Pod.
@@ -245,6 +245,7 @@ pub fn render_pod(
 
     let mut annotations = pod_settings.annotations.clone();
     annotations.insert(labels::POD_SPEC_HASH.into(), spec_hash(&pod_spec));
+    annotations.insert(labels::SANDBOX_SPEC_HASH.into(), sandbox_spec_hash(spec));
 
     Ok(Pod {
         metadata: ObjectMeta {
@@ -606,7 +607,21 @@ fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
 /// A stable hash of a Pod spec (FNV-1a over its JSON), so the controller can
 /// tell when the running Pod no longer matches what the Sandbox asks for.
 fn spec_hash(spec: &PodSpec) -> String {
-    let json = serde_json::to_vec(spec).expect("a PodSpec always serializes");
-    let hash = json.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    fnv_hex(&serde_json::to_vec(spec).expect("a PodSpec always serializes"))
+}
+
+/// The hash of what the user asked of the Sandbox's Pod: its spec without the
+/// lifecycle fields (suspending, resuming or moving `shutdownTime` never
+/// replaces a Pod by itself). Stable across Dockyard versions for the same
+/// spec — a field added to `SandboxSpec` must not serialize when unset, or an
+/// upgrade would replace every running Pod (pinned by a test).
+pub fn sandbox_spec_hash(spec: &SandboxSpec) -> String {
+    let asked = SandboxSpec { suspended: false, shutdown_time: None, ..spec.clone() };
+    fnv_hex(&serde_json::to_vec(&asked).expect("a SandboxSpec always serializes"))
+}
+
+/// 64-bit FNV-1a, as 16 hex digits.
+fn fnv_hex(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
     format!("{hash:016x}")
 }

@@ -671,6 +671,7 @@ fn annotations(rng: &mut Rng) -> Value {
                 ("kubernetes.io/config.mirror", "x"),
                 ("cluster-autoscaler.kubernetes.io/safe-to-evict", "false"),
                 ("dockyard.dev/pod-spec-hash", "0000"),
+                ("dockyard.dev/sandbox-spec-hash", "0000"),
             ]);
             map.insert(key.to_string(), json!(value));
         }
