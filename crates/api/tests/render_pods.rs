@@ -358,7 +358,8 @@ fn only_the_users_change_to_the_sandbox_changes_its_spec_hash() {
     assert_eq!(new_pod.annotations()[SANDBOX_SPEC_HASH], pod.annotations()[SANDBOX_SPEC_HASH]);
     // Suspending or moving the shutdown time is not a change of the Pod.
     let mut later = dind.clone();
-    later.spec.shutdown_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2027-01-01T00:00:00Z".parse().unwrap()));
+    later.spec.shutdown_time =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2027-01-01T00:00:00Z".parse().unwrap()));
     later.spec.suspended = true;
     assert_eq!(sandbox_spec_hash(&later.spec), sandbox_spec_hash(&dind.spec));
     // The user's change is.

@@ -212,7 +212,7 @@ mod tests {
     fn a_slimmed_pod_gives_the_same_sandbox_status() {
         use k8s_openapi::jiff::Timestamp;
 
-        use crate::status::{Observation, sandbox_status};
+        use crate::status::{Drift, Observation, sandbox_status};
         // A Pod as the API server and a kubelet (here kwok) report it.
         let container = |name: &str, ready: bool| {
             json!({"name": name, "ready": ready, "started": ready, "restartCount": 2, "image": "img:latest",
@@ -248,8 +248,8 @@ mod tests {
                 "spec": {"image": "x", "docker": {"mode": mode}},
             }))
             .unwrap();
-            let (a, _) = sandbox_status(&sandbox, &Observation::Running(Some(&full)), now);
-            let (b, _) = sandbox_status(&sandbox, &Observation::Running(Some(&slim)), now);
+            let (a, _) = sandbox_status(&sandbox, &Observation::Running(Some(&full), Drift::NONE), now);
+            let (b, _) = sandbox_status(&sandbox, &Observation::Running(Some(&slim), Drift::NONE), now);
             assert_eq!(a, b, "{mode}, ready: {ready}");
             if !ready && mode == "dind" {
                 assert!(format!("{a:?}").contains("restarted 2 times"), "{a:?}");

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dockyard_api::labels::{self, CLEANUP_FINALIZER, FIELD_MANAGER, POD_SPEC_HASH};
+use dockyard_api::labels::{self, CLEANUP_FINALIZER, FIELD_MANAGER, POD_SPEC_HASH, SANDBOX_SPEC_HASH};
 use dockyard_api::policy::{self, ClassChoice};
 use dockyard_api::render;
 use dockyard_api::v1alpha1::DockerMode;
@@ -26,7 +26,7 @@ use crate::agent;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::pod_refusal::{self, PodRefusal};
-use crate::status::{self, Observation};
+use crate::status::{self, Drift, Observation};
 
 /// Looks again at least this often, whatever happens.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -110,8 +110,25 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         ctx.namespaces.get(&ObjectRef::new(&namespace)).and_then(|ns| ns.metadata.labels.clone()).unwrap_or_default();
     let admission = policy::choose_class(sandbox, &classes)
         .and_then(|choice| policy::admit(sandbox, choice, &namespace_labels).map(|_| choice));
+    let expired = sandbox.spec.shutdown_time.as_ref().is_some_and(|t| t.0 <= now);
     let class = match admission {
         Ok(choice) => choice,
+        // A class deleted or tightened, or the user's change refused, under a
+        // running Pod: it runs on, and says so; no new Pod starts. Only the
+        // user (suspend, delete) or an administrator stops it.
+        Err(refusal)
+            if let Some(pod) = existing.as_deref().filter(|p| alive(p))
+                && !sandbox.spec.suspended
+                && !expired =>
+        {
+            if !shows_false(sandbox, "Admitted", refusal.reason.as_str(), None) {
+                let message = format!("{}; its running Pod is kept, no new one starts", refusal.message);
+                publish(ctx, sandbox, EventType::Warning, refusal.reason.as_str(), &message).await;
+            }
+            let drift = Drift { update_pending: false, refusal: Some(&refusal) };
+            let next = write_status(ctx, sandbox, &Observation::Running(Some(pod), drift), now).await?;
+            return Ok(Action::requeue(next.unwrap_or(RESYNC).min(RESYNC)));
+        }
         Err(refusal) => {
             delete_pod(&pods, existing.as_deref()).await?;
             if !shows_false(sandbox, "Admitted", refusal.reason.as_str(), None) {
@@ -124,7 +141,6 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     };
 
     // Lifecycle: suspended or expired sandboxes have no Pod.
-    let expired = sandbox.spec.shutdown_time.as_ref().is_some_and(|t| t.0 <= now);
     if sandbox.spec.suspended || expired {
         delete_pod(&pods, existing.as_deref()).await?;
         // What a brokered sandbox started on its nodes' daemons stops too (a
@@ -163,13 +179,15 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         ClassChoice::BuiltIn => None,
     };
     let desired = render::render_pod(sandbox, class_spec, &ctx.settings.render)?;
-    let desired_hash = desired.annotations().get(POD_SPEC_HASH).cloned();
+    let desired_hash = desired.annotations().get(POD_SPEC_HASH);
+    let asked = desired.annotations().get(SANDBOX_SPEC_HASH);
     let created: Option<Pod>;
     let observed = match existing.as_deref() {
         Some(pod) if pod.metadata.deletion_timestamp.is_some() => None,
-        Some(pod) if pod.annotations().get(POD_SPEC_HASH) != desired_hash.as_ref() => {
-            // Pods are immutable: a changed spec means a new Pod.
-            info!(sandbox = %name, "the Pod no longer matches the Sandbox; replacing it");
+        Some(pod) if pod.annotations().get(SANDBOX_SPEC_HASH).is_some_and(|made_from| Some(made_from) != asked) => {
+            // The user changed the Sandbox, and Pods are immutable: a new Pod.
+            // (Dockyard's own changes never come here: see UpToDate below.)
+            info!(sandbox = %name, "the Sandbox changed since its Pod was made; replacing the Pod");
             delete_pod(&pods, Some(pod)).await?;
             None
         }
@@ -192,7 +210,12 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
             write_status(ctx, sandbox, &Observation::PodFailed(&failure, &message), now).await?;
             return Ok(Action::requeue(delay));
         }
-        Some(pod) => Some(pod),
+        Some(pod) => {
+            if !pod.annotations().contains_key(SANDBOX_SPEC_HASH) {
+                adopt(&pods, pod, asked).await?;
+            }
+            Some(pod)
+        }
         None => {
             if let Some(wait) = ctx.pod_refusals.remaining(&key).or_else(|| ctx.pod_failures.remaining(&key)) {
                 // Backing off: the status already says why.
@@ -214,7 +237,11 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         }
     };
 
-    let next = write_status(ctx, sandbox, &Observation::Running(observed), now).await?;
+    // What the running Pod lacks of what the controller renders now applies
+    // to the next Pod, never by replacing this one.
+    let update_pending = observed.is_some_and(|pod| pod.annotations().get(POD_SPEC_HASH) != desired_hash);
+    let drift = Drift { update_pending, refusal: None };
+    let next = write_status(ctx, sandbox, &Observation::Running(observed, drift), now).await?;
     let until_expiry = sandbox
         .spec
         .shutdown_time
@@ -321,6 +348,22 @@ const POD_FAILURE_FORGOTTEN_AFTER: Duration = Duration::from_secs(300);
 fn ran_for(pod: &Pod, now: Timestamp) -> Option<Duration> {
     let started = pod.status.as_ref()?.start_time.as_ref()?.0;
     Duration::try_from(now.duration_since(started)).ok()
+}
+
+/// A Pod made by a Dockyard before the Pod carried its Sandbox's spec hash
+/// (an upgrade): it is taken as made from the Sandbox as it is now, and marked
+/// so, instead of being replaced.
+async fn adopt(pods: &Api<Pod>, pod: &Pod, asked: Option<&String>) -> Result<()> {
+    let Some(asked) = asked else { return Ok(()) };
+    info!(pod = %pod.name_any(), "a Pod of an earlier Dockyard: adopted as made from its Sandbox as it is now");
+    let patch = json!({"metadata": {"annotations": {SANDBOX_SPEC_HASH: asked}}});
+    pods.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}
+
+/// Neither on its way out nor failed.
+fn alive(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_none() && !pod_failed(pod)
 }
 
 fn pod_failed(pod: &Pod) -> bool {

@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use dockyard_api::labels::SANDBOX_SPEC_HASH;
 use dockyard_api::render::RenderSettings;
 use dockyard_api::v1alpha1::SandboxPhase;
 use dockyard_api::{Sandbox, SandboxClass};
@@ -45,7 +46,11 @@ impl RunningController {
     }
 
     fn start_with_agents(client: &Client, agent: AgentSettings) -> Self {
-        let settings = Settings { render: RenderSettings::default(), agent, concurrency: 8 };
+        Self::start_with(client, RenderSettings::default(), agent)
+    }
+
+    fn start_with(client: &Client, render: RenderSettings, agent: AgentSettings) -> Self {
+        let settings = Settings { render, agent, concurrency: 8 };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(dockyard_controller::run(
             client.clone(),
@@ -861,5 +866,105 @@ async fn a_sandbox_whose_node_is_gone_is_released_and_says_so() {
     let events = events_for(&ns, "orphan").await;
     assert!(events.iter().any(|(r, n)| r == "NodeGone" && n.contains(&gone)), "{events:?}");
     controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+async fn wait_condition(api: &Api<Sandbox>, name: &str, type_: &str, status: &str, reason: &str) -> Sandbox {
+    eventually(&format!("{name}: {type_}={status} ({reason})"), WAIT, || async {
+        let s = api.get_opt(name).await.ok().flatten()?;
+        let c = s.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)?;
+        (c.status == status && c.reason == reason).then_some(s.clone())
+    })
+    .await
+}
+
+/// Running work is sacred: an upgrade of Dockyard (new images), a Pod made by
+/// an earlier Dockyard, a class deleted under a running sandbox — none of
+/// these replaces its Pod; the Sandbox says what is pending or wrong. Only the
+/// user's change to the Sandbox does.
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn only_the_users_change_replaces_a_running_pod() {
+    let Setup { cluster, ns, _lock } = setup("ctl-sacred").await;
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
+    let class_name = format!("{}-class", ns.name());
+    let class: SandboxClass = serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass", "metadata": {"name": class_name}, "spec": {},
+    }))
+    .unwrap();
+    classes.create(&PostParams::default(), &class).await.unwrap();
+    let before = RunningController::start(&cluster.client);
+    let spec = json!({"image": "x", "className": class_name, "docker": {"mode": "dind"}});
+    sandboxes.create(&PostParams::default(), &sandbox("keeper", spec)).await.unwrap();
+    let first = wait_pod(&pods, "sbx-keeper").await;
+    run_pod(&pods, "sbx-keeper", "node-a", true, Timestamp::now()).await;
+    wait_condition(&sandboxes, "keeper", "Ready", "True", "Ready").await;
+    wait_condition(&sandboxes, "keeper", "UpToDate", "True", "UpToDate").await;
+    before.stop().await;
+
+    // A Pod made before Pods carried their Sandbox's hash: adopted, not replaced.
+    let unmark = json!([{"op": "remove", "path": "/metadata/annotations/dockyard.dev~1sandbox-spec-hash"}]);
+    pods.patch("sbx-keeper", &PatchParams::default(), &Patch::<()>::Json(serde_json::from_value(unmark).unwrap()))
+        .await
+        .unwrap();
+    // The upgrade: new entrypoint and DinD images.
+    let upgraded = RenderSettings {
+        entrypoint_image: "dockyard-entrypoint:next".into(),
+        dind_image: "dockyard-dind:next".into(),
+        ..RenderSettings::default()
+    };
+    let after = RunningController::start_with(
+        &cluster.client,
+        upgraded,
+        agent_settings("dockyard-system", 9443, "/nonexistent/token"),
+    );
+    let pending = wait_condition(&sandboxes, "keeper", "UpToDate", "False", "UpdatePending").await;
+    assert_eq!(condition(&pending, "Ready").0, "True", "still Ready");
+    eventually("the earlier Pod adopted", WAIT, || async {
+        let pod = pods.get("sbx-keeper").await.ok()?;
+        pod.annotations().contains_key(SANDBOX_SPEC_HASH).then_some(())
+    })
+    .await;
+
+    // Its class deleted (an administrator's mistake, an upgrade's window).
+    classes.delete(&class_name, &DeleteParams::default()).await.unwrap();
+    let refused = wait_condition(&sandboxes, "keeper", "Admitted", "False", "ClassNotFound").await;
+    assert!(
+        condition(&refused, "Admitted").2.contains("its running Pod is kept"),
+        "{:?}",
+        condition(&refused, "Admitted")
+    );
+    assert_eq!(condition(&refused, "Ready").0, "True", "still Ready");
+    let warnings = warnings(&ns, "keeper", "ClassNotFound").await;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    classes.create(&PostParams::default(), &class).await.unwrap();
+    wait_condition(&sandboxes, "keeper", "Admitted", "True", "Admitted").await;
+
+    // Throughout, the same Pod.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(pods.get("sbx-keeper").await.unwrap().uid(), first.uid(), "the running Pod was never replaced");
+
+    // The user's change: a new Pod, with the new images.
+    let change = json!({"spec": {"image": "y"}});
+    sandboxes.patch("keeper", &PatchParams::default(), &Patch::Merge(&change)).await.unwrap();
+    let replaced = eventually("a new Pod", WAIT, || async {
+        let pod = pods.get_opt("sbx-keeper").await.ok().flatten()?;
+        if pod.metadata.deletion_timestamp.is_some() {
+            let _ =
+                pods.delete("sbx-keeper", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await;
+            return None;
+        }
+        (pod.uid() != first.uid()).then_some(pod)
+    })
+    .await;
+    let images: Vec<String> =
+        replaced.spec.as_ref().unwrap().init_containers.iter().flatten().filter_map(|c| c.image.clone()).collect();
+    assert!(images.contains(&"dockyard-dind:next".to_string()), "{images:?}");
+    run_pod(&pods, "sbx-keeper", "node-a", true, Timestamp::now()).await;
+    wait_condition(&sandboxes, "keeper", "UpToDate", "True", "UpToDate").await;
+    after.stop().await;
+    classes.delete(&class_name, &DeleteParams::default()).await.unwrap();
     ns.delete().await.unwrap();
 }

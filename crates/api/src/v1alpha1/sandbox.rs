@@ -533,6 +533,9 @@ pub mod condition {
     pub const DOCKER_READY: &str = "DockerReady";
     /// The workload runs and everything it needs is ready.
     pub const READY: &str = "Ready";
+    /// The running Pod is what the Sandbox gets now (False, `UpdatePending`:
+    /// Dockyard or the class changed since; the next Pod gets it).
+    pub const UP_TO_DATE: &str = "UpToDate";
 }
 
 impl SandboxSpec {
