@@ -474,6 +474,24 @@ mod tests {
     }
 
     #[test]
+    fn a_running_pod_that_drifted_keeps_running_and_says_why() {
+        let running = pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}), Some("n1"));
+        let sbx = sandbox(json!({"image": "x", "docker": {"mode": "none"}}));
+        let (s, _) = sandbox_status(&sbx, &Observation::Running(Some(&running), Drift::NONE), now());
+        assert_eq!(cond(&s, "UpToDate").status, "True");
+        let refusal =
+            Refusal { reason: RefusalReason::ClassNotFound, message: "SandboxClass \"gone\" does not exist".into() };
+        let drift = Drift { update_pending: true, refusal: Some(&refusal) };
+        let (s, _) = sandbox_status(&sbx, &Observation::Running(Some(&running), drift), now());
+        assert_eq!(s.phase, Some(SandboxPhase::Ready), "it runs on");
+        let admitted = cond(&s, "Admitted");
+        assert_eq!((admitted.status.as_str(), admitted.reason.as_str()), ("False", "ClassNotFound"));
+        assert!(admitted.message.starts_with("SandboxClass \"gone\" does not exist; its running Pod is kept"));
+        let up_to_date = cond(&s, "UpToDate");
+        assert_eq!((up_to_date.status.as_str(), up_to_date.reason.as_str()), ("False", "UpdatePending"));
+    }
+
+    #[test]
     fn a_refusal_names_the_rule() {
         let refusal = Refusal { reason: RefusalReason::DockerModeNotAllowed, message: "no dind here".into() };
         let (s, _) = sandbox_status(&sandbox(json!({"image": "x"})), &Observation::Refused(&refusal), now());
