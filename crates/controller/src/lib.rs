@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod backoff;
 pub mod context;
+pub mod default_class;
 pub mod error;
 pub mod leader;
 pub mod metrics;
