@@ -17,6 +17,10 @@ pub const POD_SPEC_HASH: &str = "dockyard.dev/pod-spec-hash";
 /// `suspended` and `shutdownTime` left out): only a change of it — the
 /// user's change to the Sandbox — replaces a running Pod.
 pub const SANDBOX_SPEC_HASH: &str = "dockyard.dev/sandbox-spec-hash";
+/// Node label the node agent keeps: `"true"` while the node's Docker daemon
+/// answers, `"false"` while it does not. Host-socket sandboxes are scheduled
+/// only onto nodes where it is `"true"`; DinD sandboxes need no node daemon.
+pub const DOCKER_DAEMON: &str = "dockyard.dev/docker-daemon";
 /// Finalizer that holds a deleted Sandbox until its node is cleaned up.
 pub const CLEANUP_FINALIZER: &str = "dockyard.dev/node-cleanup";
 /// Field manager of the controller's server-side applies.

@@ -223,7 +223,7 @@ pub fn render_pod(
         automount_service_account_token: Some(service_account.is_some()),
         service_account_name: service_account,
         termination_grace_period_seconds: Some(30),
-        node_selector: (!pod_settings.node_selector.is_empty()).then(|| pod_settings.node_selector.clone()),
+        node_selector: node_selector(&pod_settings.node_selector, mode),
         tolerations: (!pod_settings.tolerations.is_empty()).then(|| pod_settings.tolerations.clone()),
         runtime_class_name: pod_settings
             .runtime_class_name
@@ -606,6 +606,16 @@ fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
 
 /// A stable hash of a Pod spec (FNV-1a over its JSON), so the controller can
 /// tell when the running Pod no longer matches what the Sandbox asks for.
+/// The Sandbox's node selector; a host-socket sandbox's also asks for a node
+/// whose Docker daemon answers (the label its agent keeps).
+fn node_selector(asked: &BTreeMap<String, String>, mode: DockerMode) -> Option<BTreeMap<String, String>> {
+    let mut selector = asked.clone();
+    if mode == DockerMode::HostSocket {
+        selector.insert(labels::DOCKER_DAEMON.into(), "true".into());
+    }
+    (!selector.is_empty()).then_some(selector)
+}
+
 fn spec_hash(spec: &PodSpec) -> String {
     fnv_hex(&serde_json::to_vec(spec).expect("a PodSpec always serializes"))
 }

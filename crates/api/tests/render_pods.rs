@@ -367,3 +367,16 @@ fn only_the_users_change_to_the_sandbox_changes_its_spec_hash() {
     changed.spec.image = "dev:2".into();
     assert_ne!(sandbox_spec_hash(&changed.spec), sandbox_spec_hash(&dind.spec));
 }
+
+#[test]
+fn host_socket_sandboxes_ask_for_a_node_whose_docker_daemon_answers() {
+    use dockyard_api::labels::DOCKER_DAEMON;
+    let selector = |spec: serde_json::Value| render(&sandbox(spec), None).spec.unwrap().node_selector;
+    let brokered =
+        selector(json!({"image": "x", "docker": {"mode": "hostSocket"}, "pod": {"nodeSelector": {"pool": "a"}}}));
+    let brokered = brokered.expect("a node selector");
+    assert_eq!((brokered[DOCKER_DAEMON].as_str(), brokered["pool"].as_str()), ("true", "a"));
+    // DinD needs no daemon on the node: any node with the agent.
+    assert_eq!(selector(json!({"image": "x"})), None);
+    assert_eq!(selector(json!({"image": "x", "docker": {"mode": "none"}})), None);
+}
