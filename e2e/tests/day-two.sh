@@ -9,7 +9,9 @@
 #   - `helm uninstall` then `helm install`: the CRDs, the Sandboxes and their
 #     running Pods stay, and are adopted;
 #   - two controller replicas: the rollout completes, and killing the leader
-#     fails over (the time it takes is printed and in docs/operations.md).
+#     fails over (the time it takes is printed, BENCH line);
+#   - a node without a Docker daemon: the agent stays ready, DinD sandboxes run,
+#     host-socket ones wait for a node whose daemon answers (its label).
 set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(dirname "$E2E_DIR")
@@ -153,6 +155,35 @@ kubectl -n "$NS" patch sandbox dind-demo --type merge -p '{"spec":{"suspended":t
 kubectl -n "$NS" wait sandbox/dind-demo --for=jsonpath='{.status.phase}'=Suspended --timeout=90s >/dev/null &&
   pass "the new leader reconciles (a suspend goes through)" || fail "nothing reconciles after the failover"
 echo "BENCH controller failover_ms=$failover_ms lease_seconds=15"
+
+step "a node without a Docker daemon: DinD sandboxes run, host-socket ones wait for one"
+"$E2E_DIR/cluster" stop-docker >/dev/null
+kubectl wait node --all --for=jsonpath='{.metadata.labels.dockyard\.dev/docker-daemon}'=false --timeout=60s >/dev/null &&
+  pass "the agent labels the node: dockyard.dev/docker-daemon=false" || fail "the node's label did not change"
+sleep 6
+kubectl -n dockyard-system wait pod -l app.kubernetes.io/name=dockyard-agent --for=condition=Ready --timeout=10s >/dev/null &&
+  pass "the agent stays Ready without the node's daemon" || fail "the agent is not Ready without the node's daemon"
+cat <<YAML | kubectl -n "$NS" apply -f - >/dev/null
+apiVersion: dockyard.dev/v1alpha1
+kind: Sandbox
+metadata: {name: no-node-docker}
+spec: {image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, docker: {dind: {storage: {size: 1Gi}}}}
+---
+apiVersion: dockyard.dev/v1alpha1
+kind: Sandbox
+metadata: {name: wants-node-docker}
+spec: {image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, docker: {mode: hostSocket}}
+YAML
+kubectl -n "$NS" wait sandbox/no-node-docker --for=condition=Ready --timeout=180s >/dev/null &&
+  pass "a DinD sandbox runs on a node without Docker" || { dump no-node-docker; fail "no-node-docker did not become Ready"; }
+out=$(ready_reason "$NS" wants-node-docker Unschedulable)
+expect "a host-socket sandbox waits for a node whose daemon answers, the scheduler says why" "$out" \
+  "Unschedulable: " "node affinity/selector"
+"$E2E_DIR/cluster" start-docker >/dev/null
+kubectl -n "$NS" wait sandbox/wants-node-docker --for=condition=Ready --timeout=180s >/dev/null &&
+  pass "... and runs once the node's daemon is back (label true)" || { dump wants-node-docker; fail "wants-node-docker did not run"; }
+out=$(kubectl --as=system:serviceaccount:dockyard-system:dockyard-agent label node --all e2e-relabelled=yes 2>&1 || true)
+expect "the agent's account may not change another label of a node" "$out" "dockyard-agent-own-node-label"
 
 step "cleanup"
 kubectl -n "$NS" delete sandbox --all --wait=true --timeout=120s >/dev/null || true
