@@ -59,6 +59,11 @@ step "helm install"
 helm lint "$REPO_DIR/charts/dockyard" >/dev/null && pass "helm lint" || fail "helm lint"
 helm template dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system "${HELM_VALUES[@]}" >/dev/null &&
   pass "helm template" || fail "helm template"
+# values.schema.json: a wrong type or a misspelt value is refused, naming it.
+out=$(helm template dockyard "$REPO_DIR/charts/dockyard" --set controller.replicas=two 2>&1 || true)
+expect "helm refuses a value of the wrong type, naming it" "$out" "/controller/replicas" "want integer"
+out=$(helm template dockyard "$REPO_DIR/charts/dockyard" --set agent.dockerSockett=/run/docker.sock 2>&1 || true)
+expect "helm refuses a misspelt value, naming it" "$out" "'dockerSockett' not allowed"
 install_dockyard
 kubectl -n dockyard-system rollout status deploy/dockyard-controller --timeout=60s >/dev/null &&
   pass "the controller runs" || fail "the controller is not ready"
