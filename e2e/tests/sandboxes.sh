@@ -59,6 +59,21 @@ step "helm install"
 helm lint "$REPO_DIR/charts/dockyard" >/dev/null && pass "helm lint" || fail "helm lint"
 helm template dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system "${HELM_VALUES[@]}" >/dev/null &&
   pass "helm template" || fail "helm template"
+# charts/dockyard/README.md lists every value of values.yaml.
+out=$(python3 - "$REPO_DIR/charts/dockyard" <<'PY'
+import sys, yaml
+chart = sys.argv[1]
+readme = open(chart + "/README.md").read()
+def leaves(d, p=""):
+    for k, v in d.items():
+        if isinstance(v, dict) and v and k not in ("resources", "securityContext", "requests", "limits"):
+            yield from leaves(v, p + k + ".")
+        else:
+            yield p + k
+print(" ".join(k for k in leaves(yaml.safe_load(open(chart + "/values.yaml"))) if "`%s`" % k not in readme))
+PY
+)
+[[ -z $out ]] && pass "the chart's README lists every value" || fail "values missing from charts/dockyard/README.md: $out"
 # values.schema.json: a wrong type or a misspelt value is refused, naming it.
 out=$(helm template dockyard "$REPO_DIR/charts/dockyard" --set controller.replicas=two 2>&1 || true)
 expect "helm refuses a value of the wrong type, naming it" "$out" "/controller/replicas" "want integer"
