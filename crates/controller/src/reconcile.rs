@@ -148,13 +148,14 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         let pod_node = existing.as_ref().and_then(|p| p.spec.as_ref()?.node_name.clone());
         clean_nodes(ctx, sandbox, nodes_to_clean(sandbox, pod_node)).await?;
         let observation = if sandbox.spec.suspended { Observation::Suspended } else { Observation::Expired };
+        let workspace = sandbox.spec.workspace_without_pod();
         let (reason, message) = if sandbox.spec.suspended {
-            ("Suspended", "Pod removed; the workspace is kept")
+            ("Suspended", format!("Pod removed; {workspace}"))
         } else {
-            ("Expired", "spec.shutdownTime has passed: Pod removed; the workspace is kept")
+            ("Expired", format!("spec.shutdownTime has passed: Pod removed; {workspace}"))
         };
         if !shows_false(sandbox, "Ready", reason, None) {
-            publish(ctx, sandbox, EventType::Normal, reason, message).await;
+            publish(ctx, sandbox, EventType::Normal, reason, &message).await;
         }
         write_status(ctx, sandbox, &observation, now).await?;
         return Ok(Action::await_change());

@@ -185,14 +185,15 @@ pub fn sandbox_status(
         Observation::Suspended | Observation::Expired => {
             // Reached only once every node's agent has cleaned up.
             status.nodes.clear();
+            let workspace = sandbox.spec.workspace_without_pod();
             let (phase, reason, message) = match observation {
                 Observation::Suspended => {
-                    (SandboxPhase::Suspended, "Suspended", "spec.suspended is true: no Pod, workspace kept")
+                    (SandboxPhase::Suspended, "Suspended", format!("spec.suspended is true: no Pod; {workspace}"))
                 }
-                _ => (SandboxPhase::Expired, "Expired", "spec.shutdownTime has passed: no Pod, workspace kept"),
+                _ => (SandboxPhase::Expired, "Expired", format!("spec.shutdownTime has passed: no Pod; {workspace}")),
             };
             c.set(condition::ADMITTED, Some(true), "Admitted", "admitted by its class");
-            c.set(condition::POD_SCHEDULED, Some(false), reason, message);
+            c.set(condition::POD_SCHEDULED, Some(false), reason, &message);
             c.set(condition::READY, Some(false), reason, message);
             status.phase = Some(phase);
         }
@@ -248,11 +249,8 @@ pub fn sandbox_status(
                 status.nodes.push(node.clone());
             }
             status.pod_ip = pod_status.and_then(|s| s.pod_ip.clone());
-            status.docker = docker_endpoint(mode).map(|endpoint| DockerStatus {
-                mode: Some(mode),
-                endpoint: Some(endpoint),
-                server_version: sandbox.status.as_ref().and_then(|s| s.docker.as_ref()?.server_version.clone()),
-            });
+            status.docker =
+                docker_endpoint(mode).map(|endpoint| DockerStatus { mode: Some(mode), endpoint: Some(endpoint) });
             let phase = pod_status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
 
             let scheduled = status.node_name.is_some();
