@@ -189,6 +189,20 @@ async fn run_pod(pods: &Api<Pod>, name: &str, node: &str, docker_started: bool, 
     pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
 }
 
+/// Waits for a Pod `name` other than `old`, finishing the old one's deletion
+/// the way a kubelet would (there is none).
+async fn wait_new_pod(pods: &Api<Pod>, name: &str, old: &Pod) -> Pod {
+    eventually(&format!("a new pod {name}"), WAIT, || async {
+        let pod = pods.get_opt(name).await.ok().flatten()?;
+        if pod.metadata.deletion_timestamp.is_some() {
+            let _ = pods.delete(name, &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await;
+            return None;
+        }
+        (pod.uid() != old.uid()).then_some(pod)
+    })
+    .await
+}
+
 async fn events_for(ns: &TestNamespace, name: &str) -> Vec<(String, String)> {
     let events: Api<Event> = ns.api();
     let list = events.list(&ListParams::default()).await.unwrap();
@@ -612,17 +626,7 @@ async fn a_pod_that_dies_is_recreated() {
     let waiting = wait_ready_reason(&sandboxes, "phoenix", "PodFailed").await;
     let message = condition(&waiting, "Ready").2;
     assert!(message.contains("Evicted") && message.contains("a new one in 10s"), "{message}");
-    let second = eventually("a new pod", WAIT, || async {
-        let pod = pods.get_opt("sbx-phoenix").await.ok().flatten()?;
-        if pod.metadata.deletion_timestamp.is_some() {
-            // No kubelet: finish the deletion the way it would.
-            let _ =
-                pods.delete("sbx-phoenix", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await;
-            return None;
-        }
-        (pod.uid() != first.uid()).then_some(pod)
-    })
-    .await;
+    let second = wait_new_pod(&pods, "sbx-phoenix", &first).await;
     assert_ne!(second.uid(), first.uid());
     // The failure stays on the Sandbox after the new Pod exists.
     let kept = eventually("the new Pod in the status", WAIT, || async {
@@ -949,16 +953,7 @@ async fn only_the_users_change_replaces_a_running_pod() {
     // The user's change: a new Pod, with the new images.
     let change = json!({"spec": {"image": "y"}});
     sandboxes.patch("keeper", &PatchParams::default(), &Patch::Merge(&change)).await.unwrap();
-    let replaced = eventually("a new Pod", WAIT, || async {
-        let pod = pods.get_opt("sbx-keeper").await.ok().flatten()?;
-        if pod.metadata.deletion_timestamp.is_some() {
-            let _ =
-                pods.delete("sbx-keeper", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await;
-            return None;
-        }
-        (pod.uid() != first.uid()).then_some(pod)
-    })
-    .await;
+    let replaced = wait_new_pod(&pods, "sbx-keeper", &first).await;
     let images: Vec<String> =
         replaced.spec.as_ref().unwrap().init_containers.iter().flatten().filter_map(|c| c.image.clone()).collect();
     assert!(images.contains(&"dockyard-dind:next".to_string()), "{images:?}");
