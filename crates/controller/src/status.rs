@@ -358,8 +358,19 @@ fn failed_message(pod: &Pod) -> String {
 /// exit code and the end of its output when the kubelet kept it.
 pub fn pod_failure(pod: &Pod, now: Timestamp) -> PodFailure {
     let status = pod.status.as_ref();
-    let pod_reason = status.and_then(|s| s.reason.clone()).filter(|r| !r.is_empty());
-    let pod_message = status.and_then(|s| s.message.clone()).filter(|m| !m.is_empty());
+    // Who ended the Pod from outside says so in a DisruptionTarget condition
+    // (the Pod garbage collector, preemption, an eviction, a taint).
+    let disruption = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "DisruptionTarget" && c.status == "True"));
+    let pod_reason = status
+        .and_then(|s| s.reason.clone())
+        .filter(|r| !r.is_empty())
+        .or_else(|| disruption.and_then(|c| c.reason.clone()));
+    let pod_message = status
+        .and_then(|s| s.message.clone())
+        .filter(|m| !m.is_empty())
+        .or_else(|| disruption.and_then(|c| c.message.clone()));
     let ended = status
         .into_iter()
         .flat_map(|s| s.init_container_statuses.iter().flatten().chain(s.container_statuses.iter().flatten()))
@@ -467,6 +478,16 @@ mod tests {
         assert_eq!(failure.reason, "Error");
         assert_eq!(failure.message, "container workload exited with code 3: about to fail");
         assert_eq!(failed_message(&exited), "Error: container workload exited with code 3: about to fail");
+        let collected = pod(
+            json!({"phase": "Failed", "conditions": [{"type": "DisruptionTarget", "status": "True",
+                   "reason": "DeletionByPodGC", "message": "PodGC: node no longer exists"}]}),
+            Some("n1"),
+        );
+        let failure = pod_failure(&collected, now());
+        assert_eq!(
+            (failure.reason.as_str(), failure.message.as_str()),
+            ("DeletionByPodGC", "PodGC: node no longer exists")
+        );
         let silent = pod(json!({"phase": "Failed"}), Some("n1"));
         assert_eq!(pod_failure(&silent, now()).message, "the Pod failed; the kubelet gave no reason");
     }
