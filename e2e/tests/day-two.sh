@@ -182,10 +182,24 @@ expect "a host-socket sandbox waits for a node whose daemon answers, the schedul
 "$E2E_DIR/cluster" start-docker >/dev/null
 kubectl -n "$NS" wait sandbox/wants-node-docker --for=condition=Ready --timeout=180s >/dev/null &&
   pass "... and runs once the node's daemon is back (label true)" || { dump wants-node-docker; fail "wants-node-docker did not run"; }
+# The agent's own credentials (a token bound to its Pod, as its Pod has): only
+# its node's dockyard.dev/docker-daemon label may change.
 node=$(kubectl get nodes -o jsonpath='{.items[0].metadata.name}')
-out=$(kubectl --as=system:serviceaccount:dockyard-system:dockyard-agent patch node "$node" --type merge \
-  -p '{"metadata":{"labels":{"e2e-relabelled":"yes"}}}' 2>&1 || true)
-expect "the agent's account may not change another label of a node" "$out" "dockyard-agent-own-node-label"
+agent_pod=$(kubectl -n dockyard-system get pod -l app.kubernetes.io/name=dockyard-agent -o jsonpath='{.items[0].metadata.name}')
+token=$(kubectl -n dockyard-system create token dockyard-agent --bound-object-kind Pod --bound-object-name "$agent_pod")
+api=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+as_agent_patch() {
+  curl -sk -X PATCH -H "Authorization: Bearer $token" -H "Content-Type: application/merge-patch+json" \
+    "$api/api/v1/nodes/$node" -d "$1"
+}
+out=$(as_agent_patch '{"metadata":{"labels":{"e2e-relabelled":"yes"}}}')
+expect "with the agent's token, another label of its node is refused" "$out" "dockyard-agent-own-node-label" "Forbidden"
+out=$(as_agent_patch '{"spec":{"unschedulable":true}}')
+expect "... and so is cordoning it" "$out" "dockyard-agent-own-node-label"
+out=$(as_agent_patch '{"metadata":{"labels":{"dockyard.dev/docker-daemon":"true"}}}')
+expect "... while its own label may change" "$out" '"dockyard.dev/docker-daemon":"true"'
+kubectl get node "$node" -o jsonpath='{.spec.unschedulable}{.metadata.labels.e2e-relabelled}' | grep -q . &&
+  fail "the node was changed" || pass "... and the node is unchanged"
 
 step "cleanup"
 kubectl -n "$NS" delete sandbox --all --wait=true --timeout=120s >/dev/null || true
