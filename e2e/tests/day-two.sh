@@ -193,11 +193,11 @@ as_agent_patch() {
     "$api/api/v1/nodes/$node" -d "$1"
 }
 out=$(as_agent_patch '{"metadata":{"labels":{"e2e-relabelled":"yes"}}}')
-expect "with the agent's token, another label of its node is refused" "$out" "dockyard-agent-own-node-label" "Forbidden"
+expect "with the agent's token, another label of its node is refused" "$out" "is forbidden" "dockyard-agent-own-node-label"
 out=$(as_agent_patch '{"spec":{"unschedulable":true}}')
 expect "... and so is cordoning it" "$out" "dockyard-agent-own-node-label"
 out=$(as_agent_patch '{"metadata":{"labels":{"dockyard.dev/docker-daemon":"true"}}}')
-expect "... while its own label may change" "$out" '"dockyard.dev/docker-daemon":"true"'
+expect "... while its own label may change" "$out" '"dockyard.dev/docker-daemon": "true"'
 kubectl get node "$node" -o jsonpath='{.spec.unschedulable}{.metadata.labels.e2e-relabelled}' | grep -q . &&
   fail "the node was changed" || pass "... and the node is unchanged"
 
