@@ -156,7 +156,7 @@ pub struct Agent {
 
 impl Agent {
     pub fn new(settings: Settings) -> Result<Self, AgentError> {
-        let docker = docker::connect(&settings.docker_socket)?;
+        let docker = docker::connect_node(&settings.docker_socket)?;
         let state = StateDir::open(&settings.state_dir)?;
         std::fs::create_dir_all(&settings.socket_root)?;
         let brokers = Brokers::new(
@@ -420,6 +420,10 @@ impl Agent {
         };
         let (docker, (version, info, socket_gid)) = match docker.await {
             Ok(found) => (Ok(()), found),
+            Err(_) if !self.settings.docker_socket.exists() => {
+                let why = format!("no Docker daemon socket at {}", self.settings.docker_socket.display());
+                (Err(why), Default::default())
+            }
             Err(e) => (Err(e.to_string()), Default::default()),
         };
         let mut usage = disk_usage(&self.settings.socket_root) + disk_usage(&self.settings.state_dir);

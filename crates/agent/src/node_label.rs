@@ -31,7 +31,15 @@ pub async fn maintain(agent: Arc<Agent>, client: Client) {
     let node = agent.settings.node_name.clone();
     let socket = agent.settings.docker_socket.display().to_string();
     let mut labelled = None;
+    // Started without a daemon socket: its client can never reach one.
+    let started_without_daemon = !agent.settings.docker_socket.exists();
     loop {
+        if started_without_daemon && agent.settings.docker_socket.exists() {
+            // Exits; the DaemonSet starts it again, connected. Sandboxes are
+            // not touched by an agent restart.
+            info!(%socket, "a Docker daemon appeared on the node: restarting to connect to it");
+            std::process::exit(0);
+        }
         let up = agent.docker.ping().await.is_ok();
         if labelled != Some(up) {
             let patch = json!({"metadata": {"labels": {DOCKER_DAEMON: value(up)}}});
