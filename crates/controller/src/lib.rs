@@ -166,6 +166,21 @@ pub async fn run(
         settings: settings.clone(),
     });
 
+    // No reconcile before the caches it reads hold their first full list:
+    // before that, a running Pod would look missing (and be created over) and
+    // an existing class deleted (and its Sandboxes unadmitted), at every
+    // controller start. The Sandbox watch, which triggers reconciles, starts
+    // after them. (Waiting inside reconcile instead would deadlock: with every
+    // reconcile slot waiting, the controller stops polling the watches.)
+    let filled = {
+        let (pods, classes, namespaces) = (ctx.pods.clone(), ctx.classes.clone(), ctx.namespaces.clone());
+        async move {
+            let _ = futures::join!(pods.wait_until_ready(), classes.wait_until_ready(), namespaces.wait_until_ready());
+            info!("caches filled: reconciling");
+        }
+    };
+    let sandbox_events =
+        futures::stream::once(filled).filter_map(|()| futures::future::ready(None)).chain(sandbox_events);
     let controller = Controller::for_stream(sandbox_events, sandboxes.clone())
         .with_config(controller::Config::default().concurrency(settings.concurrency));
     let in_class = sandboxes.clone();

@@ -13,7 +13,7 @@ use dockyard_api::{Sandbox, SandboxStatus};
 use dockyard_proto::agent::v1::SandboxRef;
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{self, Event as Finalizer};
@@ -100,7 +100,10 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     let name = sandbox.name_any();
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
     let pod_name = labels::pod_name(&name);
-    let existing = ctx.pods.get(&ObjectRef::new(&pod_name).within(&namespace));
+    // Only a Pod this Sandbox controls is its Pod: one of the same name that
+    // someone else made (or an earlier Sandbox of that name left) is never
+    // adopted, changed or deleted.
+    let existing = ctx.pods.get(&ObjectRef::new(&pod_name).within(&namespace)).filter(|pod| owned_by(pod, sandbox));
     let now = Timestamp::now();
     let key = sandbox_key(sandbox);
 
@@ -222,11 +225,17 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
                 // Backing off: the status already says why.
                 return Ok(Action::requeue(wait));
             }
-            // The API server's answer is the Pod as it now exists: the status
-            // can describe it right away, and the watch event it causes finds
-            // nothing left to write.
-            match pods.patch(&pod_name, &apply_params(), &Patch::Apply(&desired)).await {
+            // A create, never an apply: an apply over a Pod the cache has not
+            // seen would change a running Pod's images (they are mutable) and
+            // restart its containers. The API server's answer is the Pod as it
+            // now exists: the status can describe it right away, and the watch
+            // event it causes finds nothing left to write.
+            let params = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
+            match pods.create(&params, &desired).await {
                 Ok(pod) => created = Some(pod),
+                Err(kube::Error::Api(answer)) if answer.reason == "AlreadyExists" => {
+                    return pod_name_taken(ctx, sandbox, &pods, &pod_name, &key, now).await;
+                }
                 Err(kube::Error::Api(answer)) if let Some(refusal) = pod_refusal::classify(&answer) => {
                     return pod_refused(ctx, sandbox, &key, &refusal, now).await;
                 }
@@ -251,6 +260,33 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         .map(|d| d + Duration::from_secs(1));
     let requeue = [next, until_expiry, Some(RESYNC)].into_iter().flatten().min().unwrap_or(RESYNC);
     Ok(Action::requeue(requeue))
+}
+
+/// A Pod of the sandbox's Pod's name exists that is not in the cache as its
+/// own: ours, just made (the watch is behind: look again soon), one going away
+/// (an earlier Sandbox's), or someone else's (refused like any other Pod the
+/// API server will not create; never taken over).
+async fn pod_name_taken(
+    ctx: &Context,
+    sandbox: &Sandbox,
+    pods: &Api<Pod>,
+    pod_name: &str,
+    key: &str,
+    now: Timestamp,
+) -> Result<Action> {
+    match pods.get_opt(pod_name).await? {
+        Some(pod) if pod.metadata.deletion_timestamp.is_none() && !owned_by(&pod, sandbox) => {
+            let message = format!("a Pod named {pod_name} exists that this Sandbox does not own; delete or rename it");
+            let refusal = PodRefusal { reason: "PodNameTaken", message };
+            pod_refused(ctx, sandbox, key, &refusal, now).await
+        }
+        _ => Ok(Action::requeue(CACHE_CATCH_UP)),
+    }
+}
+
+fn owned_by(pod: &Pod, sandbox: &Sandbox) -> bool {
+    let uid = sandbox.uid();
+    pod.owner_references().iter().any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref())
 }
 
 /// The API server refused the sandbox's Pod: the Sandbox says so with the

@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use dockyard_api::labels::SANDBOX_SPEC_HASH;
+use dockyard_api::labels::{FIELD_MANAGER, POD_SPEC_HASH, SANDBOX_SPEC_HASH};
 use dockyard_api::render::RenderSettings;
 use dockyard_api::v1alpha1::SandboxPhase;
 use dockyard_api::{Sandbox, SandboxClass};
@@ -936,6 +936,15 @@ async fn only_the_users_change_replaces_a_running_pod() {
     );
     let pending = wait_condition(&sandboxes, "keeper", "UpToDate", "False", "UpdatePending").await;
     assert_eq!(condition(&pending, "Ready").0, "True", "still Ready");
+    // Not a field of the running Pod changed: images are mutable, and a new
+    // image would restart its containers (the sidecar's inner containers lost).
+    let kept = pods.get("sbx-keeper").await.unwrap();
+    let images = |pod: &Pod| -> Vec<String> {
+        let spec = pod.spec.as_ref().unwrap();
+        spec.init_containers.iter().flatten().chain(&spec.containers).filter_map(|c| c.image.clone()).collect()
+    };
+    assert_eq!(images(&kept), images(&first), "the running Pod's images were changed");
+    assert_eq!(kept.annotations().get(POD_SPEC_HASH), first.annotations().get(POD_SPEC_HASH));
     eventually("the earlier Pod adopted", WAIT, || async {
         let pod = pods.get("sbx-keeper").await.ok()?;
         pod.annotations().contains_key(SANDBOX_SPEC_HASH).then_some(())
@@ -969,12 +978,37 @@ async fn only_the_users_change_replaces_a_running_pod() {
     let change = json!({"spec": {"image": "y"}});
     sandboxes.patch("keeper", &PatchParams::default(), &Patch::Merge(&change)).await.unwrap();
     let replaced = wait_new_pod(&pods, "sbx-keeper", &first).await;
-    let images: Vec<String> =
-        replaced.spec.as_ref().unwrap().init_containers.iter().flatten().filter_map(|c| c.image.clone()).collect();
+    let images = images(&replaced);
     assert!(images.contains(&"dockyard-dind:next".to_string()), "{images:?}");
     run_pod(&pods, "sbx-keeper", NODE, true, Timestamp::now()).await;
     wait_condition(&sandboxes, "keeper", "UpToDate", "True", "UpToDate").await;
     after.stop().await;
     classes.delete(&class_name, &DeleteParams::default()).await.unwrap();
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_pod_of_the_sandboxs_pod_name_that_it_does_not_own_is_never_taken_over() {
+    let Setup { cluster, ns, _lock } = setup("ctl-squat").await;
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let squatter: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "sbx-squatted"},
+        "spec": {"containers": [{"name": "mine", "image": "someone-elses"}]},
+    }))
+    .unwrap();
+    let squatter = pods.create(&PostParams::default(), &squatter).await.unwrap();
+    let controller = RunningController::start(&cluster.client);
+    sandboxes.create(&PostParams::default(), &sandbox("squatted", json!({"image": "x"}))).await.unwrap();
+    let refused = wait_ready_reason(&sandboxes, "squatted", "PodNameTaken").await;
+    assert!(condition(&refused, "Ready").2.contains("does not own"), "{:?}", condition(&refused, "Ready"));
+    let pod = pods.get("sbx-squatted").await.unwrap();
+    assert_eq!(pod.uid(), squatter.uid());
+    // (The scheduler may bind it; Dockyard never writes to it.)
+    let writers: Vec<_> = pod.managed_fields().iter().filter_map(|m| m.manager.as_deref()).collect();
+    assert!(!writers.contains(&FIELD_MANAGER), "the other Pod was written to: {writers:?}");
+    assert_eq!((pod.labels(), pod.annotations()), (squatter.labels(), squatter.annotations()));
+    controller.stop().await;
     ns.delete().await.unwrap();
 }
