@@ -157,8 +157,10 @@ kubectl -n "$NS" wait sandbox/dind-demo --for=jsonpath='{.status.phase}'=Suspend
 echo "BENCH controller failover_ms=$failover_ms lease_seconds=15"
 
 step "a node without a Docker daemon: DinD sandboxes run, host-socket ones wait for one"
+# The node the agent serves (not any Node object the integration tests left).
+node=$(kubectl -n dockyard-system get pod -l app.kubernetes.io/name=dockyard-agent -o jsonpath='{.items[0].spec.nodeName}')
 "$E2E_DIR/cluster" stop-docker >/dev/null
-kubectl wait node --all --for=jsonpath='{.metadata.labels.dockyard\.dev/docker-daemon}'=false --timeout=60s >/dev/null &&
+kubectl wait "node/$node" --for=jsonpath='{.metadata.labels.dockyard\.dev/docker-daemon}'=false --timeout=60s >/dev/null &&
   pass "the agent labels the node: dockyard.dev/docker-daemon=false" || fail "the node's label did not change"
 sleep 6
 kubectl -n dockyard-system wait pod -l app.kubernetes.io/name=dockyard-agent --for=condition=Ready --timeout=10s >/dev/null &&
@@ -184,7 +186,6 @@ kubectl -n "$NS" wait sandbox/wants-node-docker --for=condition=Ready --timeout=
   pass "... and runs once the node's daemon is back (label true)" || { dump wants-node-docker; fail "wants-node-docker did not run"; }
 # The agent's own credentials (a token bound to its Pod, as its Pod has): only
 # its node's dockyard.dev/docker-daemon label may change.
-node=$(kubectl get nodes -o jsonpath='{.items[0].metadata.name}')
 agent_pod=$(kubectl -n dockyard-system get pod -l app.kubernetes.io/name=dockyard-agent -o jsonpath='{.items[0].metadata.name}')
 token=$(kubectl -n dockyard-system create token dockyard-agent --bound-object-kind Pod --bound-object-name "$agent_pod")
 api=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use dockyard_api::labels::{self, CLEANUP_FINALIZER, FIELD_MANAGER, POD_SPEC_HASH, SANDBOX_SPEC_HASH};
 use dockyard_api::policy::{self, ClassChoice};
 use dockyard_api::render;
-use dockyard_api::v1alpha1::DockerMode;
+use dockyard_api::v1alpha1::{DockerMode, NonConformingPods};
 use dockyard_api::{Sandbox, SandboxStatus};
 use dockyard_proto::agent::v1::SandboxRef;
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
@@ -111,16 +111,21 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     let classes = ctx.classes.state();
     let namespace_labels: BTreeMap<String, String> =
         ctx.namespaces.get(&ObjectRef::new(&namespace)).and_then(|ns| ns.metadata.labels.clone()).unwrap_or_default();
-    let admission = policy::choose_class(sandbox, &classes)
-        .and_then(|choice| policy::admit(sandbox, choice, &namespace_labels).map(|_| choice));
+    let choice = policy::choose_class(sandbox, &classes);
+    let admission = choice.clone().and_then(|choice| policy::admit(sandbox, choice, &namespace_labels).map(|_| choice));
+    // Only a class that exists and says so stops the Pods it no longer admits.
+    let keeps_running =
+        !matches!(choice, Ok(ClassChoice::Class(c)) if c.spec.non_conforming_pods == NonConformingPods::Stop);
     let expired = sandbox.spec.shutdown_time.as_ref().is_some_and(|t| t.0 <= now);
     let class = match admission {
         Ok(choice) => choice,
         // A class deleted or tightened, or the user's change refused, under a
         // running Pod: it runs on, and says so; no new Pod starts. Only the
-        // user (suspend, delete) or an administrator stops it.
+        // user (suspend, delete), an administrator or the class's
+        // `nonConformingPods: Stop` stops it.
         Err(refusal)
             if let Some(pod) = existing.as_deref().filter(|p| alive(p))
+                && keeps_running
                 && !sandbox.spec.suspended
                 && !expired =>
         {
@@ -133,10 +138,20 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
             return Ok(Action::requeue(next.unwrap_or(RESYNC).min(RESYNC)));
         }
         Err(refusal) => {
-            delete_pod(&pods, existing.as_deref()).await?;
-            if !shows_false(sandbox, "Admitted", refusal.reason.as_str(), None) {
+            if existing.as_deref().is_some_and(alive) && !sandbox.spec.suspended && !expired {
+                let message = format!(
+                    "{}; its running Pod is stopped (class {}: nonConformingPods: Stop)",
+                    refusal.message,
+                    choice.as_ref().map(ClassChoice::name).unwrap_or_default()
+                );
+                // Its own reason: an event of the refusal's reason may exist
+                // already (from the time the Pod was kept), and the recorder
+                // would count this one into it, note and all.
+                publish(ctx, sandbox, EventType::Warning, "PodStopped", &message).await;
+            } else if !shows_false(sandbox, "Admitted", refusal.reason.as_str(), None) {
                 publish(ctx, sandbox, EventType::Warning, refusal.reason.as_str(), &refusal.message).await;
             }
+            delete_pod(&pods, existing.as_deref()).await?;
             write_status(ctx, sandbox, &Observation::Refused(&refusal), now).await?;
             // Nothing changes until the Sandbox or a class does.
             return Ok(Action::await_change());

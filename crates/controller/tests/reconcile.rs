@@ -1012,3 +1012,46 @@ async fn a_pod_of_the_sandboxs_pod_name_that_it_does_not_own_is_never_taken_over
     controller.stop().await;
     ns.delete().await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_tightened_class_keeps_running_pods_unless_it_says_stop() {
+    let Setup { cluster, ns, _lock } = setup("ctl-tighten").await;
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
+    let class_name = format!("{}-class", ns.name());
+    let class: SandboxClass = serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass", "metadata": {"name": class_name}, "spec": {},
+    }))
+    .unwrap();
+    classes.create(&PostParams::default(), &class).await.unwrap();
+    let controller = RunningController::start(&cluster.client);
+    let spec = json!({"image": "x", "className": class_name, "docker": {"mode": "dind"}});
+    sandboxes.create(&PostParams::default(), &sandbox("revoked", spec)).await.unwrap();
+    let first = wait_pod(&pods, "sbx-revoked").await;
+    run_pod(&pods, "sbx-revoked", NODE, true, Timestamp::now()).await;
+    wait_condition(&sandboxes, "revoked", "Ready", "True", "Ready").await;
+
+    // Tightened (DinD no longer allowed): the default keeps the running Pod.
+    let tighten = json!({"spec": {"allowedDockerModes": ["none"]}});
+    classes.patch(&class_name, &PatchParams::default(), &Patch::Merge(&tighten)).await.unwrap();
+    let refused = wait_condition(&sandboxes, "revoked", "Admitted", "False", "DockerModeNotAllowed").await;
+    assert_eq!(condition(&refused, "Ready").0, "True", "still Ready");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(pods.get("sbx-revoked").await.unwrap().uid(), first.uid(), "kept");
+
+    // The class says Stop: the Pod goes at once, and the user is told why.
+    let stop = json!({"spec": {"nonConformingPods": "Stop"}});
+    classes.patch(&class_name, &PatchParams::default(), &Patch::Merge(&stop)).await.unwrap();
+    wait_no_pod(&pods, "sbx-revoked").await;
+    let stopped = eventually("the stop event", WAIT, || async {
+        warnings(&ns, "revoked", "PodStopped").await.into_iter().find(|m| m.contains("is stopped"))
+    })
+    .await;
+    assert!(stopped.contains(&format!("class {class_name}: nonConformingPods: Stop")), "{stopped}");
+    wait_condition(&sandboxes, "revoked", "Ready", "False", "NotAdmitted").await;
+    controller.stop().await;
+    classes.delete(&class_name, &DeleteParams::default()).await.unwrap();
+    ns.delete().await.unwrap();
+}
