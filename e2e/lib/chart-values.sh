@@ -37,7 +37,8 @@ install_dockyard() {
   repo_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
   if helm upgrade --install dockyard "$repo_dir/charts/dockyard" -n dockyard-system --create-namespace \
     "${HELM_VALUES[@]}" "$@" --wait --timeout 300s >/dev/null; then
-    return 0
+    # The controller applies the default class at start (chart values).
+    kubectl wait --for=create sandboxclass/default --timeout=60s >/dev/null && return 0
   fi
   echo "helm install did not finish; what the cluster says:" >&2
   kubectl get nodes -o custom-columns='NODE:.metadata.name,CONDITIONS:.status.conditions[?(@.status=="True")].type,TAINTS:.spec.taints[*].key' >&2 || true

@@ -59,6 +59,26 @@ step "helm install"
 helm lint "$REPO_DIR/charts/dockyard" >/dev/null && pass "helm lint" || fail "helm lint"
 helm template dockyard "$REPO_DIR/charts/dockyard" -n dockyard-system "${HELM_VALUES[@]}" >/dev/null &&
   pass "helm template" || fail "helm template"
+# charts/dockyard/README.md lists every value of values.yaml.
+out=$(python3 - "$REPO_DIR/charts/dockyard" <<'PY'
+import sys, yaml
+chart = sys.argv[1]
+readme = open(chart + "/README.md").read()
+def leaves(d, p=""):
+    for k, v in d.items():
+        if isinstance(v, dict) and v and k not in ("resources", "securityContext", "requests", "limits"):
+            yield from leaves(v, p + k + ".")
+        else:
+            yield p + k
+print(" ".join(k for k in leaves(yaml.safe_load(open(chart + "/values.yaml"))) if "`%s`" % k not in readme))
+PY
+)
+[[ -z $out ]] && pass "the chart's README lists every value" || fail "values missing from charts/dockyard/README.md: $out"
+# values.schema.json: a wrong type or a misspelt value is refused, naming it.
+out=$(helm template dockyard "$REPO_DIR/charts/dockyard" --set controller.replicas=two 2>&1 || true)
+expect "helm refuses a value of the wrong type, naming it" "$out" "/controller/replicas" "want integer"
+out=$(helm template dockyard "$REPO_DIR/charts/dockyard" --set agent.dockerSockett=/run/docker.sock 2>&1 || true)
+expect "helm refuses a misspelt value, naming it" "$out" "'dockerSockett' not allowed"
 install_dockyard
 kubectl -n dockyard-system rollout status deploy/dockyard-controller --timeout=60s >/dev/null &&
   pass "the controller runs" || fail "the controller is not ready"
@@ -236,6 +256,8 @@ kubectl delete pv e2e-workspace --wait=false >/dev/null 2>&1 || true
 rm -rf "$PV_DIR"
 kubectl delete namespace "$NS" --wait=false >/dev/null
 helm uninstall dockyard -n dockyard-system --wait >/dev/null
-kubectl get crd sandboxes.dockyard.dev >/dev/null 2>&1 && fail "the CRDs outlived helm uninstall" || pass "helm uninstall removed the CRDs"
+# The CRDs stay (deleting one deletes every Sandbox): removed here on purpose.
+kubectl get crd sandboxes.dockyard.dev >/dev/null 2>&1 && pass "helm uninstall keeps the CRDs" || fail "helm uninstall removed the CRDs"
+kubectl delete crd sandboxes.dockyard.dev sandboxclasses.dockyard.dev >/dev/null
 
 summary sandboxes

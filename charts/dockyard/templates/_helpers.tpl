@@ -14,3 +14,35 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/name: dockyard-agent
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
+
+{{- /* The reference of a Dockyard image: [imageRegistry/]repository(:tag|@digest). */ -}}
+{{- define "dockyard.image" -}}
+{{- $image := .image -}}
+{{- $name := $image.repository -}}
+{{- with .root.Values.imageRegistry }}{{ $name = printf "%s/%s" (trimSuffix "/" .) $name }}{{ end -}}
+{{- if $image.digest }}{{ printf "%s@%s" $name $image.digest }}{{ else }}{{ printf "%s:%s" $name $image.tag }}{{ end -}}
+{{- end }}
+
+{{- /* A sandbox image (a plain reference) with imageRegistry prepended. */ -}}
+{{- define "dockyard.sandboxImage" -}}
+{{- if .root.Values.imageRegistry }}{{ printf "%s/%s" (trimSuffix "/" .root.Values.imageRegistry) .image }}{{ else }}{{ .image }}{{ end -}}
+{{- end }}
+
+{{- /* Pod-level placement and pull settings shared by the controller and the agent. */ -}}
+{{- define "dockyard.podSettings" -}}
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .values.nodeSelector }}
+nodeSelector: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}

@@ -65,6 +65,8 @@ impl NodeAgent for NodeAgentService {
             docker_socket_gid: info.socket_gid,
             storage_driver: info.storage_driver,
             dockyard_disk_usage_bytes: info.dockyard_disk_usage_bytes,
+            docker_available: info.docker.is_ok(),
+            docker_error: info.docker.err().unwrap_or_default(),
         }))
     }
 

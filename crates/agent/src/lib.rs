@@ -9,6 +9,7 @@ pub mod cgroup;
 pub mod docker;
 pub mod grpc;
 pub mod node;
+pub mod node_label;
 pub mod pods;
 pub mod resources;
 pub mod seccomp;

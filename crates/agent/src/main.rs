@@ -12,10 +12,9 @@ use dockyard_agent::auth::Authenticator;
 use dockyard_agent::cgroup::CgroupDriver;
 use dockyard_agent::grpc::NodeAgentService;
 use dockyard_agent::node::{Agent, Settings};
-use dockyard_agent::{pods, sweep};
+use dockyard_agent::{node_label, pods, sweep};
 use dockyard_process::{LogFormat, init_logging, stop_signal};
 use dockyard_proto::agent::v1::node_agent_server::NodeAgentServer;
-use tonic_health::server::HealthReporter;
 use tracing::{info, warn};
 
 /// Serves readiness, cleanup and the Docker socket broker on its node.
@@ -78,24 +77,6 @@ struct Args {
 }
 
 /// Reports NodeAgent as serving while the node's Docker daemon answers.
-async fn report_docker_health(agent: Arc<Agent>, reporter: HealthReporter) {
-    let mut was_up = None;
-    loop {
-        let up = agent.docker.ping().await.is_ok();
-        if was_up != Some(up) {
-            if up {
-                info!(socket = %agent.settings.docker_socket.display(), "the node's Docker daemon answers");
-                reporter.set_serving::<NodeAgentServer<NodeAgentService>>().await;
-            } else {
-                warn!(socket = %agent.settings.docker_socket.display(), "the node's Docker daemon does not answer");
-                reporter.set_not_serving::<NodeAgentServer<NodeAgentService>>().await;
-            }
-            was_up = Some(up);
-        }
-        tokio::time::sleep(Duration::from_secs(if up { 10 } else { 2 })).await;
-    }
-}
-
 /// Finishes a cleanup a previous run started, retrying until the daemon answers.
 async fn finish_cleanup(agent: Arc<Agent>, record: dockyard_agent::state::SandboxRecord) {
     let mut delay = Duration::from_secs(1);
@@ -142,8 +123,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Duration::from_secs(args.orphan_grace_seconds),
     ));
 
+    // Ready as soon as it serves, with or without a Docker daemon on the
+    // node: DinD sandboxes need the agent, not the daemon. The daemon's
+    // presence is the node's label, for host-socket sandboxes' scheduling.
     let (reporter, health) = tonic_health::server::health_reporter();
-    tokio::spawn(report_docker_health(agent.clone(), reporter));
+    reporter.set_serving::<NodeAgentServer<NodeAgentService>>().await;
+    tokio::spawn(node_label::maintain(agent.clone(), client.clone()));
     let auth = Arc::new(Authenticator::new(client, args.allowed_users.clone(), args.token_audiences.clone()));
     let service = NodeAgentService { agent: agent.clone(), auth };
     info!(listen = %args.listen, node = %args.node_name, "dockyard-agent serving");

@@ -137,6 +137,8 @@ pub struct NodeInfo {
     pub socket_gid: u32,
     pub storage_driver: String,
     pub dockyard_disk_usage_bytes: u64,
+    /// Whether the node's Docker daemon answered, or why not.
+    pub docker: Result<(), String>,
 }
 
 pub struct Agent {
@@ -154,7 +156,7 @@ pub struct Agent {
 
 impl Agent {
     pub fn new(settings: Settings) -> Result<Self, AgentError> {
-        let docker = docker::connect(&settings.docker_socket)?;
+        let docker = docker::connect_node(&settings.docker_socket)?;
         let state = StateDir::open(&settings.state_dir)?;
         std::fs::create_dir_all(&settings.socket_root)?;
         let brokers = Brokers::new(
@@ -407,10 +409,23 @@ impl Agent {
         Ok(removed)
     }
 
+    /// What the node offers; without a Docker daemon (a containerd-only node)
+    /// the Docker fields are empty and `docker` says why.
     pub async fn node_info(&self) -> Result<NodeInfo, AgentError> {
-        let version = self.docker.version().await?;
-        let info = self.docker.info().await?;
-        let socket_gid = std::fs::metadata(&self.settings.docker_socket)?.gid();
+        let docker = async {
+            let version = self.docker.version().await?;
+            let info = self.docker.info().await?;
+            let socket_gid = std::fs::metadata(&self.settings.docker_socket)?.gid();
+            Ok::<_, AgentError>((version, info, socket_gid))
+        };
+        let (docker, (version, info, socket_gid)) = match docker.await {
+            Ok(found) => (Ok(()), found),
+            Err(_) if !self.settings.docker_socket.exists() => {
+                let why = format!("no Docker daemon socket at {}", self.settings.docker_socket.display());
+                (Err(why), Default::default())
+            }
+            Err(e) => (Err(e.to_string()), Default::default()),
+        };
         let mut usage = disk_usage(&self.settings.socket_root) + disk_usage(&self.settings.state_dir);
         for record in self.state.sandboxes()? {
             if let Some(pod) = record.pod_uid {
@@ -418,6 +433,7 @@ impl Agent {
             }
         }
         Ok(NodeInfo {
+            docker,
             server_version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),
             socket_gid,

@@ -36,9 +36,14 @@ impl Drop for AgentProcess {
 }
 
 async fn start_agent(dir: &Path, allowed: &str, port: u16, extra: &[&str]) -> AgentProcess {
+    start_agent_on(&node_docker_socket(), dir, allowed, port, extra).await
+}
+
+/// An agent whose node's Docker daemon is at `docker_socket`.
+async fn start_agent_on(docker_socket: &Path, dir: &Path, allowed: &str, port: u16, extra: &[&str]) -> AgentProcess {
     let child = Command::new(env!("CARGO_BIN_EXE_dockyard-agent"))
         .args(["--node-name", "test-node", "--listen", &format!("127.0.0.1:{port}")])
-        .arg(format!("--docker-socket={}", node_docker_socket().display()))
+        .arg(format!("--docker-socket={}", docker_socket.display()))
         .arg(format!("--socket-root={}", dir.join("sockets").display()))
         .arg(format!("--state-dir={}", dir.join("state").display()))
         .arg(format!("--kubelet-root-dir={}", dir.join("kubelet").display()))
@@ -263,4 +268,30 @@ async fn the_orphan_sweep_removes_only_what_no_sandbox_owns() {
     .await;
     namespace.delete().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A node without a Docker daemon (containerd only): the agent starts and
+/// serves (DinD sandboxes need it, not the daemon), and its node info says
+/// the daemon is missing instead of failing.
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn without_a_docker_daemon_the_agent_serves_and_says_so() {
+    let cluster = TestCluster::connect().await.unwrap();
+    let namespace = cluster.namespace("agent-no-docker").await.unwrap();
+    let ns = namespace.name().to_string();
+    let caller = namespace.service_account_token("controller").await.unwrap();
+    let dir = work_dir("no-docker");
+    let port = free_port();
+    let allowed = format!("system:serviceaccount:{ns}:controller");
+    let missing = dir.join("no-daemon-here/docker.sock");
+    let agent = start_agent_on(&missing, &dir, &allowed, port, &[]).await;
+    let mut client = NodeAgentClient::new(channel(port).await);
+    let info = client.get_node_info(with_token(pb::GetNodeInfoRequest {}, &caller)).await.unwrap().into_inner();
+    assert!(!info.docker_available, "{info:?}");
+    assert!(info.docker_server_version.is_empty(), "{info:?}");
+    assert!(!info.docker_error.is_empty(), "says why: {info:?}");
+    assert_eq!(info.docker_socket_path, missing.display().to_string());
+    drop(agent);
+    namespace.delete().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }

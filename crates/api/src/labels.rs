@@ -9,8 +9,18 @@ pub const SANDBOX_NAME: &str = "dockyard.dev/sandbox";
 pub const SANDBOX_UID: &str = "dockyard.dev/sandbox-uid";
 /// Docker mode of a sandbox Pod.
 pub const DOCKER_MODE: &str = "dockyard.dev/docker-mode";
-/// Hash of the rendered Pod spec; a change means the Pod must be replaced.
+/// Hash of the rendered Pod spec: when it differs from what the controller
+/// renders now (Dockyard's images or defaults, the class changed), an update
+/// is pending; it is never a reason to replace a running Pod by itself.
 pub const POD_SPEC_HASH: &str = "dockyard.dev/pod-spec-hash";
+/// Hash of the Sandbox's own spec the Pod was made from (its lifecycle fields
+/// `suspended` and `shutdownTime` left out): only a change of it — the
+/// user's change to the Sandbox — replaces a running Pod.
+pub const SANDBOX_SPEC_HASH: &str = "dockyard.dev/sandbox-spec-hash";
+/// Node label the node agent keeps: `"true"` while the node's Docker daemon
+/// answers, `"false"` while it does not. Host-socket sandboxes are scheduled
+/// only onto nodes where it is `"true"`; DinD sandboxes need no node daemon.
+pub const DOCKER_DAEMON: &str = "dockyard.dev/docker-daemon";
 /// Finalizer that holds a deleted Sandbox until its node is cleaned up.
 pub const CLEANUP_FINALIZER: &str = "dockyard.dev/node-cleanup";
 /// Field manager of the controller's server-side applies.

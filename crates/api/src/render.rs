@@ -20,7 +20,7 @@ use kube::{Resource, ResourceExt};
 use crate::labels;
 use crate::v1alpha1::{
     DEFAULT_DIND_STORAGE_SIZE, DIND_USER_NAMESPACE_CAPABILITIES, DindSecurityProfile, DockerMode, HostSocketAccess,
-    Sandbox, SandboxClassSpec, SandboxUser,
+    Sandbox, SandboxClassSpec, SandboxSpec, SandboxUser,
 };
 
 /// Fixed paths inside a sandbox Pod.
@@ -223,7 +223,7 @@ pub fn render_pod(
         automount_service_account_token: Some(service_account.is_some()),
         service_account_name: service_account,
         termination_grace_period_seconds: Some(30),
-        node_selector: (!pod_settings.node_selector.is_empty()).then(|| pod_settings.node_selector.clone()),
+        node_selector: node_selector(&pod_settings.node_selector, mode),
         tolerations: (!pod_settings.tolerations.is_empty()).then(|| pod_settings.tolerations.clone()),
         runtime_class_name: pod_settings
             .runtime_class_name
@@ -245,6 +245,7 @@ pub fn render_pod(
 
     let mut annotations = pod_settings.annotations.clone();
     annotations.insert(labels::POD_SPEC_HASH.into(), spec_hash(&pod_spec));
+    annotations.insert(labels::SANDBOX_SPEC_HASH.into(), sandbox_spec_hash(spec));
 
     Ok(Pod {
         metadata: ObjectMeta {
@@ -605,8 +606,32 @@ fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
 
 /// A stable hash of a Pod spec (FNV-1a over its JSON), so the controller can
 /// tell when the running Pod no longer matches what the Sandbox asks for.
+/// The Sandbox's node selector; a host-socket sandbox's also asks for a node
+/// whose Docker daemon answers (the label its agent keeps).
+fn node_selector(asked: &BTreeMap<String, String>, mode: DockerMode) -> Option<BTreeMap<String, String>> {
+    let mut selector = asked.clone();
+    if mode == DockerMode::HostSocket {
+        selector.insert(labels::DOCKER_DAEMON.into(), "true".into());
+    }
+    (!selector.is_empty()).then_some(selector)
+}
+
 fn spec_hash(spec: &PodSpec) -> String {
-    let json = serde_json::to_vec(spec).expect("a PodSpec always serializes");
-    let hash = json.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    fnv_hex(&serde_json::to_vec(spec).expect("a PodSpec always serializes"))
+}
+
+/// The hash of what the user asked of the Sandbox's Pod: its spec without the
+/// lifecycle fields (suspending, resuming or moving `shutdownTime` never
+/// replaces a Pod by itself). Stable across Dockyard versions for the same
+/// spec — a field added to `SandboxSpec` must not serialize when unset, or an
+/// upgrade would replace every running Pod (pinned by a test).
+pub fn sandbox_spec_hash(spec: &SandboxSpec) -> String {
+    let asked = SandboxSpec { suspended: false, shutdown_time: None, ..spec.clone() };
+    fnv_hex(&serde_json::to_vec(&asked).expect("a SandboxSpec always serializes"))
+}
+
+/// 64-bit FNV-1a, as 16 hex digits.
+fn fnv_hex(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
     format!("{hash:016x}")
 }

@@ -273,7 +273,8 @@ mod tests {
         assert_eq!(err.0[0].field, "spec.pod.annotations");
         assert!(err.0[0].message.contains(&MAX_POD_ANNOTATIONS_SIZE.to_string()), "{err}");
         // The limit is the API server's, less what Dockyard adds.
-        assert_eq!(MAX_POD_ANNOTATIONS_SIZE + labels::POD_SPEC_HASH.len() + 16, 256 * 1024);
+        let dockyard = labels::POD_SPEC_HASH.len() + 16 + labels::SANDBOX_SPEC_HASH.len() + 16;
+        assert_eq!(MAX_POD_ANNOTATIONS_SIZE + dockyard, 256 * 1024);
     }
 
     #[test]

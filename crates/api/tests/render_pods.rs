@@ -327,3 +327,56 @@ fn snapshots_of_whole_pods() {
         insta::assert_yaml_snapshot!(name, render(&sandbox(spec), None));
     }
 }
+
+/// What decides whether a running Pod is replaced: the Sandbox's own spec,
+/// never Dockyard's images or defaults, nor the lifecycle fields. The hashes
+/// are pinned: a change to how a `SandboxSpec` serializes (a new field that
+/// serializes when unset) would replace every running Pod at the upgrade
+/// that brings it, and fails here first.
+#[test]
+fn only_the_users_change_to_the_sandbox_changes_its_spec_hash() {
+    use dockyard_api::labels::{POD_SPEC_HASH, SANDBOX_SPEC_HASH};
+    use dockyard_api::render::sandbox_spec_hash;
+    use kube::ResourceExt;
+
+    let dind = sandbox(json!({"image": "dev:1", "user": {"name": "dev"}}));
+    let brokered = sandbox(json!({
+        "image": "dev:1", "user": {"name": "dev"}, "env": [{"name": "A", "value": "1"}],
+        "docker": {"mode": "hostSocket", "hostSocket": {"access": "brokered"}},
+        "workspace": {"mountPath": "/src", "emptyDir": {"sizeLimit": "1Gi"}},
+        "pod": {"nodeSelector": {"pool": "sandboxes"}, "annotations": {"team": "a"}},
+    }));
+    assert_eq!(sandbox_spec_hash(&dind.spec), "8ffa2c2b1c0ca749");
+    assert_eq!(sandbox_spec_hash(&brokered.spec), "5e96389b9f06ec8f");
+
+    let pod = render(&dind, None);
+    assert_eq!(pod.annotations()[SANDBOX_SPEC_HASH], sandbox_spec_hash(&dind.spec));
+    // New images (an upgrade) change the Pod's hash, not the Sandbox's.
+    let upgraded = RenderSettings { dind_image: "dockyard-dind:2".into(), ..RenderSettings::default() };
+    let new_pod = render_pod(&dind, None, &upgraded).unwrap();
+    assert_ne!(new_pod.annotations()[POD_SPEC_HASH], pod.annotations()[POD_SPEC_HASH]);
+    assert_eq!(new_pod.annotations()[SANDBOX_SPEC_HASH], pod.annotations()[SANDBOX_SPEC_HASH]);
+    // Suspending or moving the shutdown time is not a change of the Pod.
+    let mut later = dind.clone();
+    later.spec.shutdown_time =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2027-01-01T00:00:00Z".parse().unwrap()));
+    later.spec.suspended = true;
+    assert_eq!(sandbox_spec_hash(&later.spec), sandbox_spec_hash(&dind.spec));
+    // The user's change is.
+    let mut changed = dind.clone();
+    changed.spec.image = "dev:2".into();
+    assert_ne!(sandbox_spec_hash(&changed.spec), sandbox_spec_hash(&dind.spec));
+}
+
+#[test]
+fn host_socket_sandboxes_ask_for_a_node_whose_docker_daemon_answers() {
+    use dockyard_api::labels::DOCKER_DAEMON;
+    let selector = |spec: serde_json::Value| render(&sandbox(spec), None).spec.unwrap().node_selector;
+    let brokered =
+        selector(json!({"image": "x", "docker": {"mode": "hostSocket"}, "pod": {"nodeSelector": {"pool": "a"}}}));
+    let brokered = brokered.expect("a node selector");
+    assert_eq!((brokered[DOCKER_DAEMON].as_str(), brokered["pool"].as_str()), ("true", "a"));
+    // DinD needs no daemon on the node: any node with the agent.
+    assert_eq!(selector(json!({"image": "x"})), None);
+    assert_eq!(selector(json!({"image": "x", "docker": {"mode": "none"}})), None);
+}

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use dockyard_api::Sandbox;
 use dockyard_api::labels::FIELD_MANAGER;
 use dockyard_api::render::{RenderSettings, render_pod};
-use dockyard_controller::status::{Observation, sandbox_status};
+use dockyard_controller::status::{Drift, Observation, sandbox_status};
 use dockyard_testing::TestCluster;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -227,7 +227,7 @@ async fn pod_and_status(sandbox: Sandbox, pods: Api<Pod>, sandboxes: Api<Sandbox
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let pod = render_pod(&sandbox, None, &RenderSettings::default()).expect("render");
     let pod = pods.patch(&pod.name_any(), &params, &Patch::Apply(&pod)).await?;
-    let (status, _) = sandbox_status(&sandbox, &Observation::Running(Some(&pod)), Timestamp::now());
+    let (status, _) = sandbox_status(&sandbox, &Observation::Running(Some(&pod), Drift::NONE), Timestamp::now());
     let status = json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "status": status});
     sandboxes.patch_status(&sandbox.name_any(), &params, &Patch::Apply(&status)).await.map(|_| ())
 }

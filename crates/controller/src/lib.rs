@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod backoff;
 pub mod context;
+pub mod default_class;
 pub mod error;
 pub mod leader;
 pub mod metrics;
@@ -165,6 +166,21 @@ pub async fn run(
         settings: settings.clone(),
     });
 
+    // No reconcile before the caches it reads hold their first full list:
+    // before that, a running Pod would look missing (and be created over) and
+    // an existing class deleted (and its Sandboxes unadmitted), at every
+    // controller start. The Sandbox watch, which triggers reconciles, starts
+    // after them. (Waiting inside reconcile instead would deadlock: with every
+    // reconcile slot waiting, the controller stops polling the watches.)
+    let filled = {
+        let (pods, classes, namespaces) = (ctx.pods.clone(), ctx.classes.clone(), ctx.namespaces.clone());
+        async move {
+            let _ = futures::join!(pods.wait_until_ready(), classes.wait_until_ready(), namespaces.wait_until_ready());
+            info!("caches filled: reconciling");
+        }
+    };
+    let sandbox_events =
+        futures::stream::once(filled).filter_map(|()| futures::future::ready(None)).chain(sandbox_events);
     let controller = Controller::for_stream(sandbox_events, sandboxes.clone())
         .with_config(controller::Config::default().concurrency(settings.concurrency));
     let in_class = sandboxes.clone();
@@ -212,7 +228,7 @@ mod tests {
     fn a_slimmed_pod_gives_the_same_sandbox_status() {
         use k8s_openapi::jiff::Timestamp;
 
-        use crate::status::{Observation, sandbox_status};
+        use crate::status::{Drift, Observation, sandbox_status};
         // A Pod as the API server and a kubelet (here kwok) report it.
         let container = |name: &str, ready: bool| {
             json!({"name": name, "ready": ready, "started": ready, "restartCount": 2, "image": "img:latest",
@@ -248,8 +264,8 @@ mod tests {
                 "spec": {"image": "x", "docker": {"mode": mode}},
             }))
             .unwrap();
-            let (a, _) = sandbox_status(&sandbox, &Observation::Running(Some(&full)), now);
-            let (b, _) = sandbox_status(&sandbox, &Observation::Running(Some(&slim)), now);
+            let (a, _) = sandbox_status(&sandbox, &Observation::Running(Some(&full), Drift::NONE), now);
+            let (b, _) = sandbox_status(&sandbox, &Observation::Running(Some(&slim), Drift::NONE), now);
             assert_eq!(a, b, "{mode}, ready: {ready}");
             if !ready && mode == "dind" {
                 assert!(format!("{a:?}").contains("restarted 2 times"), "{a:?}");

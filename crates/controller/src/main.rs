@@ -2,7 +2,7 @@
 //! leader election, and the controller, all stopped by one SIGTERM.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -10,7 +10,7 @@ use dockyard_api::render::RenderSettings;
 use dockyard_controller::agent::AgentSettings;
 use dockyard_controller::context::Settings;
 use dockyard_controller::leader::LeaderElection;
-use dockyard_controller::{run, server};
+use dockyard_controller::{default_class, run, server};
 use dockyard_process::{LogFormat, init_logging, stop_signal};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
@@ -77,6 +77,10 @@ struct Args {
     /// Name of the leader Lease.
     #[arg(long, env = "DOCKYARD_LEASE_NAME", default_value = "dockyard-controller")]
     lease_name: String,
+    /// The default SandboxClass to apply at start (JSON; the chart renders it
+    /// from its values).
+    #[arg(long, env = "DOCKYARD_DEFAULT_CLASS_FILE")]
+    default_class_file: Option<std::path::PathBuf>,
     /// This instance's identity (the Pod name).
     #[arg(long, env = "POD_NAME", default_value = "dockyard-controller")]
     identity: String,
@@ -86,6 +90,8 @@ struct Args {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     init_logging(&args.log, args.log_format);
+    // A class file that cannot be used stops the start, naming the problem.
+    let default_class = args.default_class_file.as_deref().map(default_class::read).transpose()?;
     let client = kube::Client::try_default().await?;
     let settings = Settings {
         render: RenderSettings {
@@ -118,8 +124,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
-    let ready: server::Readiness = Arc::new(OnceLock::new());
+    let ready = Arc::new(server::Readiness::default());
     let http = tokio::spawn(server::serve(args.metrics_addr, ready.clone(), stopped(stop_rx.clone())));
+    // Ready once the API server answers, leader or standby.
+    loop {
+        match client.apiserver_version().await {
+            Ok(_) => break,
+            Err(e) => warn!(error = %e, "cannot reach the API server yet"),
+        }
+        if *stop_rx.borrow() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    ready.api_server_reached();
+    // Every replica applies the same class: idempotent, no leadership needed.
+    if let Some(class) = default_class {
+        tokio::spawn(default_class::apply(client.clone(), class));
+    }
 
     let mut lost_leadership = None;
     if args.leader_election {
@@ -178,7 +200,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     run(client, settings, args.identity.clone(), shutdown, move |ctx| {
-        let _ = ready.set(ctx);
+        ready.controller_runs(ctx);
     })
     .await;
     http.abort();

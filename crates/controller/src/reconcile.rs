@@ -5,15 +5,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dockyard_api::labels::{self, CLEANUP_FINALIZER, FIELD_MANAGER, POD_SPEC_HASH};
+use dockyard_api::labels::{self, CLEANUP_FINALIZER, FIELD_MANAGER, POD_SPEC_HASH, SANDBOX_SPEC_HASH};
 use dockyard_api::policy::{self, ClassChoice};
 use dockyard_api::render;
-use dockyard_api::v1alpha1::DockerMode;
+use dockyard_api::v1alpha1::{DockerMode, NonConformingPods};
 use dockyard_api::{Sandbox, SandboxStatus};
 use dockyard_proto::agent::v1::SandboxRef;
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{self, Event as Finalizer};
@@ -26,7 +26,7 @@ use crate::agent;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::pod_refusal::{self, PodRefusal};
-use crate::status::{self, Observation};
+use crate::status::{self, Drift, Observation};
 
 /// Looks again at least this often, whatever happens.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -100,7 +100,10 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     let name = sandbox.name_any();
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
     let pod_name = labels::pod_name(&name);
-    let existing = ctx.pods.get(&ObjectRef::new(&pod_name).within(&namespace));
+    // Only a Pod this Sandbox controls is its Pod: one of the same name that
+    // someone else made (or an earlier Sandbox of that name left) is never
+    // adopted, changed or deleted.
+    let existing = ctx.pods.get(&ObjectRef::new(&pod_name).within(&namespace)).filter(|pod| owned_by(pod, sandbox));
     let now = Timestamp::now();
     let key = sandbox_key(sandbox);
 
@@ -108,15 +111,47 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     let classes = ctx.classes.state();
     let namespace_labels: BTreeMap<String, String> =
         ctx.namespaces.get(&ObjectRef::new(&namespace)).and_then(|ns| ns.metadata.labels.clone()).unwrap_or_default();
-    let admission = policy::choose_class(sandbox, &classes)
-        .and_then(|choice| policy::admit(sandbox, choice, &namespace_labels).map(|_| choice));
+    let choice = policy::choose_class(sandbox, &classes);
+    let admission = choice.clone().and_then(|choice| policy::admit(sandbox, choice, &namespace_labels).map(|_| choice));
+    // Only a class that exists and says so stops the Pods it no longer admits.
+    let keeps_running =
+        !matches!(choice, Ok(ClassChoice::Class(c)) if c.spec.non_conforming_pods == NonConformingPods::Stop);
+    let expired = sandbox.spec.shutdown_time.as_ref().is_some_and(|t| t.0 <= now);
     let class = match admission {
         Ok(choice) => choice,
-        Err(refusal) => {
-            delete_pod(&pods, existing.as_deref()).await?;
+        // A class deleted or tightened, or the user's change refused, under a
+        // running Pod: it runs on, and says so; no new Pod starts. Only the
+        // user (suspend, delete), an administrator or the class's
+        // `nonConformingPods: Stop` stops it.
+        Err(refusal)
+            if let Some(pod) = existing.as_deref().filter(|p| alive(p))
+                && keeps_running
+                && !sandbox.spec.suspended
+                && !expired =>
+        {
             if !shows_false(sandbox, "Admitted", refusal.reason.as_str(), None) {
+                let message = format!("{}; its running Pod is kept, no new one starts", refusal.message);
+                publish(ctx, sandbox, EventType::Warning, refusal.reason.as_str(), &message).await;
+            }
+            let drift = Drift { update_pending: false, refusal: Some(&refusal) };
+            let next = write_status(ctx, sandbox, &Observation::Running(Some(pod), drift), now).await?;
+            return Ok(Action::requeue(next.unwrap_or(RESYNC).min(RESYNC)));
+        }
+        Err(refusal) => {
+            if existing.as_deref().is_some_and(alive) && !sandbox.spec.suspended && !expired {
+                let message = format!(
+                    "{}; its running Pod is stopped (class {}: nonConformingPods: Stop)",
+                    refusal.message,
+                    choice.as_ref().map(ClassChoice::name).unwrap_or_default()
+                );
+                // Its own reason: an event of the refusal's reason may exist
+                // already (from the time the Pod was kept), and the recorder
+                // would count this one into it, note and all.
+                publish(ctx, sandbox, EventType::Warning, "PodStopped", &message).await;
+            } else if !shows_false(sandbox, "Admitted", refusal.reason.as_str(), None) {
                 publish(ctx, sandbox, EventType::Warning, refusal.reason.as_str(), &refusal.message).await;
             }
+            delete_pod(&pods, existing.as_deref()).await?;
             write_status(ctx, sandbox, &Observation::Refused(&refusal), now).await?;
             // Nothing changes until the Sandbox or a class does.
             return Ok(Action::await_change());
@@ -124,7 +159,6 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     };
 
     // Lifecycle: suspended or expired sandboxes have no Pod.
-    let expired = sandbox.spec.shutdown_time.as_ref().is_some_and(|t| t.0 <= now);
     if sandbox.spec.suspended || expired {
         delete_pod(&pods, existing.as_deref()).await?;
         // What a brokered sandbox started on its nodes' daemons stops too (a
@@ -132,13 +166,14 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         let pod_node = existing.as_ref().and_then(|p| p.spec.as_ref()?.node_name.clone());
         clean_nodes(ctx, sandbox, nodes_to_clean(sandbox, pod_node)).await?;
         let observation = if sandbox.spec.suspended { Observation::Suspended } else { Observation::Expired };
+        let workspace = sandbox.spec.workspace_without_pod();
         let (reason, message) = if sandbox.spec.suspended {
-            ("Suspended", "Pod removed; the workspace is kept")
+            ("Suspended", format!("Pod removed; {workspace}"))
         } else {
-            ("Expired", "spec.shutdownTime has passed: Pod removed; the workspace is kept")
+            ("Expired", format!("spec.shutdownTime has passed: Pod removed; {workspace}"))
         };
         if !shows_false(sandbox, "Ready", reason, None) {
-            publish(ctx, sandbox, EventType::Normal, reason, message).await;
+            publish(ctx, sandbox, EventType::Normal, reason, &message).await;
         }
         write_status(ctx, sandbox, &observation, now).await?;
         return Ok(Action::await_change());
@@ -163,13 +198,15 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         ClassChoice::BuiltIn => None,
     };
     let desired = render::render_pod(sandbox, class_spec, &ctx.settings.render)?;
-    let desired_hash = desired.annotations().get(POD_SPEC_HASH).cloned();
+    let desired_hash = desired.annotations().get(POD_SPEC_HASH);
+    let asked = desired.annotations().get(SANDBOX_SPEC_HASH);
     let created: Option<Pod>;
     let observed = match existing.as_deref() {
         Some(pod) if pod.metadata.deletion_timestamp.is_some() => None,
-        Some(pod) if pod.annotations().get(POD_SPEC_HASH) != desired_hash.as_ref() => {
-            // Pods are immutable: a changed spec means a new Pod.
-            info!(sandbox = %name, "the Pod no longer matches the Sandbox; replacing it");
+        Some(pod) if pod.annotations().get(SANDBOX_SPEC_HASH).is_some_and(|made_from| Some(made_from) != asked) => {
+            // The user changed the Sandbox, and Pods are immutable: a new Pod.
+            // (Dockyard's own changes never come here: see UpToDate below.)
+            info!(sandbox = %name, "the Sandbox changed since its Pod was made; replacing the Pod");
             delete_pod(&pods, Some(pod)).await?;
             None
         }
@@ -192,17 +229,28 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
             write_status(ctx, sandbox, &Observation::PodFailed(&failure, &message), now).await?;
             return Ok(Action::requeue(delay));
         }
-        Some(pod) => Some(pod),
+        Some(pod) => {
+            if !pod.annotations().contains_key(SANDBOX_SPEC_HASH) {
+                adopt(&pods, pod, asked).await?;
+            }
+            Some(pod)
+        }
         None => {
             if let Some(wait) = ctx.pod_refusals.remaining(&key).or_else(|| ctx.pod_failures.remaining(&key)) {
                 // Backing off: the status already says why.
                 return Ok(Action::requeue(wait));
             }
-            // The API server's answer is the Pod as it now exists: the status
-            // can describe it right away, and the watch event it causes finds
-            // nothing left to write.
-            match pods.patch(&pod_name, &apply_params(), &Patch::Apply(&desired)).await {
+            // A create, never an apply: an apply over a Pod the cache has not
+            // seen would change a running Pod's images (they are mutable) and
+            // restart its containers. The API server's answer is the Pod as it
+            // now exists: the status can describe it right away, and the watch
+            // event it causes finds nothing left to write.
+            let params = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
+            match pods.create(&params, &desired).await {
                 Ok(pod) => created = Some(pod),
+                Err(kube::Error::Api(answer)) if answer.reason == "AlreadyExists" => {
+                    return pod_name_taken(ctx, sandbox, &pods, &pod_name, &key, now).await;
+                }
                 Err(kube::Error::Api(answer)) if let Some(refusal) = pod_refusal::classify(&answer) => {
                     return pod_refused(ctx, sandbox, &key, &refusal, now).await;
                 }
@@ -214,7 +262,11 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         }
     };
 
-    let next = write_status(ctx, sandbox, &Observation::Running(observed), now).await?;
+    // What the running Pod lacks of what the controller renders now applies
+    // to the next Pod, never by replacing this one.
+    let update_pending = observed.is_some_and(|pod| pod.annotations().get(POD_SPEC_HASH) != desired_hash);
+    let drift = Drift { update_pending, refusal: None };
+    let next = write_status(ctx, sandbox, &Observation::Running(observed, drift), now).await?;
     let until_expiry = sandbox
         .spec
         .shutdown_time
@@ -223,6 +275,33 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         .map(|d| d + Duration::from_secs(1));
     let requeue = [next, until_expiry, Some(RESYNC)].into_iter().flatten().min().unwrap_or(RESYNC);
     Ok(Action::requeue(requeue))
+}
+
+/// A Pod of the sandbox's Pod's name exists that is not in the cache as its
+/// own: ours, just made (the watch is behind: look again soon), one going away
+/// (an earlier Sandbox's), or someone else's (refused like any other Pod the
+/// API server will not create; never taken over).
+async fn pod_name_taken(
+    ctx: &Context,
+    sandbox: &Sandbox,
+    pods: &Api<Pod>,
+    pod_name: &str,
+    key: &str,
+    now: Timestamp,
+) -> Result<Action> {
+    match pods.get_opt(pod_name).await? {
+        Some(pod) if pod.metadata.deletion_timestamp.is_none() && !owned_by(&pod, sandbox) => {
+            let message = format!("a Pod named {pod_name} exists that this Sandbox does not own; delete or rename it");
+            let refusal = PodRefusal { reason: "PodNameTaken", message };
+            pod_refused(ctx, sandbox, key, &refusal, now).await
+        }
+        _ => Ok(Action::requeue(CACHE_CATCH_UP)),
+    }
+}
+
+fn owned_by(pod: &Pod, sandbox: &Sandbox) -> bool {
+    let uid = sandbox.uid();
+    pod.owner_references().iter().any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref())
 }
 
 /// The API server refused the sandbox's Pod: the Sandbox says so with the
@@ -316,6 +395,22 @@ fn apply_params() -> PatchParams {
 /// for the failure backoff (its cap: a workload that fails every few minutes
 /// is retried every few minutes, not every 10 s).
 const POD_FAILURE_FORGOTTEN_AFTER: Duration = Duration::from_secs(300);
+
+/// A Pod made by a Dockyard before the Pod carried its Sandbox's spec hash
+/// (an upgrade): it is taken as made from the Sandbox as it is now, and marked
+/// so, instead of being replaced.
+async fn adopt(pods: &Api<Pod>, pod: &Pod, asked: Option<&String>) -> Result<()> {
+    let Some(asked) = asked else { return Ok(()) };
+    info!(pod = %pod.name_any(), "a Pod of an earlier Dockyard: adopted as made from its Sandbox as it is now");
+    let patch = json!({"metadata": {"annotations": {SANDBOX_SPEC_HASH: asked}}});
+    pods.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}
+
+/// Neither on its way out nor failed.
+fn alive(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_none() && !pod_failed(pod)
+}
 
 fn pod_failed(pod: &Pod) -> bool {
     pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed")

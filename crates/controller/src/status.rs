@@ -29,8 +29,26 @@ pub enum Observation<'a> {
     PodRefused(&'a PodRefusal),
     /// Its Pod failed and was deleted; a new one comes after a backoff (the message says when).
     PodFailed(&'a PodFailure, &'a str),
-    /// Admitted; its Pod as last seen (None: being created or replaced).
-    Running(Option<&'a Pod>),
+    /// Its Pod as last seen (None: being created or replaced), and how the
+    /// running Pod differs from what the controller would make now.
+    Running(Option<&'a Pod>, Drift<'a>),
+}
+
+/// How a running Pod differs from what its Sandbox would get now. Neither
+/// replaces it: only the user's change to the Sandbox does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Drift<'a> {
+    /// Dockyard's images or defaults, or the class, changed since the Pod was
+    /// made: the next Pod gets them.
+    pub update_pending: bool,
+    /// The Sandbox is no longer admitted (its class was deleted or tightened,
+    /// or the user's latest change is refused): the Pod runs on, no new one starts.
+    pub refusal: Option<&'a Refusal>,
+}
+
+impl Drift<'_> {
+    /// A Pod that is what the Sandbox gets now.
+    pub const NONE: Drift<'static> = Drift { update_pending: false, refusal: None };
 }
 
 /// Whether the sandbox's Docker daemon answers, and why (not).
@@ -167,14 +185,15 @@ pub fn sandbox_status(
         Observation::Suspended | Observation::Expired => {
             // Reached only once every node's agent has cleaned up.
             status.nodes.clear();
+            let workspace = sandbox.spec.workspace_without_pod();
             let (phase, reason, message) = match observation {
                 Observation::Suspended => {
-                    (SandboxPhase::Suspended, "Suspended", "spec.suspended is true: no Pod, workspace kept")
+                    (SandboxPhase::Suspended, "Suspended", format!("spec.suspended is true: no Pod; {workspace}"))
                 }
-                _ => (SandboxPhase::Expired, "Expired", "spec.shutdownTime has passed: no Pod, workspace kept"),
+                _ => (SandboxPhase::Expired, "Expired", format!("spec.shutdownTime has passed: no Pod; {workspace}")),
             };
             c.set(condition::ADMITTED, Some(true), "Admitted", "admitted by its class");
-            c.set(condition::POD_SCHEDULED, Some(false), reason, message);
+            c.set(condition::POD_SCHEDULED, Some(false), reason, &message);
             c.set(condition::READY, Some(false), reason, message);
             status.phase = Some(phase);
         }
@@ -199,8 +218,20 @@ pub fn sandbox_status(
             c.set(condition::READY, Some(false), "PodFailed", *message);
             status.phase = Some(SandboxPhase::Pending);
         }
-        Observation::Running(pod) => {
-            c.set(condition::ADMITTED, Some(true), "Admitted", "admitted by its class");
+        Observation::Running(pod, drift) => {
+            match drift.refusal {
+                None => c.set(condition::ADMITTED, Some(true), "Admitted", "admitted by its class"),
+                Some(refusal) => c.set(
+                    condition::ADMITTED,
+                    Some(false),
+                    refusal.reason.as_str(),
+                    format!(
+                        "{}; its running Pod is kept and no new one starts while this holds (suspend or delete \
+                         the Sandbox to stop it)",
+                        refusal.message
+                    ),
+                ),
+            }
             let Some(pod) = pod else {
                 c.set(condition::POD_SCHEDULED, Some(false), "PodCreating", "creating the Pod");
                 c.set(condition::READY, Some(false), "PodCreating", "creating the Pod");
@@ -218,11 +249,8 @@ pub fn sandbox_status(
                 status.nodes.push(node.clone());
             }
             status.pod_ip = pod_status.and_then(|s| s.pod_ip.clone());
-            status.docker = docker_endpoint(mode).map(|endpoint| DockerStatus {
-                mode: Some(mode),
-                endpoint: Some(endpoint),
-                server_version: sandbox.status.as_ref().and_then(|s| s.docker.as_ref()?.server_version.clone()),
-            });
+            status.docker =
+                docker_endpoint(mode).map(|endpoint| DockerStatus { mode: Some(mode), endpoint: Some(endpoint) });
             let phase = pod_status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
 
             let scheduled = status.node_name.is_some();
@@ -261,6 +289,18 @@ pub fn sandbox_status(
                     c.set(condition::READY, Some(false), d.reason, &d.message)
                 }
                 _ => c.set(condition::READY, Some(false), "Starting", "the Pod is starting"),
+            }
+            if drift.update_pending {
+                c.set(
+                    condition::UP_TO_DATE,
+                    Some(false),
+                    "UpdatePending",
+                    "Dockyard's images or defaults, or the class, changed since the Pod was made: the running Pod \
+                     keeps its spec, and the Sandbox's next Pod (after a suspend and resume, a failure, or a change \
+                     to the Sandbox) gets them",
+                );
+            } else {
+                c.set(condition::UP_TO_DATE, Some(true), "UpToDate", "the Pod is what the Sandbox gets now");
             }
         }
     }
@@ -318,8 +358,19 @@ fn failed_message(pod: &Pod) -> String {
 /// exit code and the end of its output when the kubelet kept it.
 pub fn pod_failure(pod: &Pod, now: Timestamp) -> PodFailure {
     let status = pod.status.as_ref();
-    let pod_reason = status.and_then(|s| s.reason.clone()).filter(|r| !r.is_empty());
-    let pod_message = status.and_then(|s| s.message.clone()).filter(|m| !m.is_empty());
+    // Who ended the Pod from outside says so in a DisruptionTarget condition
+    // (the Pod garbage collector, preemption, an eviction, a taint).
+    let disruption = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "DisruptionTarget" && c.status == "True"));
+    let pod_reason = status
+        .and_then(|s| s.reason.clone())
+        .filter(|r| !r.is_empty())
+        .or_else(|| disruption.and_then(|c| c.reason.clone()));
+    let pod_message = status
+        .and_then(|s| s.message.clone())
+        .filter(|m| !m.is_empty())
+        .or_else(|| disruption.and_then(|c| c.message.clone()));
     let ended = status
         .into_iter()
         .flat_map(|s| s.init_container_statuses.iter().flatten().chain(s.container_statuses.iter().flatten()))
@@ -398,7 +449,8 @@ mod tests {
             Some(("CreateContainerError".into(), "container dind: m".into()))
         );
         let sbx = sandbox(json!({"image": "x"}));
-        let (status, _) = sandbox_status(&sbx, &Observation::Running(Some(&waiting("ErrImagePull"))), now());
+        let (status, _) =
+            sandbox_status(&sbx, &Observation::Running(Some(&waiting("ErrImagePull")), Drift::NONE), now());
         assert_eq!(
             (cond(&status, "Ready").reason.as_str(), cond(&status, "Ready").message.as_str()),
             ("ErrImagePull", "container dind: m")
@@ -426,8 +478,36 @@ mod tests {
         assert_eq!(failure.reason, "Error");
         assert_eq!(failure.message, "container workload exited with code 3: about to fail");
         assert_eq!(failed_message(&exited), "Error: container workload exited with code 3: about to fail");
+        let collected = pod(
+            json!({"phase": "Failed", "conditions": [{"type": "DisruptionTarget", "status": "True",
+                   "reason": "DeletionByPodGC", "message": "PodGC: node no longer exists"}]}),
+            Some("n1"),
+        );
+        let failure = pod_failure(&collected, now());
+        assert_eq!(
+            (failure.reason.as_str(), failure.message.as_str()),
+            ("DeletionByPodGC", "PodGC: node no longer exists")
+        );
         let silent = pod(json!({"phase": "Failed"}), Some("n1"));
         assert_eq!(pod_failure(&silent, now()).message, "the Pod failed; the kubelet gave no reason");
+    }
+
+    #[test]
+    fn a_running_pod_that_drifted_keeps_running_and_says_why() {
+        let running = pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}), Some("n1"));
+        let sbx = sandbox(json!({"image": "x", "docker": {"mode": "none"}}));
+        let (s, _) = sandbox_status(&sbx, &Observation::Running(Some(&running), Drift::NONE), now());
+        assert_eq!(cond(&s, "UpToDate").status, "True");
+        let refusal =
+            Refusal { reason: RefusalReason::ClassNotFound, message: "SandboxClass \"gone\" does not exist".into() };
+        let drift = Drift { update_pending: true, refusal: Some(&refusal) };
+        let (s, _) = sandbox_status(&sbx, &Observation::Running(Some(&running), drift), now());
+        assert_eq!(s.phase, Some(SandboxPhase::Ready), "it runs on");
+        let admitted = cond(&s, "Admitted");
+        assert_eq!((admitted.status.as_str(), admitted.reason.as_str()), ("False", "ClassNotFound"));
+        assert!(admitted.message.starts_with("SandboxClass \"gone\" does not exist; its running Pod is kept"));
+        let up_to_date = cond(&s, "UpToDate");
+        assert_eq!((up_to_date.status.as_str(), up_to_date.reason.as_str()), ("False", "UpdatePending"));
     }
 
     #[test]
@@ -452,7 +532,8 @@ mod tests {
             }),
             Some("node-1"),
         );
-        let (s, recheck) = sandbox_status(&sandbox(json!({"image": "x"})), &Observation::Running(Some(&p)), now());
+        let (s, recheck) =
+            sandbox_status(&sandbox(json!({"image": "x"})), &Observation::Running(Some(&p), Drift::NONE), now());
         assert_eq!(s.phase, Some(SandboxPhase::Ready));
         for t in ["Admitted", "PodScheduled", "DockerReady", "Ready"] {
             assert_eq!(cond(&s, t).status, "True", "{t}");
@@ -473,13 +554,13 @@ mod tests {
         let sbx = sandbox(json!({"image": "x", "docker": {"dind": {"readinessTimeoutSeconds": 20}}}));
         // 10 s in: still waiting, look again when the 20 s are up.
         let young = pod(status("2026-11-23T12:00:20Z"), Some("n"));
-        let (s, recheck) = sandbox_status(&sbx, &Observation::Running(Some(&young)), now());
+        let (s, recheck) = sandbox_status(&sbx, &Observation::Running(Some(&young), Drift::NONE), now());
         assert_eq!(cond(&s, "DockerReady").reason, "DockerStarting");
         assert_eq!(s.phase, Some(SandboxPhase::Starting));
         assert_eq!(recheck, Some(Duration::from_secs(11)));
         // 30 s in: not ready, with the reason.
         let old = pod(status("2026-11-23T12:00:00Z"), Some("n"));
-        let (s, recheck) = sandbox_status(&sbx, &Observation::Running(Some(&old)), now());
+        let (s, recheck) = sandbox_status(&sbx, &Observation::Running(Some(&old), Drift::NONE), now());
         let docker = cond(&s, "DockerReady");
         assert_eq!((docker.status.as_str(), docker.reason.as_str()), ("False", "DockerNotReady"));
         assert!(
@@ -498,7 +579,7 @@ mod tests {
             json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "message": "0/1 nodes are available"}]}),
             None,
         );
-        let (s, _) = sandbox_status(&sbx, &Observation::Running(Some(&pending)), now());
+        let (s, _) = sandbox_status(&sbx, &Observation::Running(Some(&pending), Drift::NONE), now());
         assert_eq!(s.phase, Some(SandboxPhase::Pending));
         assert_eq!(cond(&s, "PodScheduled").message, "0/1 nodes are available");
         assert!(!s.conditions.iter().any(|c| c.type_ == "DockerReady"), "no Docker in mode none");
@@ -509,7 +590,7 @@ mod tests {
         assert_eq!(s.phase, Some(SandboxPhase::Expired));
         let done = pod(json!({"phase": "Succeeded"}), Some("n"));
         assert_eq!(
-            sandbox_status(&sbx, &Observation::Running(Some(&done)), now()).0.phase,
+            sandbox_status(&sbx, &Observation::Running(Some(&done), Drift::NONE), now()).0.phase,
             Some(SandboxPhase::Completed)
         );
         let (s, _) = sandbox_status(&sbx, &Observation::ClaimMissing("home"), now());

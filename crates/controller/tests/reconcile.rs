@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use dockyard_api::labels::{FIELD_MANAGER, POD_SPEC_HASH, SANDBOX_SPEC_HASH};
 use dockyard_api::render::RenderSettings;
 use dockyard_api::v1alpha1::SandboxPhase;
 use dockyard_api::{Sandbox, SandboxClass};
@@ -45,7 +46,11 @@ impl RunningController {
     }
 
     fn start_with_agents(client: &Client, agent: AgentSettings) -> Self {
-        let settings = Settings { render: RenderSettings::default(), agent, concurrency: 8 };
+        Self::start_with(client, RenderSettings::default(), agent)
+    }
+
+    fn start_with(client: &Client, render: RenderSettings, agent: AgentSettings) -> Self {
+        let settings = Settings { render, agent, concurrency: 8 };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(dockyard_controller::run(
             client.clone(),
@@ -76,10 +81,20 @@ struct Setup {
     _lock: MutexGuard<'static, ()>,
 }
 
+/// The node the tests bind Pods to. It must exist as a Node object: the
+/// Pod garbage collector fails and deletes Pods bound to a node that does not
+/// (within ~20 s, which made tests that ran long enough flaky).
+const NODE: &str = "node-a";
+
 async fn setup(prefix: &str) -> Setup {
     let lock = ONE_CONTROLLER_AT_A_TIME.lock().await;
     let cluster = TestCluster::connect().await.expect("the e2e cluster answers");
     cluster.install_crds().await.unwrap();
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(cluster.client.clone());
+    if nodes.get_opt(NODE).await.unwrap().is_none() {
+        let node = serde_json::from_value(json!({"metadata": {"name": NODE}})).unwrap();
+        nodes.create(&PostParams::default(), &node).await.unwrap();
+    }
     let ns = cluster.namespace(prefix).await.unwrap();
     Setup { cluster, ns, _lock: lock }
 }
@@ -184,6 +199,20 @@ async fn run_pod(pods: &Api<Pod>, name: &str, node: &str, docker_started: bool, 
     pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
 }
 
+/// Waits for a Pod `name` other than `old`, finishing the old one's deletion
+/// the way a kubelet would (there is none).
+async fn wait_new_pod(pods: &Api<Pod>, name: &str, old: &Pod) -> Pod {
+    eventually(&format!("a new pod {name}"), WAIT, || async {
+        let pod = pods.get_opt(name).await.ok().flatten()?;
+        if pod.metadata.deletion_timestamp.is_some() {
+            let _ = pods.delete(name, &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await;
+            return None;
+        }
+        (pod.uid() != old.uid()).then_some(pod)
+    })
+    .await
+}
+
 async fn events_for(ns: &TestNamespace, name: &str) -> Vec<(String, String)> {
     let events: Api<Event> = ns.api();
     let list = events.list(&ListParams::default()).await.unwrap();
@@ -223,11 +252,11 @@ async fn a_sandbox_becomes_a_pod_and_then_ready() {
     assert_eq!(condition(&pending, "PodScheduled").0, "False");
     assert!(pending.finalizers().is_empty(), "a dind sandbox leaves nothing on the node: no finalizer");
 
-    run_pod(&pods, "sbx-dev", "node-a", false, Timestamp::now()).await;
+    run_pod(&pods, "sbx-dev", NODE, false, Timestamp::now()).await;
     let starting = wait_phase(&sandboxes, "dev", SandboxPhase::Starting).await;
     assert_eq!(condition(&starting, "DockerReady").1, "DockerStarting");
 
-    run_pod(&pods, "sbx-dev", "node-a", true, Timestamp::now()).await;
+    run_pod(&pods, "sbx-dev", NODE, true, Timestamp::now()).await;
     let ready = wait_phase(&sandboxes, "dev", SandboxPhase::Ready).await;
     for t in ["Admitted", "PodScheduled", "DockerReady", "Ready"] {
         assert_eq!(condition(&ready, t).0, "True", "{t}");
@@ -258,7 +287,7 @@ async fn docker_that_never_answers_gives_docker_ready_false_with_the_reason() {
     let spec = json!({"image": "x", "docker": {"dind": {"readinessTimeoutSeconds": 3}}});
     sandboxes.create(&PostParams::default(), &sandbox("slow", spec)).await.unwrap();
     wait_pod(&pods, "sbx-slow").await;
-    run_pod(&pods, "sbx-slow", "node-a", false, Timestamp::now()).await;
+    run_pod(&pods, "sbx-slow", NODE, false, Timestamp::now()).await;
     let s = eventually("DockerReady=False/DockerNotReady", WAIT, || async {
         let s = sandboxes.get("slow").await.ok()?;
         let docker = s.status.as_ref()?.conditions.iter().find(|c| c.type_ == "DockerReady")?;
@@ -567,7 +596,7 @@ async fn a_controller_killed_mid_way_and_restarted_creates_no_duplicate_and_lose
         wait_pod(&pods, &format!("sbx-s{i}")).await;
         wait_phase(&sandboxes, &format!("s{i}"), SandboxPhase::Pending).await;
     }
-    run_pod(&pods, "sbx-s3", "node-a", true, Timestamp::now()).await;
+    run_pod(&pods, "sbx-s3", NODE, true, Timestamp::now()).await;
     wait_phase(&sandboxes, "s3", SandboxPhase::Ready).await;
     controller.kill();
 
@@ -607,17 +636,7 @@ async fn a_pod_that_dies_is_recreated() {
     let waiting = wait_ready_reason(&sandboxes, "phoenix", "PodFailed").await;
     let message = condition(&waiting, "Ready").2;
     assert!(message.contains("Evicted") && message.contains("a new one in 10s"), "{message}");
-    let second = eventually("a new pod", WAIT, || async {
-        let pod = pods.get_opt("sbx-phoenix").await.ok().flatten()?;
-        if pod.metadata.deletion_timestamp.is_some() {
-            // No kubelet: finish the deletion the way it would.
-            let _ =
-                pods.delete("sbx-phoenix", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await;
-            return None;
-        }
-        (pod.uid() != first.uid()).then_some(pod)
-    })
-    .await;
+    let second = wait_new_pod(&pods, "sbx-phoenix", &first).await;
     assert_ne!(second.uid(), first.uid());
     // The failure stays on the Sandbox after the new Pod exists.
     let kept = eventually("the new Pod in the status", WAIT, || async {
@@ -861,5 +880,178 @@ async fn a_sandbox_whose_node_is_gone_is_released_and_says_so() {
     let events = events_for(&ns, "orphan").await;
     assert!(events.iter().any(|(r, n)| r == "NodeGone" && n.contains(&gone)), "{events:?}");
     controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+async fn wait_condition(api: &Api<Sandbox>, name: &str, type_: &str, status: &str, reason: &str) -> Sandbox {
+    eventually(&format!("{name}: {type_}={status} ({reason})"), WAIT, || async {
+        let s = api.get_opt(name).await.ok().flatten()?;
+        let c = s.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)?;
+        (c.status == status && c.reason == reason).then_some(s.clone())
+    })
+    .await
+}
+
+/// Running work is sacred: an upgrade of Dockyard (new images), a Pod made by
+/// an earlier Dockyard, a class deleted under a running sandbox — none of
+/// these replaces its Pod; the Sandbox says what is pending or wrong. Only the
+/// user's change to the Sandbox does.
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn only_the_users_change_replaces_a_running_pod() {
+    let Setup { cluster, ns, _lock } = setup("ctl-sacred").await;
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
+    let class_name = format!("{}-class", ns.name());
+    let class: SandboxClass = serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass", "metadata": {"name": class_name}, "spec": {},
+    }))
+    .unwrap();
+    classes.create(&PostParams::default(), &class).await.unwrap();
+    let before = RunningController::start(&cluster.client);
+    let spec = json!({"image": "x", "className": class_name, "docker": {"mode": "dind"}});
+    sandboxes.create(&PostParams::default(), &sandbox("keeper", spec)).await.unwrap();
+    let first = wait_pod(&pods, "sbx-keeper").await;
+    run_pod(&pods, "sbx-keeper", NODE, true, Timestamp::now()).await;
+    wait_condition(&sandboxes, "keeper", "Ready", "True", "Ready").await;
+    wait_condition(&sandboxes, "keeper", "UpToDate", "True", "UpToDate").await;
+    before.stop().await;
+
+    // A Pod made before Pods carried their Sandbox's hash: adopted, not replaced.
+    let unmark = json!([{"op": "remove", "path": "/metadata/annotations/dockyard.dev~1sandbox-spec-hash"}]);
+    pods.patch("sbx-keeper", &PatchParams::default(), &Patch::<()>::Json(serde_json::from_value(unmark).unwrap()))
+        .await
+        .unwrap();
+    // The upgrade: new entrypoint and DinD images.
+    let upgraded = RenderSettings {
+        entrypoint_image: "dockyard-entrypoint:next".into(),
+        dind_image: "dockyard-dind:next".into(),
+        ..RenderSettings::default()
+    };
+    let after = RunningController::start_with(
+        &cluster.client,
+        upgraded,
+        agent_settings("dockyard-system", 9443, "/nonexistent/token"),
+    );
+    let pending = wait_condition(&sandboxes, "keeper", "UpToDate", "False", "UpdatePending").await;
+    assert_eq!(condition(&pending, "Ready").0, "True", "still Ready");
+    // Not a field of the running Pod changed: images are mutable, and a new
+    // image would restart its containers (the sidecar's inner containers lost).
+    let kept = pods.get("sbx-keeper").await.unwrap();
+    let images = |pod: &Pod| -> Vec<String> {
+        let spec = pod.spec.as_ref().unwrap();
+        spec.init_containers.iter().flatten().chain(&spec.containers).filter_map(|c| c.image.clone()).collect()
+    };
+    assert_eq!(images(&kept), images(&first), "the running Pod's images were changed");
+    assert_eq!(kept.annotations().get(POD_SPEC_HASH), first.annotations().get(POD_SPEC_HASH));
+    eventually("the earlier Pod adopted", WAIT, || async {
+        let pod = pods.get("sbx-keeper").await.ok()?;
+        pod.annotations().contains_key(SANDBOX_SPEC_HASH).then_some(())
+    })
+    .await;
+
+    // Its class deleted (an administrator's mistake, an upgrade's window).
+    classes.delete(&class_name, &DeleteParams::default()).await.unwrap();
+    let refused = wait_condition(&sandboxes, "keeper", "Admitted", "False", "ClassNotFound").await;
+    assert!(
+        condition(&refused, "Admitted").2.contains("its running Pod is kept"),
+        "{:?}",
+        condition(&refused, "Admitted")
+    );
+    assert_eq!(condition(&refused, "Ready").0, "True", "still Ready");
+    eventually("the ClassNotFound event", WAIT, || async {
+        (!warnings(&ns, "keeper", "ClassNotFound").await.is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let warnings = warnings(&ns, "keeper", "ClassNotFound").await;
+    assert_eq!(warnings.len(), 1, "one event, not one per reconcile: {warnings:?}");
+    classes.create(&PostParams::default(), &class).await.unwrap();
+    wait_condition(&sandboxes, "keeper", "Admitted", "True", "Admitted").await;
+
+    // Throughout, the same Pod.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(pods.get("sbx-keeper").await.unwrap().uid(), first.uid(), "the running Pod was never replaced");
+
+    // The user's change: a new Pod, with the new images.
+    let change = json!({"spec": {"image": "y"}});
+    sandboxes.patch("keeper", &PatchParams::default(), &Patch::Merge(&change)).await.unwrap();
+    let replaced = wait_new_pod(&pods, "sbx-keeper", &first).await;
+    let images = images(&replaced);
+    assert!(images.contains(&"dockyard-dind:next".to_string()), "{images:?}");
+    run_pod(&pods, "sbx-keeper", NODE, true, Timestamp::now()).await;
+    wait_condition(&sandboxes, "keeper", "UpToDate", "True", "UpToDate").await;
+    after.stop().await;
+    classes.delete(&class_name, &DeleteParams::default()).await.unwrap();
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_pod_of_the_sandboxs_pod_name_that_it_does_not_own_is_never_taken_over() {
+    let Setup { cluster, ns, _lock } = setup("ctl-squat").await;
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let squatter: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "sbx-squatted"},
+        "spec": {"containers": [{"name": "mine", "image": "someone-elses"}]},
+    }))
+    .unwrap();
+    let squatter = pods.create(&PostParams::default(), &squatter).await.unwrap();
+    let controller = RunningController::start(&cluster.client);
+    sandboxes.create(&PostParams::default(), &sandbox("squatted", json!({"image": "x"}))).await.unwrap();
+    let refused = wait_ready_reason(&sandboxes, "squatted", "PodNameTaken").await;
+    assert!(condition(&refused, "Ready").2.contains("does not own"), "{:?}", condition(&refused, "Ready"));
+    let pod = pods.get("sbx-squatted").await.unwrap();
+    assert_eq!(pod.uid(), squatter.uid());
+    // (The scheduler may bind it; Dockyard never writes to it.)
+    let writers: Vec<_> = pod.managed_fields().iter().filter_map(|m| m.manager.as_deref()).collect();
+    assert!(!writers.contains(&FIELD_MANAGER), "the other Pod was written to: {writers:?}");
+    assert_eq!((pod.labels(), pod.annotations()), (squatter.labels(), squatter.annotations()));
+    controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_tightened_class_keeps_running_pods_unless_it_says_stop() {
+    let Setup { cluster, ns, _lock } = setup("ctl-tighten").await;
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
+    let class_name = format!("{}-class", ns.name());
+    let class: SandboxClass = serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass", "metadata": {"name": class_name}, "spec": {},
+    }))
+    .unwrap();
+    classes.create(&PostParams::default(), &class).await.unwrap();
+    let controller = RunningController::start(&cluster.client);
+    let spec = json!({"image": "x", "className": class_name, "docker": {"mode": "dind"}});
+    sandboxes.create(&PostParams::default(), &sandbox("revoked", spec)).await.unwrap();
+    let first = wait_pod(&pods, "sbx-revoked").await;
+    run_pod(&pods, "sbx-revoked", NODE, true, Timestamp::now()).await;
+    wait_condition(&sandboxes, "revoked", "Ready", "True", "Ready").await;
+
+    // Tightened (DinD no longer allowed): the default keeps the running Pod.
+    let tighten = json!({"spec": {"allowedDockerModes": ["none"]}});
+    classes.patch(&class_name, &PatchParams::default(), &Patch::Merge(&tighten)).await.unwrap();
+    let refused = wait_condition(&sandboxes, "revoked", "Admitted", "False", "DockerModeNotAllowed").await;
+    assert_eq!(condition(&refused, "Ready").0, "True", "still Ready");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(pods.get("sbx-revoked").await.unwrap().uid(), first.uid(), "kept");
+
+    // The class says Stop: the Pod goes at once, and the user is told why.
+    let stop = json!({"spec": {"nonConformingPods": "Stop"}});
+    classes.patch(&class_name, &PatchParams::default(), &Patch::Merge(&stop)).await.unwrap();
+    wait_no_pod(&pods, "sbx-revoked").await;
+    let stopped = eventually("the stop event", WAIT, || async {
+        warnings(&ns, "revoked", "PodStopped").await.into_iter().find(|m| m.contains("is stopped"))
+    })
+    .await;
+    assert!(stopped.contains(&format!("class {class_name}: nonConformingPods: Stop")), "{stopped}");
+    wait_condition(&sandboxes, "revoked", "Ready", "False", "NotAdmitted").await;
+    controller.stop().await;
+    classes.delete(&class_name, &DeleteParams::default()).await.unwrap();
     ns.delete().await.unwrap();
 }

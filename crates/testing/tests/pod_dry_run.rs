@@ -671,6 +671,7 @@ fn annotations(rng: &mut Rng) -> Value {
                 ("kubernetes.io/config.mirror", "x"),
                 ("cluster-autoscaler.kubernetes.io/safe-to-evict", "false"),
                 ("dockyard.dev/pod-spec-hash", "0000"),
+                ("dockyard.dev/sandbox-spec-hash", "0000"),
             ]);
             map.insert(key.to_string(), json!(value));
         }
@@ -1562,12 +1563,13 @@ async fn refusals_name_the_field_and_what_is_allowed() {
     ];
     // What only the controller's admission refuses (the schema cannot add up
     // annotations nor compare paths).
+    let room = dockyard_api::v1alpha1::MAX_POD_ANNOTATIONS_SIZE.to_string();
     let admission_refused: Vec<(Value, &str, &str)> = vec![
         (json!({"workspace": {"mountPath": "/etc/passwd"}}), "spec.workspace.mountPath", "overlaps /etc/passwd"),
         (
             json!({"pod": {"annotations": {"a.example.com/x": "x".repeat(200_000), "b.example.com/x": "x".repeat(70_000)}}}),
             "spec.pod.annotations",
-            "262102",
+            &room,
         ),
     ];
     let accepted: Vec<Value> = vec![

@@ -92,6 +92,30 @@ pub struct SandboxClassSpec {
     /// Omitted: every namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace_selector: Option<LabelSelector>,
+
+    /// What happens to the running Pod of a Sandbox this class no longer
+    /// admits (the class was tightened, or the Sandbox changed to something it
+    /// refuses). `Keep` (the default): it runs on, `Admitted=False` says why,
+    /// and no new Pod starts until it conforms; the user (suspend, delete) or
+    /// an administrator stops it. `Stop`: the Pod is deleted at once, for
+    /// revoking a permission from sandboxes that already use it. A deleted
+    /// class has no say: its Sandboxes' Pods are kept.
+    #[serde(default, skip_serializing_if = "NonConformingPods::is_keep")]
+    pub non_conforming_pods: NonConformingPods,
+}
+
+/// See [`SandboxClassSpec::non_conforming_pods`].
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum NonConformingPods {
+    #[default]
+    Keep,
+    Stop,
+}
+
+impl NonConformingPods {
+    fn is_keep(&self) -> bool {
+        *self == Self::Keep
+    }
 }
 
 fn all_docker_modes() -> Vec<DockerMode> {
@@ -111,6 +135,7 @@ impl Default for SandboxClassSpec {
             default_resources: None,
             max_resources: BTreeMap::new(),
             namespace_selector: None,
+            non_conforming_pods: NonConformingPods::Keep,
         }
     }
 }

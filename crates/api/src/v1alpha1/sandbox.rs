@@ -112,12 +112,14 @@ pub struct SandboxSpec {
     #[schemars(length(min = 1, max = 253))]
     pub class_name: Option<String>,
 
-    /// `true` removes the Pod but keeps the workspace; `false` brings it back.
+    /// `true` removes the Pod, and with it an `emptyDir` workspace (a claim
+    /// workspace is kept); `false` brings the Pod back.
     #[serde(default)]
     pub suspended: bool,
 
     /// When the sandbox expires: its Pod is removed and the phase becomes
-    /// `Expired`. The workspace is kept until the Sandbox is deleted.
+    /// `Expired`. A claim workspace is kept until the Sandbox is deleted; an
+    /// `emptyDir` one goes with the Pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shutdown_time: Option<Time>,
 
@@ -481,9 +483,9 @@ pub enum SandboxPhase {
     Starting,
     /// The workload runs and Docker (if any) answers.
     Ready,
-    /// Suspended by the user: no Pod, workspace kept.
+    /// Suspended by the user: no Pod (a claim workspace is kept).
     Suspended,
-    /// `shutdownTime` has passed: no Pod, workspace kept.
+    /// `shutdownTime` has passed: no Pod (a claim workspace is kept).
     Expired,
     /// The workload's command finished successfully.
     Completed,
@@ -518,9 +520,6 @@ pub struct DockerStatus {
     /// `DOCKER_HOST` as the workload sees it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
-    /// Version reported by the Docker daemon.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_version: Option<String>,
 }
 
 /// Condition types of a Sandbox.
@@ -533,6 +532,9 @@ pub mod condition {
     pub const DOCKER_READY: &str = "DockerReady";
     /// The workload runs and everything it needs is ready.
     pub const READY: &str = "Ready";
+    /// The running Pod is what the Sandbox gets now (False, `UpdatePending`:
+    /// Dockyard or the class changed since; the next Pod gets it).
+    pub const UP_TO_DATE: &str = "UpToDate";
 }
 
 impl SandboxSpec {
@@ -541,6 +543,16 @@ impl SandboxSpec {
         self.workspace
             .clone()
             .unwrap_or_else(|| WorkspaceSpec { mount_path: default_workspace_mount_path(), ..WorkspaceSpec::default() })
+    }
+
+    /// What happens to the workspace when the Pod goes (suspend, expiry), in words.
+    pub fn workspace_without_pod(&self) -> &'static str {
+        let workspace = self.workspace_or_default();
+        if workspace.persistent_volume_claim.is_some() || workspace.volume_claim_template.is_some() {
+            "its workspace claim is kept"
+        } else {
+            "its emptyDir workspace went with it"
+        }
     }
 
     /// The sudo allowlist (empty: no sudo).

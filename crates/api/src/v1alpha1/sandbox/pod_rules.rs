@@ -40,8 +40,9 @@ const MAX_QUALIFIED_NAME_LENGTH: u64 = 317;
 const POD_ANNOTATIONS_LIMIT: usize = 262_144;
 
 /// What Dockyard adds to the Pod's annotations: `dockyard.dev/pod-spec-hash`
-/// and its 16 hexadecimal digits.
-const DOCKYARD_ANNOTATIONS_SIZE: usize = crate::labels::POD_SPEC_HASH.len() + 16;
+/// and `dockyard.dev/sandbox-spec-hash`, each with 16 hexadecimal digits.
+pub const DOCKYARD_ANNOTATIONS_SIZE: usize =
+    crate::labels::POD_SPEC_HASH.len() + 16 + crate::labels::SANDBOX_SPEC_HASH.len() + 16;
 
 /// How much of a Pod's annotations a Sandbox may fill, keys and values
 /// together, in bytes.
