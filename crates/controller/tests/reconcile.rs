@@ -892,6 +892,32 @@ async fn wait_condition(api: &Api<Sandbox>, name: &str, type_: &str, status: &st
     .await
 }
 
+/// A SandboxClass of the test's own, without rules (deleted with the test).
+async fn own_class(cluster: &TestCluster, ns: &TestNamespace) -> (Api<SandboxClass>, SandboxClass) {
+    let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
+    let class: SandboxClass = serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass",
+        "metadata": {"name": format!("{}-class", ns.name())}, "spec": {},
+    }))
+    .unwrap();
+    classes.create(&PostParams::default(), &class).await.unwrap();
+    (classes, class)
+}
+
+/// A DinD Sandbox of `class_name` whose Pod runs and is Ready (a controller
+/// must be running); its Pod as first made.
+async fn running_dind_sandbox(ns: &TestNamespace, name: &str, class_name: &str) -> Pod {
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let spec = json!({"image": "x", "className": class_name, "docker": {"mode": "dind"}});
+    sandboxes.create(&PostParams::default(), &sandbox(name, spec)).await.unwrap();
+    let pod_name = format!("sbx-{name}");
+    let first = wait_pod(&pods, &pod_name).await;
+    run_pod(&pods, &pod_name, NODE, true, Timestamp::now()).await;
+    wait_condition(&sandboxes, name, "Ready", "True", "Ready").await;
+    first
+}
+
 /// Running work is sacred: an upgrade of Dockyard (new images), a Pod made by
 /// an earlier Dockyard, a class deleted under a running sandbox — none of
 /// these replaces its Pod; the Sandbox says what is pending or wrong. Only the
@@ -902,19 +928,10 @@ async fn only_the_users_change_replaces_a_running_pod() {
     let Setup { cluster, ns, _lock } = setup("ctl-sacred").await;
     let sandboxes: Api<Sandbox> = ns.api();
     let pods: Api<Pod> = ns.api();
-    let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
-    let class_name = format!("{}-class", ns.name());
-    let class: SandboxClass = serde_json::from_value(json!({
-        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass", "metadata": {"name": class_name}, "spec": {},
-    }))
-    .unwrap();
-    classes.create(&PostParams::default(), &class).await.unwrap();
+    let (classes, class) = own_class(&cluster, &ns).await;
+    let class_name = class.name_any();
     let before = RunningController::start(&cluster.client);
-    let spec = json!({"image": "x", "className": class_name, "docker": {"mode": "dind"}});
-    sandboxes.create(&PostParams::default(), &sandbox("keeper", spec)).await.unwrap();
-    let first = wait_pod(&pods, "sbx-keeper").await;
-    run_pod(&pods, "sbx-keeper", NODE, true, Timestamp::now()).await;
-    wait_condition(&sandboxes, "keeper", "Ready", "True", "Ready").await;
+    let first = running_dind_sandbox(&ns, "keeper", &class_name).await;
     wait_condition(&sandboxes, "keeper", "UpToDate", "True", "UpToDate").await;
     before.stop().await;
 
@@ -1019,19 +1036,10 @@ async fn a_tightened_class_keeps_running_pods_unless_it_says_stop() {
     let Setup { cluster, ns, _lock } = setup("ctl-tighten").await;
     let sandboxes: Api<Sandbox> = ns.api();
     let pods: Api<Pod> = ns.api();
-    let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
-    let class_name = format!("{}-class", ns.name());
-    let class: SandboxClass = serde_json::from_value(json!({
-        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass", "metadata": {"name": class_name}, "spec": {},
-    }))
-    .unwrap();
-    classes.create(&PostParams::default(), &class).await.unwrap();
+    let (classes, class) = own_class(&cluster, &ns).await;
+    let class_name = class.name_any();
     let controller = RunningController::start(&cluster.client);
-    let spec = json!({"image": "x", "className": class_name, "docker": {"mode": "dind"}});
-    sandboxes.create(&PostParams::default(), &sandbox("revoked", spec)).await.unwrap();
-    let first = wait_pod(&pods, "sbx-revoked").await;
-    run_pod(&pods, "sbx-revoked", NODE, true, Timestamp::now()).await;
-    wait_condition(&sandboxes, "revoked", "Ready", "True", "Ready").await;
+    let first = running_dind_sandbox(&ns, "revoked", &class_name).await;
 
     // Tightened (DinD no longer allowed): the default keeps the running Pod.
     let tighten = json!({"spec": {"allowedDockerModes": ["none"]}});
