@@ -117,6 +117,8 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     let keeps_running =
         !matches!(choice, Ok(ClassChoice::Class(c)) if c.spec.non_conforming_pods == NonConformingPods::Stop);
     let expired = sandbox.spec.shutdown_time.as_ref().is_some_and(|t| t.0 <= now);
+    // The Pod a refusal would keep or stop: alive, and meant to run.
+    let running = existing.as_deref().filter(|p| alive(p) && !sandbox.spec.suspended && !expired);
     let class = match admission {
         Ok(choice) => choice,
         // A class deleted or tightened, or the user's change refused, under a
@@ -124,10 +126,8 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         // user (suspend, delete), an administrator or the class's
         // `nonConformingPods: Stop` stops it.
         Err(refusal)
-            if let Some(pod) = existing.as_deref().filter(|p| alive(p))
-                && keeps_running
-                && !sandbox.spec.suspended
-                && !expired =>
+            if let Some(pod) = running
+                && keeps_running =>
         {
             if !shows_false(sandbox, "Admitted", refusal.reason.as_str(), None) {
                 let message = format!("{}; its running Pod is kept, no new one starts", refusal.message);
@@ -138,7 +138,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
             return Ok(Action::requeue(next.unwrap_or(RESYNC).min(RESYNC)));
         }
         Err(refusal) => {
-            if existing.as_deref().is_some_and(alive) && !sandbox.spec.suspended && !expired {
+            if running.is_some() {
                 let message = format!(
                     "{}; its running Pod is stopped (class {}: nonConformingPods: Stop)",
                     refusal.message,
