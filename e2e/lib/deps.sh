@@ -16,3 +16,18 @@ ensure_packages() {
 BUILD_PACKAGES=(protobuf-compiler jq)
 # Packages for the e2e cluster's node and the local images.
 CLUSTER_PACKAGES=(docker.io runc iptables containernetworking-plugins conntrack openssl iproute2 busybox-static debootstrap)
+
+# Release builds, for the images and the benchmarks alike: static (glibc,
+# crt-static; the images are FROM scratch) for an explicit target, which keeps
+# the flag away from build scripts and proc macros. One target and one set of
+# flags, so the benchmarks reuse the images' dependency build instead of
+# compiling every dependency a second time.
+# usage: static_cargo build --release -p ...   |   static_cargo bench "${BENCH_PACKAGES[@]}" --bench NAME
+STATIC_TARGET=x86_64-unknown-linux-gnu
+static_cargo() {
+  local subcommand=$1
+  shift
+  RUSTFLAGS="-C target-feature=+crt-static" cargo "$subcommand" --locked --target "$STATIC_TARGET" "$@"
+}
+# Both benchmark packages in every `cargo bench`: one feature resolution, one build.
+BENCH_PACKAGES=(-p dockyard-controller -p dockyard-agent)
