@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    AppArmorProfile, Capabilities, Container, EmptyDirVolumeSource, EnvVar, EphemeralVolumeSource, ExecAction,
-    HostPathVolumeSource, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimTemplate,
+    AppArmorProfile, CSIVolumeSource, Capabilities, Container, EmptyDirVolumeSource, EnvVar, EphemeralVolumeSource,
+    ExecAction, HostPathVolumeSource, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimTemplate,
     PersistentVolumeClaimVolumeSource, Pod, PodSecurityContext, PodSpec, Probe, SeccompProfile, SecurityContext,
     Volume, VolumeMount, VolumeResourceRequirements,
 };
@@ -73,8 +73,6 @@ pub struct RenderSettings {
     /// Group id of the Docker socket the workload sees: dockerd's `--group` in
     /// dind mode, the broker socket's group in brokered host-socket mode.
     pub docker_group_id: i64,
-    /// Node directory under which the agent serves one broker socket directory per sandbox UID.
-    pub broker_socket_root: String,
     /// The node's Docker socket (raw host-socket mode).
     pub node_docker_socket: String,
     /// Group id of the node's Docker socket, given to raw host-socket workloads.
@@ -88,7 +86,6 @@ impl Default for RenderSettings {
             dind_image: "dockyard-dind:latest".into(),
             image_pull_policy: Some("IfNotPresent".into()),
             docker_group_id: 2375,
-            broker_socket_root: "/var/run/dockyard/sandboxes".into(),
             node_docker_socket: "/var/run/docker.sock".into(),
             node_docker_group_id: None,
         }
@@ -110,11 +107,6 @@ fn server_metadata(sandbox: &Sandbox) -> Result<(String, String, OwnerReference)
     let namespace = sandbox.namespace().ok_or(RenderError::MissingMetadata("metadata.namespace"))?;
     let owner = sandbox.controller_owner_ref(&()).ok_or(RenderError::MissingMetadata("metadata.uid"))?;
     Ok((name, namespace, owner))
-}
-
-/// The socket directory the agent serves for a sandbox, on the node.
-pub fn broker_socket_dir(settings: &RenderSettings, sandbox_uid: &str) -> String {
-    format!("{}/{sandbox_uid}", settings.broker_socket_root.trim_end_matches('/'))
 }
 
 /// `DOCKER_HOST` of a sandbox's workload, if it has Docker.
@@ -172,11 +164,15 @@ pub fn render_pod(
         }
         DockerMode::HostSocket => match spec.host_socket_access() {
             HostSocketAccess::Brokered => {
-                volumes.push(host_path_volume(
-                    names::VOLUME_DOCKER_SOCKET,
-                    broker_socket_dir(settings, &uid),
-                    "DirectoryOrCreate",
-                ));
+                // A CSI inline volume (allowed under every Pod Security level,
+                // unlike a hostPath): the node agent publishes the sandbox's
+                // broker socket into it once it has checked that this Pod is the
+                // Sandbox's current, admitted one.
+                volumes.push(Volume {
+                    name: names::VOLUME_DOCKER_SOCKET.into(),
+                    csi: Some(CSIVolumeSource { driver: labels::BROKER_CSI_DRIVER.into(), ..Default::default() }),
+                    ..Default::default()
+                });
                 supplemental_groups.push(settings.docker_group_id);
             }
             HostSocketAccess::Raw => {
