@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use dockyard_agent::cgroup::CgroupDriver;
 use dockyard_agent::csi::{self, PluginSockets};
 use dockyard_agent::node::{self, Agent};
 use dockyard_api::labels::BROKER_CSI_DRIVER;
@@ -91,19 +90,7 @@ async fn serve(name: &str) -> Served {
     let _ = std::fs::remove_dir_all(&dir);
     let sockets = PluginSockets::under(&dir);
     // Neither the API server nor a Docker daemon: registration and identity need neither.
-    let agent = Agent::new(node::Settings {
-        node_name: "node-a".into(),
-        docker_socket: dir.join("no-docker.sock"),
-        socket_root: dir.join("sockets"),
-        socket_gid: 0,
-        state_dir: dir.join("state"),
-        kubelet_root: dir.clone(),
-        stop_grace_seconds: 1,
-        kubelet_cgroup_root: "/".into(),
-        kubelet_cgroup_driver: CgroupDriver::Cgroupfs,
-        host_cgroup_mount: None,
-    })
-    .unwrap();
+    let agent = Agent::new(node::Settings::under(&dir, "node-a", dir.join("no-docker.sock"))).unwrap();
     let client = kube::Client::try_from(kube::Config::new("http://127.0.0.1:1".parse().unwrap())).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(csi::serve(Arc::new(agent), client, sockets.clone(), stopped.map(|_| ()).boxed()));

@@ -31,6 +31,10 @@ use tracing::{info, warn};
 use super::publish::{self, PodRef};
 use crate::node::Agent;
 
+/// How long `NodePublishVolume` waits for the Pod watch to serve the broker.
+const BROKER_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(100);
+const BROKER_WAIT_STEPS: usize = 50;
+
 pub struct NodeService {
     agent: Arc<Agent>,
     client: Client,
@@ -115,10 +119,21 @@ impl Node for NodeService {
                 return Err(status);
             }
         };
-        let socket = self
-            .agent
-            .brokers
-            .publish(&sandbox_uid, Path::new(&request.target_path))
+        // The Pod watch serves the broker as soon as the Pod is scheduled, about
+        // when the kubelet publishes its volumes: wait for it a moment rather
+        // than send the kubelet into its retry backoff.
+        let target = Path::new(&request.target_path);
+        let mut published = self.agent.brokers.publish(&sandbox_uid, target);
+        for _ in 0..BROKER_WAIT_STEPS {
+            match &published {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    tokio::time::sleep(BROKER_WAIT_STEP).await;
+                    published = self.agent.brokers.publish(&sandbox_uid, target);
+                }
+                _ => break,
+            }
+        }
+        let socket = published
             .map_err(|e| Status::unavailable(format!("the sandbox's broker is not ready on this node yet: {e}")))?;
         info!(sandbox = %sandbox_uid, namespace = %pod.namespace, pod = %pod.name, socket = %socket.display(), "published the broker socket");
         Ok(Response::new(NodePublishVolumeResponse {}))
