@@ -242,6 +242,34 @@ if kubectl -n "$PSA_NS" wait sandbox/psa-brokered --for=condition=Ready --timeou
 else
   NS=$PSA_NS dump psa-brokered; fail "a brokered sandbox under baseline did not become Ready: $(ready_reason "$PSA_NS" psa-brokered Ready)"
 fi
+# Pod Security restricted: a brokered sandbox without sudo runs (every container
+# non-root, no escalation, no capability, RuntimeDefault; no hostPath); with sudo
+# (setuid, so allowPrivilegeEscalation) it is refused in the API server's words.
+PSR_NS=$NS-restricted
+kubectl create namespace "$PSR_NS" >/dev/null
+kubectl label namespace "$PSR_NS" pod-security.kubernetes.io/enforce=restricted >/dev/null
+cat <<YAML | kubectl -n "$PSR_NS" apply -f - >/dev/null
+apiVersion: dockyard.dev/v1alpha1
+kind: Sandbox
+metadata: {name: restricted}
+spec: {image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, docker: {mode: hostSocket}}
+---
+apiVersion: dockyard.dev/v1alpha1
+kind: Sandbox
+metadata: {name: restricted-sudo}
+spec: {image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, docker: {mode: hostSocket},
+       sudo: {commands: [/usr/bin/apt-get]}}
+YAML
+if kubectl -n "$PSR_NS" wait sandbox/restricted --for=condition=Ready --timeout=120s >/dev/null; then
+  out=$(kubectl -n "$PSR_NS" exec sbx-restricted -c workload -- sh -c 'id -un; docker run --rm dockyard/busybox:1 echo under-restricted' 2>&1 || true)
+  expect "Pod Security restricted admits a brokered sandbox without sudo; Docker works in it" "$out" "dev" "under-restricted"
+else
+  NS=$PSR_NS dump restricted; fail "a brokered sandbox under restricted did not become Ready: $(ready_reason "$PSR_NS" restricted Ready)"
+fi
+out=$(ready_reason "$PSR_NS" restricted-sudo PodForbidden)
+expect "... and refuses one with sudo, saying why" "$out" "PodForbidden: " 'violates PodSecurity "restricted:latest"' "allowPrivilegeEscalation"
+kubectl -n "$PSR_NS" delete sandbox --all --wait=true --timeout=120s >/dev/null
+kubectl delete namespace "$PSR_NS" --wait=false >/dev/null
 out=$(kubectl get csinode dockyard-node -o jsonpath='{.spec.drivers[*].name}')
 expect "the kubelet registered the agent's CSI driver (CSINode)" "$out" "broker.dockyard.dev"
 # A Pod of the tenant's own that mounts the driver gets no socket: the kubelet

@@ -282,13 +282,17 @@ pub fn render_workspace_claim(sandbox: &Sandbox) -> Result<Option<PersistentVolu
     }))
 }
 
+/// The user (and group) of the init containers that need no privilege: not
+/// root, not the sandbox user ("nonroot" of distroless images).
+const NON_ROOT_HELPER_UID: i64 = 65532;
+
 fn install_entrypoint_container(settings: &RenderSettings) -> Container {
     Container {
         name: names::INSTALL_ENTRYPOINT.into(),
         image: Some(settings.entrypoint_image.clone()),
         image_pull_policy: settings.image_pull_policy.clone(),
         command: Some(vec!["/dockyard-entrypoint".into(), "install".into(), paths::DOCKYARD_BIN_DIR.into()]),
-        security_context: Some(restricted_security_context(65532, 65532)),
+        security_context: Some(restricted_security_context(NON_ROOT_HELPER_UID, NON_ROOT_HELPER_UID)),
         volume_mounts: Some(vec![mount(names::VOLUME_BIN, paths::DOCKYARD_BIN_DIR, false)]),
         ..Default::default()
     }
@@ -299,10 +303,13 @@ fn user_flags(user: &SandboxUser) -> [String; 3] {
     [format!("--user={}", user.name), format!("--uid={}", user.uid), format!("--gid={}", user.gid)]
 }
 
-/// Runs as root in the workload's own image, once, before anything else of the
+/// Runs in the workload's own image, once, before anything else of the
 /// sandbox: writes passwd and group (with the user and the socket's group) and
 /// the sudoers drop-in for the workload to mount. The workload itself then
-/// never runs as root, and neither does `kubectl exec` into it.
+/// never runs as root, and neither does `kubectl exec` into it. Root only with
+/// sudo (sudo accepts only a root-owned drop-in); without, the image's
+/// world-readable `/etc` is all it reads, and it runs as `NON_ROOT_HELPER_UID`
+/// (which Pod Security `restricted` admits).
 fn prepare_user_container(sandbox: &Sandbox, socket_gid: Option<i64>, workspace_mount_path: &str) -> Container {
     let spec = &sandbox.spec;
     let mut command = vec![paths::ENTRYPOINT.to_string(), "prepare-user".into()];
@@ -316,8 +323,11 @@ fn prepare_user_container(sandbox: &Sandbox, socket_gid: Option<i64>, workspace_
         image: Some(spec.image.clone()),
         image_pull_policy: spec.image_pull_policy.map(|p| p.as_str().to_string()),
         command: Some(command),
-        // Root, to read the image's /etc and write root-owned sudoers; nothing else.
-        security_context: Some(SecurityContext { run_as_non_root: Some(false), ..restricted_security_context(0, 0) }),
+        security_context: Some(match spec.sudo_commands().is_empty() {
+            true => restricted_security_context(NON_ROOT_HELPER_UID, NON_ROOT_HELPER_UID),
+            // Root, to write a root-owned sudoers drop-in; no capability beyond.
+            false => SecurityContext { run_as_non_root: Some(false), ..restricted_security_context(0, 0) },
+        }),
         volume_mounts: Some(vec![
             mount(names::VOLUME_BIN, paths::DOCKYARD_BIN_DIR, true),
             mount(names::VOLUME_USER_FILES, paths::USER_FILES_DIR, false),

@@ -198,6 +198,15 @@ fn sudo_never_starts_the_workload_as_root_and_keeps_only_what_sudo_needs() {
     let sc = workload.security_context.as_ref().unwrap();
     assert_eq!((sc.allow_privilege_escalation, sc.capabilities.as_ref().unwrap().add.as_ref()), (Some(false), None));
     assert!(!workload.volume_mounts.iter().flatten().any(|m| m.mount_path == "/etc/sudoers.d"));
+    // ... and prepare-user is not root either (every container as Pod Security
+    // `restricted` asks: non-root, no escalation, no capability, RuntimeDefault).
+    // (The DinD sidecar is not: the DinD profiles are for their own levels.)
+    let brokered = render(&sandbox(json!({"image": "x", "docker": {"mode": "hostSocket"}})), None);
+    for c in brokered.spec.as_ref().unwrap().init_containers.iter().flatten() {
+        let sc = c.security_context.as_ref().unwrap();
+        assert_eq!((sc.run_as_non_root, sc.allow_privilege_escalation), (Some(true), Some(false)), "{}", c.name);
+        assert_ne!(sc.run_as_user, Some(0), "{}", c.name);
+    }
 }
 
 #[test]
