@@ -20,7 +20,7 @@ use dockyard_proto::csi::v1::{NodePublishVolumeRequest, NodeUnpublishVolumeReque
 use dockyard_testing::TestCluster;
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use tonic::Code;
@@ -138,10 +138,12 @@ async fn only_the_current_pod_of_an_admitted_brokered_sandbox_gets_its_socket() 
     node.node_publish_volume(admitted.clone()).await.expect("publishing again is idempotent");
     let socket = target.join("docker.sock");
     assert!(socket.as_os_str().len() > 107, "the kubelet's target paths are longer than a socket address");
-    let out = std::process::Command::new("docker")
+    // Relative to the target directory: the whole path is too long for the CLI's socket address too.
+    let out = tokio::process::Command::new("docker")
         .current_dir(&target)
         .args(["-H", "unix://docker.sock", "version", "--format", "{{.Server.Version}}"])
         .output()
+        .await
         .unwrap();
     assert!(
         out.status.success(),
@@ -166,7 +168,14 @@ async fn only_the_current_pod_of_an_admitted_brokered_sandbox_gets_its_socket() 
     assert_eq!(node.node_unpublish_volume(outside).await.unwrap_err().code(), Code::InvalidArgument);
 
     // A replaced Pod (the same name, a new UID): the old one's request is stale.
-    pods.delete("sbx-brokered", &Default::default()).await.unwrap();
+    // No kubelet on this node to finish a graceful delete: at once.
+    pods.delete("sbx-brokered", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await.unwrap();
+    for _ in 0..100 {
+        if pods.get_opt("sbx-brokered").await.unwrap().is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let replaced = pod(&pods, "sbx-brokered", NODE, Some(&brokered)).await;
     assert_ne!(replaced.uid(), current.uid());
     sandboxes
