@@ -13,7 +13,7 @@ ensure_packages() {
 }
 
 # Packages for building and testing the Rust workspace.
-BUILD_PACKAGES=(protobuf-compiler jq)
+BUILD_PACKAGES=(protobuf-compiler libprotobuf-dev jq)
 # Packages for the e2e cluster's node and the local images.
 CLUSTER_PACKAGES=(docker.io runc iptables containernetworking-plugins conntrack openssl iproute2 busybox-static debootstrap)
 

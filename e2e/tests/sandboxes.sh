@@ -228,9 +228,73 @@ n=$(kubectl -n "$PSA_NS" get events --field-selector involvedObject.name=psa,rea
 [[ $n == 1 ]] && pass "... with one event, not one per retry" || fail "PodForbidden events: $n"
 out=$(kubectl -n "$PSA_NS" get sandboxes 2>&1 || true)
 expect "kubectl get sandboxes shows the reason" "$out" "REASON" "PodForbidden"
+# A brokered sandbox needs no hostPath: its socket comes through the agent's CSI
+# driver, and baseline admits its Pod.
+cat <<YAML | kubectl -n "$PSA_NS" apply -f - >/dev/null
+apiVersion: dockyard.dev/v1alpha1
+kind: Sandbox
+metadata: {name: psa-brokered}
+spec: {image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, docker: {mode: hostSocket}}
+YAML
+if kubectl -n "$PSA_NS" wait sandbox/psa-brokered --for=condition=Ready --timeout=120s >/dev/null; then
+  out=$(kubectl -n "$PSA_NS" exec sbx-psa-brokered -c workload -- docker run --rm dockyard/busybox:1 echo through-the-csi-volume 2>&1 || true)
+  expect "Pod Security baseline admits a brokered sandbox: Docker through the socket the CSI driver published" "$out" "through-the-csi-volume"
+else
+  NS=$PSA_NS dump psa-brokered; fail "a brokered sandbox under baseline did not become Ready: $(ready_reason "$PSA_NS" psa-brokered Ready)"
+fi
+# Pod Security restricted: a brokered sandbox without sudo runs (every container
+# non-root, no escalation, no capability, RuntimeDefault; no hostPath); with sudo
+# (setuid, so allowPrivilegeEscalation) it is refused in the API server's words.
+PSR_NS=$NS-restricted
+kubectl create namespace "$PSR_NS" >/dev/null
+kubectl label namespace "$PSR_NS" pod-security.kubernetes.io/enforce=restricted >/dev/null
+cat <<YAML | kubectl -n "$PSR_NS" apply -f - >/dev/null
+apiVersion: dockyard.dev/v1alpha1
+kind: Sandbox
+metadata: {name: restricted}
+spec: {image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, docker: {mode: hostSocket}}
+---
+apiVersion: dockyard.dev/v1alpha1
+kind: Sandbox
+metadata: {name: restricted-sudo}
+spec: {image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, docker: {mode: hostSocket},
+       sudo: {commands: [/usr/bin/apt-get]}}
+YAML
+if kubectl -n "$PSR_NS" wait sandbox/restricted --for=condition=Ready --timeout=120s >/dev/null; then
+  out=$(kubectl -n "$PSR_NS" exec sbx-restricted -c workload -- sh -c 'id -un; docker run --rm dockyard/busybox:1 echo under-restricted' 2>&1 || true)
+  expect "Pod Security restricted admits a brokered sandbox without sudo; Docker works in it" "$out" "dev" "under-restricted"
+else
+  NS=$PSR_NS dump restricted; fail "a brokered sandbox under restricted did not become Ready: $(ready_reason "$PSR_NS" restricted Ready)"
+fi
+out=$(ready_reason "$PSR_NS" restricted-sudo PodForbidden)
+expect "... and refuses one with sudo, saying why" "$out" "PodForbidden: " 'violates PodSecurity "restricted:latest"' "allowPrivilegeEscalation"
+kubectl -n "$PSR_NS" delete sandbox --all --wait=true --timeout=120s >/dev/null
+kubectl delete namespace "$PSR_NS" --wait=false >/dev/null
+out=$(kubectl get csinode dockyard-node -o jsonpath='{.spec.drivers[*].name}')
+expect "the kubelet registered the agent's CSI driver (CSINode)" "$out" "broker.dockyard.dev"
+# A Pod of the tenant's own that mounts the driver gets no socket: the kubelet
+# shows the agent's reason on the Pod.
+cat <<YAML | kubectl -n "$PSA_NS" apply -f - >/dev/null
+apiVersion: v1
+kind: Pod
+metadata: {name: sbx-impostor}
+spec:
+  containers:
+    - {name: c, image: dockyard/busybox:1, imagePullPolicy: Never, command: [sleep, "600"], volumeMounts: [{name: docker-socket, mountPath: /s}]}
+  volumes: [{name: docker-socket, csi: {driver: broker.dockyard.dev}}]
+YAML
+out=""
+for _ in $(seq 30); do
+  out=$(kubectl -n "$PSA_NS" get events --field-selector involvedObject.name=sbx-impostor,reason=FailedMount -o jsonpath='{.items[*].message}')
+  [[ -n $out ]] && break
+  sleep 1
+done
+expect "a Pod that is not a sandbox's is refused the socket, the reason on the Pod" "$out" "PermissionDenied" "is not a sandbox's Pod"
+kubectl -n "$PSA_NS" delete pod sbx-impostor --wait=false >/dev/null
 kubectl label namespace "$PSA_NS" pod-security.kubernetes.io/enforce- >/dev/null
 kubectl -n "$PSA_NS" wait sandbox/psa --for=condition=Ready --timeout=120s >/dev/null &&
   pass "... and runs by itself once the namespace allows it" || fail "psa did not recover: $(ready_reason "$PSA_NS" psa Ready)"
+kubectl -n "$PSA_NS" delete sandbox --all --wait=true --timeout=120s >/dev/null
 kubectl delete namespace "$PSA_NS" --wait=false >/dev/null
 # A typo in the image: the kubelet's reason, naming the container.
 cat <<YAML | kubectl -n "$NS" apply -f - >/dev/null

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod broker;
 pub mod cgroup;
+pub mod csi;
 pub mod docker;
 pub mod grpc;
 pub mod node;

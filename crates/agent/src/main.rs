@@ -12,10 +12,10 @@ use dockyard_agent::auth::Authenticator;
 use dockyard_agent::cgroup::CgroupDriver;
 use dockyard_agent::grpc::NodeAgentService;
 use dockyard_agent::node::{Agent, Settings};
-use dockyard_agent::{node_label, pods, sweep};
+use dockyard_agent::{csi, node_label, pods, sweep};
 use dockyard_process::{LogFormat, init_logging, stop_signal};
 use dockyard_proto::agent::v1::node_agent_server::NodeAgentServer;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 /// Serves readiness, cleanup and the Docker socket broker on its node.
 #[derive(Parser)]
@@ -44,6 +44,10 @@ struct Args {
     kubelet_root_dir: PathBuf,
     /// The kubelet's cgroupRoot (a cgroupfs path): sandbox Pods' cgroups lie
     /// under `<root>/kubepods`, and brokered containers go in their Pod's.
+    /// Serve the CSI driver `broker.dockyard.dev` (the brokered sandboxes'
+    /// socket volumes) and register it with the kubelet under `--kubelet-root-dir`.
+    #[arg(long, env = "DOCKYARD_CSI_DRIVER", default_value_t = true, action = clap::ArgAction::Set)]
+    csi_driver: bool,
     #[arg(long, env = "DOCKYARD_KUBELET_CGROUP_ROOT", default_value = "/")]
     kubelet_cgroup_root: String,
     /// The kubelet's cgroupDriver. The node's dockerd must use the same one
@@ -129,6 +133,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<NodeAgentServer<NodeAgentService>>().await;
     tokio::spawn(node_label::maintain(agent.clone(), client.clone()));
+    if args.csi_driver {
+        let sockets = csi::PluginSockets::under(&args.kubelet_root_dir);
+        let (agent, client) = (agent.clone(), client.clone());
+        tokio::spawn(async move {
+            if let Err(e) = csi::serve(agent, client, sockets, Box::pin(stop_signal())).await {
+                error!(error = %e, "cannot serve the CSI driver: brokered sandboxes on this node get no socket");
+            }
+        });
+    }
     let auth = Arc::new(Authenticator::new(client, args.allowed_users.clone(), args.token_audiences.clone()));
     let service = NodeAgentService { agent: agent.clone(), auth };
     info!(listen = %args.listen, node = %args.node_name, "dockyard-agent serving");

@@ -27,6 +27,7 @@ use kube::{Api, Client, ResourceExt};
 use tokio::sync::Notify;
 use tracing::{debug, error, info, warn};
 
+use crate::broker::SOCKET_NAME;
 use crate::node::{Agent, CgroupUnknown, Prepared};
 use crate::state::{Mode, SandboxRecord};
 
@@ -187,11 +188,40 @@ async fn prepare_pod(agent: &Agent, client: &Client, classes: &Store<SandboxClas
         };
     }
     let uid = record.uid.clone();
+    let pod_uid = record.pod_uid.clone().unwrap_or_default();
+    let mode = record.mode;
     // Asked again: the sandbox may have been cleaned up during the lookups above.
     match agent.prepare_for_pod(record, pod_created) {
-        Ok(Prepared::Ready(socket)) => debug!(sandbox = %uid, pod = %pod.name_any(), socket = ?socket, "prepared"),
+        Ok(Prepared::Ready(socket)) => {
+            debug!(sandbox = %uid, pod = %pod.name_any(), socket = ?socket, "prepared");
+            if mode == Mode::HostSocket {
+                serve_published(agent, &uid, &pod_uid);
+            }
+        }
         Ok(Prepared::CleanedUp) => debug!(sandbox = %uid, pod = %pod.name_any(), "cleaned up meanwhile: not prepared"),
         Err(e) => warn!(sandbox = %uid, pod = %pod.name_any(), error = %e, "cannot prepare the sandbox"),
+    }
+}
+
+/// The kubelet publishes a volume once: after an agent restart, a socket the
+/// agent published into the Pod's CSI volume (`csi::node`, which checked the
+/// Pod) is there without a server. It is served again; only the agent (root)
+/// creates files in the kubelet's Pod directories.
+fn serve_published(agent: &Agent, uid: &str, pod_uid: &str) {
+    let target = agent
+        .settings
+        .kubelet_root
+        .join("pods")
+        .join(pod_uid)
+        .join("volumes/kubernetes.io~csi")
+        .join(names::VOLUME_DOCKER_SOCKET)
+        .join("mount");
+    if !target.join(SOCKET_NAME).exists() {
+        return;
+    }
+    match agent.brokers.publish(uid, &target) {
+        Ok(socket) => debug!(sandbox = %uid, socket = %socket.display(), "serving its published socket"),
+        Err(e) => warn!(sandbox = %uid, error = %e, "cannot serve its published socket again"),
     }
 }
 

@@ -54,3 +54,6 @@ pub fn sandbox_labels(sandbox_name: &str, component: &str) -> BTreeMap<String, S
 pub fn is_reserved_label(key: &str) -> bool {
     RESERVED_LABEL_PREFIXES.iter().any(|p| key.starts_with(p))
 }
+
+/// The CSI driver the node agent registers with the kubelet.
+pub const BROKER_CSI_DRIVER: &str = "broker.dockyard.dev";

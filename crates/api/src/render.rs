@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    AppArmorProfile, Capabilities, Container, EmptyDirVolumeSource, EnvVar, EphemeralVolumeSource, ExecAction,
-    HostPathVolumeSource, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimTemplate,
+    AppArmorProfile, CSIVolumeSource, Capabilities, Container, EmptyDirVolumeSource, EnvVar, EphemeralVolumeSource,
+    ExecAction, HostPathVolumeSource, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimTemplate,
     PersistentVolumeClaimVolumeSource, Pod, PodSecurityContext, PodSpec, Probe, SeccompProfile, SecurityContext,
     Volume, VolumeMount, VolumeResourceRequirements,
 };
@@ -73,8 +73,6 @@ pub struct RenderSettings {
     /// Group id of the Docker socket the workload sees: dockerd's `--group` in
     /// dind mode, the broker socket's group in brokered host-socket mode.
     pub docker_group_id: i64,
-    /// Node directory under which the agent serves one broker socket directory per sandbox UID.
-    pub broker_socket_root: String,
     /// The node's Docker socket (raw host-socket mode).
     pub node_docker_socket: String,
     /// Group id of the node's Docker socket, given to raw host-socket workloads.
@@ -88,7 +86,6 @@ impl Default for RenderSettings {
             dind_image: "dockyard-dind:latest".into(),
             image_pull_policy: Some("IfNotPresent".into()),
             docker_group_id: 2375,
-            broker_socket_root: "/var/run/dockyard/sandboxes".into(),
             node_docker_socket: "/var/run/docker.sock".into(),
             node_docker_group_id: None,
         }
@@ -110,11 +107,6 @@ fn server_metadata(sandbox: &Sandbox) -> Result<(String, String, OwnerReference)
     let namespace = sandbox.namespace().ok_or(RenderError::MissingMetadata("metadata.namespace"))?;
     let owner = sandbox.controller_owner_ref(&()).ok_or(RenderError::MissingMetadata("metadata.uid"))?;
     Ok((name, namespace, owner))
-}
-
-/// The socket directory the agent serves for a sandbox, on the node.
-pub fn broker_socket_dir(settings: &RenderSettings, sandbox_uid: &str) -> String {
-    format!("{}/{sandbox_uid}", settings.broker_socket_root.trim_end_matches('/'))
 }
 
 /// `DOCKER_HOST` of a sandbox's workload, if it has Docker.
@@ -172,11 +164,15 @@ pub fn render_pod(
         }
         DockerMode::HostSocket => match spec.host_socket_access() {
             HostSocketAccess::Brokered => {
-                volumes.push(host_path_volume(
-                    names::VOLUME_DOCKER_SOCKET,
-                    broker_socket_dir(settings, &uid),
-                    "DirectoryOrCreate",
-                ));
+                // A CSI inline volume (allowed under every Pod Security level,
+                // unlike a hostPath): the node agent publishes the sandbox's
+                // broker socket into it once it has checked that this Pod is the
+                // Sandbox's current, admitted one.
+                volumes.push(Volume {
+                    name: names::VOLUME_DOCKER_SOCKET.into(),
+                    csi: Some(CSIVolumeSource { driver: labels::BROKER_CSI_DRIVER.into(), ..Default::default() }),
+                    ..Default::default()
+                });
                 supplemental_groups.push(settings.docker_group_id);
             }
             HostSocketAccess::Raw => {
@@ -286,13 +282,17 @@ pub fn render_workspace_claim(sandbox: &Sandbox) -> Result<Option<PersistentVolu
     }))
 }
 
+/// The user (and group) of the init containers that need no privilege: not
+/// root, not the sandbox user ("nonroot" of distroless images).
+const NON_ROOT_HELPER_UID: i64 = 65532;
+
 fn install_entrypoint_container(settings: &RenderSettings) -> Container {
     Container {
         name: names::INSTALL_ENTRYPOINT.into(),
         image: Some(settings.entrypoint_image.clone()),
         image_pull_policy: settings.image_pull_policy.clone(),
         command: Some(vec!["/dockyard-entrypoint".into(), "install".into(), paths::DOCKYARD_BIN_DIR.into()]),
-        security_context: Some(restricted_security_context(65532, 65532)),
+        security_context: Some(restricted_security_context(NON_ROOT_HELPER_UID, NON_ROOT_HELPER_UID)),
         volume_mounts: Some(vec![mount(names::VOLUME_BIN, paths::DOCKYARD_BIN_DIR, false)]),
         ..Default::default()
     }
@@ -303,10 +303,13 @@ fn user_flags(user: &SandboxUser) -> [String; 3] {
     [format!("--user={}", user.name), format!("--uid={}", user.uid), format!("--gid={}", user.gid)]
 }
 
-/// Runs as root in the workload's own image, once, before anything else of the
+/// Runs in the workload's own image, once, before anything else of the
 /// sandbox: writes passwd and group (with the user and the socket's group) and
 /// the sudoers drop-in for the workload to mount. The workload itself then
-/// never runs as root, and neither does `kubectl exec` into it.
+/// never runs as root, and neither does `kubectl exec` into it. Root only with
+/// sudo (sudo accepts only a root-owned drop-in); without, the image's
+/// world-readable `/etc` is all it reads, and it runs as `NON_ROOT_HELPER_UID`
+/// (which Pod Security `restricted` admits).
 fn prepare_user_container(sandbox: &Sandbox, socket_gid: Option<i64>, workspace_mount_path: &str) -> Container {
     let spec = &sandbox.spec;
     let mut command = vec![paths::ENTRYPOINT.to_string(), "prepare-user".into()];
@@ -320,8 +323,11 @@ fn prepare_user_container(sandbox: &Sandbox, socket_gid: Option<i64>, workspace_
         image: Some(spec.image.clone()),
         image_pull_policy: spec.image_pull_policy.map(|p| p.as_str().to_string()),
         command: Some(command),
-        // Root, to read the image's /etc and write root-owned sudoers; nothing else.
-        security_context: Some(SecurityContext { run_as_non_root: Some(false), ..restricted_security_context(0, 0) }),
+        security_context: Some(match spec.sudo_commands().is_empty() {
+            true => restricted_security_context(NON_ROOT_HELPER_UID, NON_ROOT_HELPER_UID),
+            // Root, to write a root-owned sudoers drop-in; no capability beyond.
+            false => SecurityContext { run_as_non_root: Some(false), ..restricted_security_context(0, 0) },
+        }),
         volume_mounts: Some(vec![
             mount(names::VOLUME_BIN, paths::DOCKYARD_BIN_DIR, true),
             mount(names::VOLUME_USER_FILES, paths::USER_FILES_DIR, false),

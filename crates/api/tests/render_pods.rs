@@ -198,17 +198,28 @@ fn sudo_never_starts_the_workload_as_root_and_keeps_only_what_sudo_needs() {
     let sc = workload.security_context.as_ref().unwrap();
     assert_eq!((sc.allow_privilege_escalation, sc.capabilities.as_ref().unwrap().add.as_ref()), (Some(false), None));
     assert!(!workload.volume_mounts.iter().flatten().any(|m| m.mount_path == "/etc/sudoers.d"));
+    // ... and prepare-user is not root either (every container as Pod Security
+    // `restricted` asks: non-root, no escalation, no capability, RuntimeDefault).
+    // (The DinD sidecar is not: the DinD profiles are for their own levels.)
+    let brokered = render(&sandbox(json!({"image": "x", "docker": {"mode": "hostSocket"}})), None);
+    for c in brokered.spec.as_ref().unwrap().init_containers.iter().flatten() {
+        let sc = c.security_context.as_ref().unwrap();
+        assert_eq!((sc.run_as_non_root, sc.allow_privilege_escalation), (Some(true), Some(false)), "{}", c.name);
+        assert_ne!(sc.run_as_user, Some(0), "{}", c.name);
+    }
 }
 
 #[test]
-fn brokered_host_socket_mounts_the_agents_per_sandbox_directory() {
+fn brokered_host_socket_mounts_the_agents_csi_volume_and_no_host_path() {
     let pod = render(&sandbox(json!({"image": "x", "docker": {"mode": "hostSocket"}})), None);
     assert!(!has_container(&pod, names::DIND));
     let spec = pod.spec.as_ref().unwrap();
     let socket = spec.volumes.iter().flatten().find(|v| v.name == names::VOLUME_DOCKER_SOCKET).unwrap();
-    let host_path = socket.host_path.as_ref().unwrap();
-    assert_eq!(host_path.path, "/var/run/dockyard/sandboxes/6f1c9e2a-0000-4000-8000-000000000001");
-    assert_ne!(host_path.path, "/var/run/docker.sock");
+    let csi = socket.csi.as_ref().unwrap();
+    assert_eq!(csi.driver, "broker.dockyard.dev");
+    // No attribute: the agent takes the Pod's identity from the kubelet alone.
+    assert_eq!(csi.volume_attributes, None);
+    assert!(spec.volumes.iter().flatten().all(|v| v.host_path.is_none()), "no hostPath volume at all");
     assert_eq!(spec.security_context.as_ref().unwrap().supplemental_groups.as_deref(), Some(&[2375][..]));
     let workload = container(&pod, names::WORKLOAD);
     assert_eq!(mount_path(workload, names::VOLUME_DOCKER_SOCKET), Some(paths::DOCKER_SOCKET_DIR));

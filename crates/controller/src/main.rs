@@ -43,9 +43,6 @@ struct Args {
     /// Group id of the Docker socket sandboxes see (dockerd --group, broker socket group).
     #[arg(long, env = "DOCKYARD_DOCKER_GROUP_ID", default_value_t = 2375)]
     docker_group_id: i64,
-    /// Node directory where the agent serves one broker socket directory per sandbox.
-    #[arg(long, env = "DOCKYARD_BROKER_SOCKET_ROOT", default_value = "/var/run/dockyard/sandboxes")]
-    broker_socket_root: String,
     /// The node's Docker socket (raw host-socket mode).
     #[arg(long, env = "DOCKYARD_NODE_DOCKER_SOCKET", default_value = "/var/run/docker.sock")]
     node_docker_socket: String,
@@ -99,7 +96,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             dind_image: args.dind_image.clone(),
             image_pull_policy: Some(args.image_pull_policy.clone()),
             docker_group_id: args.docker_group_id,
-            broker_socket_root: args.broker_socket_root.clone(),
             node_docker_socket: args.node_docker_socket.clone(),
             node_docker_group_id: args.node_docker_group_id,
         },

@@ -13,8 +13,9 @@ pub mod lookups;
 pub use dockyard_docker_policy as policy;
 
 use std::collections::HashMap;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{PermissionsExt, chown};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bollard::Docker;
@@ -38,6 +39,9 @@ pub struct Brokers {
     socket_gid: u32,
     ledger: Arc<ImageLedger>,
     running: Mutex<HashMap<String, Served>>,
+    /// Sockets of the same proxies published into CSI volumes: the target
+    /// directory, the sandbox's UID and the task serving it.
+    published: Mutex<HashMap<PathBuf, (String, JoinHandle<()>)>>,
 }
 
 /// A sandbox's proxy and the task serving its socket.
@@ -53,7 +57,15 @@ impl Brokers {
         socket_gid: u32,
         ledger: ImageLedger,
     ) -> Self {
-        Self { daemon_socket, docker, socket_root, socket_gid, ledger: Arc::new(ledger), running: Mutex::default() }
+        Self {
+            daemon_socket,
+            docker,
+            socket_root,
+            socket_gid,
+            ledger: Arc::new(ledger),
+            running: Mutex::default(),
+            published: Mutex::default(),
+        }
     }
 
     /// The directory the Pod mounts (its node path is what the controller renders).
@@ -93,14 +105,7 @@ impl Brokers {
         if let Some((_, handle)) = running.remove(&scope.uid) {
             handle.abort();
         }
-        std::fs::create_dir_all(self.socket_dir(&scope.uid))?;
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        let listener = UnixListener::bind(&path)?;
-        chown(&path, Some(0), Some(self.socket_gid))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))?;
+        let listener = self.listen_in(&self.socket_dir(&scope.uid))?;
         let uid = scope.uid.clone();
         let lookups = NodeLookups { docker: self.docker.clone(), ledger: self.ledger.clone() };
         let proxy = Arc::new(Proxy::new(scope, self.daemon_socket.clone(), lookups));
@@ -110,10 +115,81 @@ impl Brokers {
         Ok(path)
     }
 
-    /// Stops serving a sandbox and removes its socket directory. Idempotent.
+    /// A new socket `SOCKET_NAME` in `dir` (created), replacing a stale one,
+    /// for the root user and the sandboxes' group. A directory whose path is
+    /// longer than a socket address holds (107 bytes; the kubelet's CSI target
+    /// paths often are) is reached through its descriptor.
+    fn listen_in(&self, dir: &Path) -> std::io::Result<UnixListener> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(SOCKET_NAME);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let opened = std::fs::File::open(dir)?;
+        let short = PathBuf::from(format!("/proc/self/fd/{}/{SOCKET_NAME}", opened.as_raw_fd()));
+        let listener = UnixListener::bind(if path.as_os_str().len() < 100 { &path } else { &short })?;
+        drop(opened);
+        chown(&path, Some(0), Some(self.socket_gid))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))?;
+        Ok(listener)
+    }
+
+    /// Serves sandbox `uid`'s broker (already served by `ensure`, with its
+    /// scope) also at `SOCKET_NAME` in `target_dir`: a CSI volume's target the
+    /// kubelet gives its Pod. Idempotent; the socket path.
+    pub fn publish(&self, uid: &str, target_dir: &Path) -> std::io::Result<PathBuf> {
+        let path = target_dir.join(SOCKET_NAME);
+        let proxy = match self.running.lock().expect("broker registry poisoned").get(uid) {
+            Some((proxy, handle)) if !handle.is_finished() => proxy.clone(),
+            _ => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("no broker serves sandbox {uid}"),
+                ));
+            }
+        };
+        let mut published = self.published.lock().expect("broker registry poisoned");
+        if let Some((owner, handle)) = published.get(target_dir)
+            && owner == uid
+            && !handle.is_finished()
+            && path.exists()
+        {
+            return Ok(path);
+        }
+        if let Some((_, handle)) = published.remove(target_dir) {
+            handle.abort();
+        }
+        let listener = self.listen_in(target_dir)?;
+        let handle = tokio::spawn(dockyard_docker_proxy::serve(listener, proxy));
+        published.insert(target_dir.to_path_buf(), (uid.to_string(), handle));
+        Ok(path)
+    }
+
+    /// Stops serving the socket published in `target_dir` and removes it
+    /// (the kubelet removes the directory). Idempotent.
+    pub fn unpublish(&self, target_dir: &Path) -> std::io::Result<()> {
+        if let Some((_, handle)) = self.published.lock().expect("broker registry poisoned").remove(target_dir) {
+            handle.abort();
+        }
+        match std::fs::remove_file(target_dir.join(SOCKET_NAME)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Stops serving a sandbox (its published sockets too) and removes its
+    /// socket directory. Idempotent.
     pub fn remove(&self, uid: &str) -> std::io::Result<()> {
         if let Some((_, handle)) = self.running.lock().expect("broker registry poisoned").remove(uid) {
             handle.abort();
+        }
+        let targets: Vec<PathBuf> = {
+            let published = self.published.lock().expect("broker registry poisoned");
+            published.iter().filter(|(_, (owner, _))| owner == uid).map(|(dir, _)| dir.clone()).collect()
+        };
+        for dir in targets {
+            self.unpublish(&dir)?;
         }
         match std::fs::remove_dir_all(self.socket_dir(uid)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
