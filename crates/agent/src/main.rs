@@ -42,12 +42,12 @@ struct Args {
     /// The kubelet's root directory on the node.
     #[arg(long, env = "DOCKYARD_KUBELET_ROOT_DIR", default_value = "/var/lib/kubelet")]
     kubelet_root_dir: PathBuf,
-    /// The kubelet's cgroupRoot (a cgroupfs path): sandbox Pods' cgroups lie
-    /// under `<root>/kubepods`, and brokered containers go in their Pod's.
     /// Serve the CSI driver `broker.dockyard.dev` (the brokered sandboxes'
     /// socket volumes) and register it with the kubelet under `--kubelet-root-dir`.
     #[arg(long, env = "DOCKYARD_CSI_DRIVER", default_value_t = true, action = clap::ArgAction::Set)]
     csi_driver: bool,
+    /// The kubelet's cgroupRoot (a cgroupfs path): sandbox Pods' cgroups lie
+    /// under `<root>/kubepods`, and brokered containers go in their Pod's.
     #[arg(long, env = "DOCKYARD_KUBELET_CGROUP_ROOT", default_value = "/")]
     kubelet_cgroup_root: String,
     /// The kubelet's cgroupDriver. The node's dockerd must use the same one

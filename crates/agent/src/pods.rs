@@ -28,6 +28,10 @@ use tokio::sync::Notify;
 use tracing::{debug, error, info, warn};
 
 use crate::broker::SOCKET_NAME;
+use crate::csi::{
+    self,
+    publish::{self, PodRef},
+};
 use crate::node::{Agent, CgroupUnknown, Prepared};
 use crate::state::{Mode, SandboxRecord};
 
@@ -195,7 +199,7 @@ async fn prepare_pod(agent: &Agent, client: &Client, classes: &Store<SandboxClas
         Ok(Prepared::Ready(socket)) => {
             debug!(sandbox = %uid, pod = %pod.name_any(), socket = ?socket, "prepared");
             if mode == Mode::HostSocket {
-                serve_published(agent, &uid, &pod_uid);
+                serve_published(agent, client, pod, &pod_uid).await;
             }
         }
         Ok(Prepared::CleanedUp) => debug!(sandbox = %uid, pod = %pod.name_any(), "cleaned up meanwhile: not prepared"),
@@ -204,22 +208,25 @@ async fn prepare_pod(agent: &Agent, client: &Client, classes: &Store<SandboxClas
 }
 
 /// The kubelet publishes a volume once: after an agent restart, a socket the
-/// agent published into the Pod's CSI volume (`csi::node`, which checked the
-/// Pod) is there without a server. It is served again; only the agent (root)
-/// creates files in the kubelet's Pod directories.
-fn serve_published(agent: &Agent, uid: &str, pod_uid: &str) {
-    let target = agent
-        .settings
-        .kubelet_root
-        .join("pods")
-        .join(pod_uid)
-        .join("volumes/kubernetes.io~csi")
-        .join(names::VOLUME_DOCKER_SOCKET)
-        .join("mount");
-    if !target.join(SOCKET_NAME).exists() {
+/// agent published into the Pod's CSI volume is there without a server. It is
+/// served again for the sandbox the API server says the Pod belongs to, checked
+/// as `NodePublishVolume` checks (`csi::node::authorize`), never for the
+/// sandbox its labels name (its tenant may change them).
+async fn serve_published(agent: &Agent, client: &Client, pod: &Pod, pod_uid: &str) {
+    let target = publish::target_path(&agent.settings.kubelet_root, pod_uid);
+    if target.join(SOCKET_NAME).symlink_metadata().is_err() {
         return;
     }
-    match agent.brokers.publish(uid, &target) {
+    let Some(namespace) = pod.namespace() else { return };
+    let pod_ref = PodRef { namespace, name: pod.name_any(), uid: pod_uid.to_string() };
+    let uid = match csi::node::authorize(client, &agent.settings.node_name, &pod_ref).await {
+        Ok(uid) => uid,
+        Err(status) => {
+            return warn!(pod = %pod_ref.name, namespace = %pod_ref.namespace, reason = %status.message(),
+                         "not serving the socket in its CSI volume again");
+        }
+    };
+    match agent.brokers.publish(&uid, &target) {
         Ok(socket) => debug!(sandbox = %uid, socket = %socket.display(), "serving its published socket"),
         Err(e) => warn!(sandbox = %uid, error = %e, "cannot serve its published socket again"),
     }

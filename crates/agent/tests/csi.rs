@@ -136,6 +136,10 @@ async fn only_the_current_pod_of_an_admitted_brokered_sandbox_gets_its_socket() 
     let target = PathBuf::from(&admitted.target_path);
     node.node_publish_volume(admitted.clone()).await.expect("publish for the sandbox's Pod");
     node.node_publish_volume(admitted.clone()).await.expect("publishing again is idempotent");
+    // A published target stays its sandbox's: never handed to another one's broker.
+    agent.brokers.ensure(dockyard_testing::broker_scope(&dind.uid().unwrap(), None)).unwrap();
+    let other = agent.brokers.publish(&dind.uid().unwrap(), &target).expect_err("another sandbox's target");
+    assert_eq!(other.kind(), std::io::ErrorKind::AlreadyExists, "{other}");
     let socket = target.join("docker.sock");
     assert!(socket.as_os_str().len() > 107, "the kubelet's target paths are longer than a socket address");
     // Relative to the target directory: the whole path is too long for the CLI's socket address too.
@@ -187,6 +191,7 @@ async fn only_the_current_pod_of_an_admitted_brokered_sandbox_gets_its_socket() 
     refused(&mut node, request(&kubelet_root, &elsewhere), "not this one").await;
 
     agent.brokers.remove(&brokered.uid().unwrap()).unwrap();
+    agent.brokers.remove(&dind.uid().unwrap()).unwrap();
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
     classes.delete(&class_name, &Default::default()).await.unwrap();

@@ -20,6 +20,8 @@ use std::sync::{Arc, Mutex};
 
 use bollard::Docker;
 use dockyard_docker_proxy::Proxy;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
 use tracing::info;
@@ -27,6 +29,16 @@ use tracing::info;
 use images::ImageLedger;
 use lookups::NodeLookups;
 use policy::Scope;
+
+/// Socket paths from this length on are bound through their directory's
+/// descriptor (a socket address holds 107 bytes and a NUL).
+const SHORT_SOCKET_PATH: usize = 100;
+
+/// The file type bits of `st_mode` (libc's values, the same on every Linux).
+mod libc_mode {
+    pub const S_IFMT: u32 = 0o170000;
+    pub const S_IFSOCK: u32 = 0o140000;
+}
 
 /// Name of the socket inside a sandbox's broker directory.
 pub const SOCKET_NAME: &str = "docker.sock";
@@ -128,10 +140,22 @@ impl Brokers {
         }
         let opened = std::fs::File::open(dir)?;
         let short = PathBuf::from(format!("/proc/self/fd/{}/{SOCKET_NAME}", opened.as_raw_fd()));
-        let listener = UnixListener::bind(if path.as_os_str().len() < 100 { &path } else { &short })?;
+        let listener = UnixListener::bind(if path.as_os_str().len() < SHORT_SOCKET_PATH { &path } else { &short })?;
         drop(opened);
-        chown(&path, Some(0), Some(self.socket_gid))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))?;
+        // Owner and mode are set on the socket just bound, never through a path
+        // someone could have swapped for a symlink meanwhile (a sandbox whose
+        // user can sudo to root can write in its socket volume): the file is
+        // opened without following links, checked to be a socket of root's,
+        // and changed through its descriptor.
+        let socket = nix::fcntl::open(&path, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(std::io::Error::from)?;
+        let stat = nix::sys::stat::fstat(&socket).map_err(std::io::Error::from)?;
+        if stat.st_mode & libc_mode::S_IFMT != libc_mode::S_IFSOCK || stat.st_uid != 0 {
+            return Err(std::io::Error::other(format!("{} is no longer the socket just bound", path.display())));
+        }
+        let by_descriptor = PathBuf::from(format!("/proc/self/fd/{}", socket.as_raw_fd()));
+        chown(&by_descriptor, Some(0), Some(self.socket_gid))?;
+        std::fs::set_permissions(&by_descriptor, std::fs::Permissions::from_mode(0o660))?;
         Ok(listener)
     }
 
@@ -140,7 +164,10 @@ impl Brokers {
     /// kubelet gives its Pod. Idempotent; the socket path.
     pub fn publish(&self, uid: &str, target_dir: &Path) -> std::io::Result<PathBuf> {
         let path = target_dir.join(SOCKET_NAME);
-        let proxy = match self.running.lock().expect("broker registry poisoned").get(uid) {
+        // Held throughout: a `remove` of the sandbox waits, so nothing is
+        // published for a sandbox no longer served.
+        let running = self.running.lock().expect("broker registry poisoned");
+        let proxy = match running.get(uid) {
             Some((proxy, handle)) if !handle.is_finished() => proxy.clone(),
             _ => {
                 return Err(std::io::Error::new(
@@ -150,12 +177,16 @@ impl Brokers {
             }
         };
         let mut published = self.published.lock().expect("broker registry poisoned");
-        if let Some((owner, handle)) = published.get(target_dir)
-            && owner == uid
-            && !handle.is_finished()
-            && path.exists()
-        {
-            return Ok(path);
+        if let Some((owner, handle)) = published.get(target_dir) {
+            if owner != uid {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!("{} serves sandbox {owner}, not {uid}", target_dir.display()),
+                ));
+            }
+            if !handle.is_finished() && path.symlink_metadata().is_ok() {
+                return Ok(path);
+            }
         }
         if let Some((_, handle)) = published.remove(target_dir) {
             handle.abort();
@@ -163,6 +194,7 @@ impl Brokers {
         let listener = self.listen_in(target_dir)?;
         let handle = tokio::spawn(dockyard_docker_proxy::serve(listener, proxy));
         published.insert(target_dir.to_path_buf(), (uid.to_string(), handle));
+        drop(running);
         Ok(path)
     }
 
@@ -188,8 +220,10 @@ impl Brokers {
             let published = self.published.lock().expect("broker registry poisoned");
             published.iter().filter(|(_, (owner, _))| owner == uid).map(|(dir, _)| dir.clone()).collect()
         };
-        for dir in targets {
-            self.unpublish(&dir)?;
+        // Every published socket goes, even when one cannot be removed.
+        let failed: Vec<std::io::Error> = targets.iter().filter_map(|dir| self.unpublish(dir).err()).collect();
+        if let Some(first) = failed.into_iter().next() {
+            return Err(first);
         }
         match std::fs::remove_dir_all(self.socket_dir(uid)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),

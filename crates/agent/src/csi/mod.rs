@@ -9,7 +9,7 @@
 
 pub mod authority;
 mod identity;
-mod node;
+pub mod node;
 pub mod publish;
 
 use std::io;

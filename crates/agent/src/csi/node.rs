@@ -48,58 +48,61 @@ impl NodeService {
     fn kubelet_root(&self) -> &Path {
         &self.agent.settings.kubelet_root
     }
+}
 
-    /// The UID of the Sandbox whose socket `pod` may have.
-    async fn sandbox_of(&self, pod: &PodRef) -> Result<String, Status> {
-        let api_error = |e: kube::Error| Status::unavailable(format!("cannot ask the API server: {e}"));
-        let denied = |why: String| Status::permission_denied(format!("Pod {}/{}: {why}", pod.namespace, pod.name));
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &pod.namespace);
-        let found = pods.get_opt(&pod.name).await.map_err(api_error)?.ok_or_else(|| denied("does not exist".into()))?;
-        if found.metadata.uid.as_deref() != Some(pod.uid.as_str()) {
-            return Err(denied(format!(
-                "has UID {:?}, not {} (a Pod of that name that is gone)",
-                found.metadata.uid, pod.uid
-            )));
-        }
-        let node = found.spec.as_ref().and_then(|s| s.node_name.as_deref());
-        if node != Some(self.agent.settings.node_name.as_str()) {
-            return Err(denied(format!("runs on node {node:?}, not this one")));
-        }
-        let owner = found
-            .owner_references()
-            .iter()
-            .find(|o| o.controller == Some(true) && o.kind == "Sandbox" && o.api_version == "dockyard.dev/v1alpha1")
-            .ok_or_else(|| denied("is not a sandbox's Pod (no Sandbox controls it)".into()))?;
-        if pod.name != format!("sbx-{}", owner.name) {
-            return Err(denied(format!("is not named sbx-{}, its Sandbox's Pod name", owner.name)));
-        }
-        let sandboxes: Api<Sandbox> = Api::namespaced(self.client.clone(), &pod.namespace);
-        let sandbox = sandboxes
-            .get_opt(&owner.name)
-            .await
-            .map_err(api_error)?
-            .filter(|s| s.metadata.uid.as_deref() == Some(owner.uid.as_str()))
-            .ok_or_else(|| denied(format!("its Sandbox {} (UID {}) does not exist", owner.name, owner.uid)))?;
-        let spec = &sandbox.spec;
-        if spec.docker.mode != DockerMode::HostSocket || spec.host_socket_access() != HostSocketAccess::Brokered {
-            return Err(denied(format!("Sandbox {} is not a brokered host-socket sandbox", owner.name)));
-        }
-        if spec.suspended {
-            return Err(denied(format!("Sandbox {} is suspended", owner.name)));
-        }
-        let classes: Api<SandboxClass> = Api::all(self.client.clone());
-        let classes = classes.list(&Default::default()).await.map_err(api_error)?.items;
-        let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        let namespace_labels: BTreeMap<String, String> = namespaces
-            .get_metadata_opt(&pod.namespace)
-            .await
-            .map_err(api_error)?
-            .map(|n| n.labels().clone())
-            .unwrap_or_default();
-        policy::sandbox_broker_rules(&sandbox, &classes, &namespace_labels)
-            .map_err(|refusal| denied(format!("its class does not admit Sandbox {}: {refusal}", owner.name)))?;
-        Ok(owner.uid.clone())
+/// The UID of the Sandbox whose socket `pod` may have on node `node_name`,
+/// from the API server alone (never from the Pod's labels, which its tenant
+/// may change); the reason as PERMISSION_DENIED otherwise. Publishing asks it,
+/// and so does serving a published socket again after a restart.
+pub async fn authorize(client: &Client, node_name: &str, pod: &PodRef) -> Result<String, Status> {
+    let api_error = |e: kube::Error| Status::unavailable(format!("cannot ask the API server: {e}"));
+    let denied = |why: String| Status::permission_denied(format!("Pod {}/{}: {why}", pod.namespace, pod.name));
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
+    let found = pods.get_opt(&pod.name).await.map_err(api_error)?.ok_or_else(|| denied("does not exist".into()))?;
+    if found.metadata.uid.as_deref() != Some(pod.uid.as_str()) {
+        return Err(denied(format!(
+            "has UID {:?}, not {} (a Pod of that name that is gone)",
+            found.metadata.uid, pod.uid
+        )));
     }
+    let node = found.spec.as_ref().and_then(|s| s.node_name.as_deref());
+    if node != Some(node_name) {
+        return Err(denied(format!("runs on node {node:?}, not this one")));
+    }
+    let owner = found
+        .owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true) && o.kind == "Sandbox" && o.api_version == "dockyard.dev/v1alpha1")
+        .ok_or_else(|| denied("is not a sandbox's Pod (no Sandbox controls it)".into()))?;
+    if pod.name != format!("sbx-{}", owner.name) {
+        return Err(denied(format!("is not named sbx-{}, its Sandbox's Pod name", owner.name)));
+    }
+    let sandboxes: Api<Sandbox> = Api::namespaced(client.clone(), &pod.namespace);
+    let sandbox = sandboxes
+        .get_opt(&owner.name)
+        .await
+        .map_err(api_error)?
+        .filter(|s| s.metadata.uid.as_deref() == Some(owner.uid.as_str()))
+        .ok_or_else(|| denied(format!("its Sandbox {} (UID {}) does not exist", owner.name, owner.uid)))?;
+    let spec = &sandbox.spec;
+    if spec.docker.mode != DockerMode::HostSocket || spec.host_socket_access() != HostSocketAccess::Brokered {
+        return Err(denied(format!("Sandbox {} is not a brokered host-socket sandbox", owner.name)));
+    }
+    if spec.suspended {
+        return Err(denied(format!("Sandbox {} is suspended", owner.name)));
+    }
+    let classes: Api<SandboxClass> = Api::all(client.clone());
+    let classes = classes.list(&Default::default()).await.map_err(api_error)?.items;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let namespace_labels: BTreeMap<String, String> = namespaces
+        .get_metadata_opt(&pod.namespace)
+        .await
+        .map_err(api_error)?
+        .map(|n| n.labels().clone())
+        .unwrap_or_default();
+    policy::sandbox_broker_rules(&sandbox, &classes, &namespace_labels)
+        .map_err(|refusal| denied(format!("its class does not admit Sandbox {}: {refusal}", owner.name)))?;
+    Ok(owner.uid.clone())
 }
 
 #[tonic::async_trait]
@@ -112,7 +115,7 @@ impl Node for NodeService {
         let pod =
             publish::pod_of(self.kubelet_root(), &request.volume_id, &request.target_path, &request.volume_context)
                 .map_err(|e| Status::permission_denied(e.to_string()))?;
-        let sandbox_uid = match self.sandbox_of(&pod).await {
+        let sandbox_uid = match authorize(&self.client, &self.agent.settings.node_name, &pod).await {
             Ok(uid) => uid,
             Err(status) => {
                 warn!(namespace = %pod.namespace, pod = %pod.name, reason = %status.message(), "refused to publish the broker socket");
@@ -133,8 +136,12 @@ impl Node for NodeService {
                 _ => break,
             }
         }
-        let socket = published
-            .map_err(|e| Status::unavailable(format!("the sandbox's broker is not ready on this node yet: {e}")))?;
+        let socket = published.map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                Status::unavailable(format!("the sandbox's broker is not ready on this node yet: {e}"))
+            }
+            _ => Status::internal(format!("cannot publish the broker socket: {e}")),
+        })?;
         info!(sandbox = %sandbox_uid, namespace = %pod.namespace, pod = %pod.name, socket = %socket.display(), "published the broker socket");
         Ok(Response::new(NodePublishVolumeResponse {}))
     }

@@ -55,6 +55,16 @@ pub fn volume_handle(pod_uid: &str, volume: &str) -> String {
     format!("csi-{hex}")
 }
 
+/// Where the kubelet puts the sandbox socket volume's target for Pod `pod_uid`.
+pub fn target_path(kubelet_root: &Path, pod_uid: &str) -> PathBuf {
+    kubelet_root
+        .join("pods")
+        .join(pod_uid)
+        .join("volumes/kubernetes.io~csi")
+        .join(names::VOLUME_DOCKER_SOCKET)
+        .join("mount")
+}
+
 /// The Pod UID and volume name of an inline volume's target path under `kubelet_root`.
 fn target_parts(kubelet_root: &Path, target: &Path) -> Option<(String, String)> {
     let rest = target.strip_prefix(kubelet_root.join("pods")).ok()?;
@@ -145,6 +155,7 @@ mod tests {
     #[test]
     fn a_sandbox_pods_inline_volume_names_its_pod() {
         let (id, target, context) = request(UID);
+        assert_eq!(Path::new(&target), target_path(Path::new(ROOT), UID));
         let pod = pod_of(Path::new(ROOT), &id, &target, &context).unwrap();
         assert_eq!(pod, PodRef { namespace: "team-a".into(), name: "sbx-demo".into(), uid: UID.into() });
         assert!(is_target(Path::new(ROOT), &target));
