@@ -131,7 +131,9 @@ pub async fn serve(
             let (kubelet, _) = match registration.accept().await {
                 Ok(connection) => connection,
                 Err(e) => {
+                    // E.g. out of descriptors: not a busy loop meanwhile.
                     warn!(error = %e, "plugin registration: accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                     continue;
                 }
             };
