@@ -41,9 +41,12 @@ pod["metadata"].pop("ownerReferences", None); pod["metadata"]["name"] = "floor"
 labels = pod["metadata"]["labels"]
 if labels.get("dockyard.dev/docker-mode") == "hostSocket":
     labels["dockyard.dev/sandbox-uid"] = uid
+    # The agent publishes into a CSI volume only for a Sandbox'"'"'s own Pod: the floor
+    # mounts the socket directory the agent serves for every brokered Pod instead.
     for v in pod["spec"]["volumes"]:
         if v["name"] == "docker-socket":
-            v["hostPath"]["path"] = v["hostPath"]["path"].rsplit("/", 1)[0] + "/" + uid
+            v.pop("csi", None)
+            v["hostPath"] = {"path": "/var/run/dockyard/sandboxes/" + uid, "type": "DirectoryOrCreate"}
 else:
     pod["metadata"]["labels"] = {"bench": "floor"}
 print(yaml.safe_dump(pod))' >"$NS.floor.yaml" 2>/dev/null || die "cannot render the floor pod (needs python3-yaml)"
