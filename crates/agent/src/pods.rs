@@ -214,7 +214,8 @@ async fn prepare_pod(agent: &Agent, client: &Client, classes: &Store<SandboxClas
 /// sandbox its labels name (its tenant may change them).
 async fn serve_published(agent: &Agent, client: &Client, pod: &Pod, pod_uid: &str) {
     let target = publish::target_path(&agent.settings.kubelet_root, pod_uid);
-    if target.join(SOCKET_NAME).symlink_metadata().is_err() {
+    // Served already (every Pod event comes here): no API round trips.
+    if agent.brokers.serves(&target) || target.join(SOCKET_NAME).symlink_metadata().is_err() {
         return;
     }
     let Some(namespace) = pod.namespace() else { return };

@@ -198,6 +198,12 @@ impl Brokers {
         Ok(path)
     }
 
+    /// Whether a live task serves the socket published in `target_dir`.
+    pub fn serves(&self, target_dir: &Path) -> bool {
+        let published = self.published.lock().expect("broker registry poisoned");
+        published.get(target_dir).is_some_and(|(_, handle)| !handle.is_finished())
+    }
+
     /// Stops serving the socket published in `target_dir` and removes it
     /// (the kubelet removes the directory). Idempotent.
     pub fn unpublish(&self, target_dir: &Path) -> std::io::Result<()> {

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use dockyard_api::policy;
 use dockyard_api::v1alpha1::{DockerMode, HostSocketAccess, Sandbox, SandboxClass};
+use dockyard_api::{labels, policy};
 use dockyard_proto::csi::v1::node_server::Node;
 use dockyard_proto::csi::v1::{
     NodeGetCapabilitiesRequest, NodeGetCapabilitiesResponse, NodeGetInfoRequest, NodeGetInfoResponse,
@@ -74,8 +74,8 @@ pub async fn authorize(client: &Client, node_name: &str, pod: &PodRef) -> Result
         .iter()
         .find(|o| o.controller == Some(true) && o.kind == "Sandbox" && o.api_version == "dockyard.dev/v1alpha1")
         .ok_or_else(|| denied("is not a sandbox's Pod (no Sandbox controls it)".into()))?;
-    if pod.name != format!("sbx-{}", owner.name) {
-        return Err(denied(format!("is not named sbx-{}, its Sandbox's Pod name", owner.name)));
+    if pod.name != labels::pod_name(&owner.name) {
+        return Err(denied(format!("is not named {}, its Sandbox's Pod name", labels::pod_name(&owner.name))));
     }
     let sandboxes: Api<Sandbox> = Api::namespaced(client.clone(), &pod.namespace);
     let sandbox = sandboxes
