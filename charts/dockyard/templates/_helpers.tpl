@@ -46,3 +46,13 @@ tolerations: {{- toYaml . | nindent 2 }}
 affinity: {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{- /* The name in the node agents' TLS certificate (the controller checks it). */ -}}
+{{- define "dockyard.agent.serverName" -}}
+dockyard-agent.{{ .Release.Namespace }}.svc
+{{- end }}
+
+{{- /* The Secret with the node agents' TLS certificate, key and CA. */ -}}
+{{- define "dockyard.agent.tlsSecret" -}}
+{{- .Values.agent.tls.existingSecret | default "dockyard-agent-tls" }}
+{{- end }}

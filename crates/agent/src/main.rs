@@ -15,6 +15,7 @@ use dockyard_agent::node::{Agent, Settings};
 use dockyard_agent::{csi, node_label, pods, sweep};
 use dockyard_process::{LogFormat, init_logging, stop_signal};
 use dockyard_proto::agent::v1::node_agent_server::NodeAgentServer;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tracing::{error, info, warn};
 
 /// Serves readiness, cleanup and the Docker socket broker on its node.
@@ -24,9 +25,20 @@ struct Args {
     /// The node this agent runs on (the DaemonSet sets it from spec.nodeName).
     #[arg(long, env = "NODE_NAME")]
     node_name: String,
-    /// Address of the gRPC server.
+    /// Address of the gRPC server. Callers send a bearer token, so it serves
+    /// TLS (`--tls-cert-file`, `--tls-key-file`); plaintext only on loopback.
     #[arg(long, env = "DOCKYARD_AGENT_LISTEN", default_value = "0.0.0.0:9443")]
     listen: SocketAddr,
+    /// PEM certificate (chain) of the gRPC server.
+    #[arg(long, env = "DOCKYARD_AGENT_TLS_CERT", requires = "tls_key_file")]
+    tls_cert_file: Option<PathBuf>,
+    /// PEM private key of the gRPC server.
+    #[arg(long, env = "DOCKYARD_AGENT_TLS_KEY", requires = "tls_cert_file")]
+    tls_key_file: Option<PathBuf>,
+    /// Address of a plaintext server with the gRPC health service only (the
+    /// kubelet's gRPC probes speak no TLS; no call there carries a token).
+    #[arg(long, env = "DOCKYARD_AGENT_HEALTH_LISTEN")]
+    health_listen: Option<SocketAddr>,
     /// The node's Docker daemon socket.
     #[arg(long, env = "DOCKYARD_DOCKER_SOCKET", default_value = "/var/run/docker.sock")]
     docker_socket: PathBuf,
@@ -94,10 +106,31 @@ async fn finish_cleanup(agent: Arc<Agent>, record: dockyard_agent::state::Sandbo
     }
 }
 
+/// The gRPC server's TLS settings: required unless it listens on loopback
+/// only, since every call carries a bearer token.
+fn server_tls(args: &Args) -> Result<Option<ServerTlsConfig>, String> {
+    let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_key_file) else {
+        if args.listen.ip().is_loopback() {
+            return Ok(None);
+        }
+        return Err(format!(
+            "refusing to serve the gRPC API in plaintext on {}: callers send a token; give \
+             --tls-cert-file and --tls-key-file (plaintext is allowed on a loopback address only)",
+            args.listen
+        ));
+    };
+    let read = |path: &PathBuf, what: &str| {
+        std::fs::read(path).map_err(|e| format!("cannot read the gRPC server's TLS {what} {}: {e}", path.display()))
+    };
+    let identity = Identity::from_pem(read(cert, "certificate")?, read(key, "key")?);
+    Ok(Some(ServerTlsConfig::new().identity(identity)))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     init_logging(&args.log, args.log_format);
+    let tls = server_tls(&args)?;
     // Before anything else: a DinD sandbox Pod on this node cannot start without it.
     let profile = dockyard_agent::seccomp::install(&args.kubelet_root_dir.join("seccomp"))
         .map_err(|e| format!("cannot install the DinD seccomp profile under the kubelet's seccomp directory: {e}"))?;
@@ -144,8 +177,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let auth = Arc::new(Authenticator::new(client, args.allowed_users.clone(), args.token_audiences.clone()));
     let service = NodeAgentService { agent: agent.clone(), auth };
-    info!(listen = %args.listen, node = %args.node_name, "dockyard-agent serving");
-    tonic::transport::Server::builder()
+    if let Some(address) = args.health_listen {
+        let health = health.clone();
+        tokio::spawn(async move {
+            let served = Server::builder().add_service(health).serve_with_shutdown(address, stop_signal()).await;
+            if let Err(e) = served {
+                error!(%address, error = %e, "cannot serve the health service");
+            }
+        });
+    }
+    info!(listen = %args.listen, tls = tls.is_some(), node = %args.node_name, "dockyard-agent serving");
+    let mut server = Server::builder();
+    if let Some(tls) = tls {
+        server = server.tls_config(tls)?;
+    }
+    server
         .add_service(health)
         .add_service(NodeAgentServer::new(service))
         .serve_with_shutdown(args.listen, stop_signal())

@@ -295,3 +295,109 @@ async fn without_a_docker_daemon_the_agent_serves_and_says_so() {
     namespace.delete().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A CA and a serving certificate for `name` made with openssl, in `dir`.
+fn make_certificates(dir: &Path, name: &str) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").current_dir(dir).args(args).output().expect("run openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    run(&[&["req", "-x509"], &ec[..], &["-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=test-ca", "-days", "1"]]
+        .concat());
+    run(&[&["req"], &ec[..], &["-keyout", "tls.key", "-out", "tls.csr", "-subj", &format!("/CN={name}")]].concat());
+    std::fs::write(dir.join("san.ext"), format!("subjectAltName=DNS:{name}\n")).unwrap();
+    run(&["x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "tls.crt"]
+        .into_iter()
+        .chain(["-days", "1", "-extfile", "san.ext"])
+        .collect::<Vec<_>>());
+}
+
+async fn tls_channel(port: u16, ca: &Path, name: &str) -> Result<Channel, tonic::transport::Error> {
+    use tonic::transport::{Certificate, ClientTlsConfig};
+    let config =
+        ClientTlsConfig::new().ca_certificate(Certificate::from_pem(std::fs::read(ca).unwrap())).domain_name(name);
+    Channel::from_shared(format!("https://127.0.0.1:{port}")).unwrap().tls_config(config)?.connect().await
+}
+
+/// The controller's token reaches the agent only over TLS and is good for
+/// the agent only: the agent refuses to serve plaintext off loopback, serves
+/// the certificate it is given (a client trusting another CA, or speaking
+/// plaintext, gets nothing), refuses a token of the caller's own account
+/// that is bound to another audience, and keeps its health service, without
+/// a token, on a plaintext port for the kubelet's probes.
+#[tokio::test]
+#[ignore = "needs the e2e cluster and the node's dockerd (scripts/test starts them)"]
+async fn the_token_goes_over_tls_and_is_bound_to_the_agents_audience() {
+    const NAME: &str = "dockyard-agent.test.svc";
+    const AUDIENCE: &str = "dockyard-agent";
+    let cluster = TestCluster::connect().await.unwrap();
+    let namespace = cluster.namespace("agent-tls").await.unwrap();
+    let ns = namespace.name().to_string();
+    let api_token = namespace.service_account_token("controller").await.unwrap();
+    let agent_token = namespace.audience_token("controller", AUDIENCE).await.unwrap();
+    let dir = work_dir("tls");
+    make_certificates(&dir, NAME);
+    let other_ca = dir.join("other");
+    std::fs::create_dir_all(&other_ca).unwrap();
+    make_certificates(&other_ca, NAME);
+    let allowed = format!("system:serviceaccount:{ns}:controller");
+
+    // Plaintext off loopback: refused at start, naming what to give.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_dockyard-agent"))
+        .args(["--node-name", "test-node", "--listen", &format!("0.0.0.0:{}", free_port())])
+        .arg(format!("--allowed-users={allowed}"))
+        .env("KUBECONFIG", state_dir().join("admin.kubeconfig"))
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("refusing to serve the gRPC API in plaintext") && stderr.contains("--tls-cert-file"),
+        "{stderr}"
+    );
+
+    let (port, health_port) = (free_port(), free_port());
+    let cert = format!("--tls-cert-file={}", dir.join("tls.crt").display());
+    let key = format!("--tls-key-file={}", dir.join("tls.key").display());
+    let health = format!("--health-listen=127.0.0.1:{health_port}");
+    let audiences = format!("--token-audiences={AUDIENCE}");
+    let agent = start_agent(&dir, &allowed, port, &[&cert, &key, &health, &audiences]).await;
+
+    // Plaintext to the TLS port, or TLS trusting another CA: no call goes through.
+    let plaintext = NodeAgentClient::new(channel(port).await)
+        .get_node_info(with_token(pb::GetNodeInfoRequest {}, &agent_token))
+        .await;
+    assert!(plaintext.is_err(), "a plaintext call was answered: {plaintext:?}");
+    let untrusted = tls_channel(port, &other_ca.join("ca.crt"), NAME).await;
+    assert!(untrusted.is_err(), "a certificate from another CA was accepted");
+    let wrong_name = tls_channel(port, &dir.join("ca.crt"), "dockyard-agent.elsewhere.svc").await;
+    assert!(wrong_name.is_err(), "the certificate was accepted for another name");
+
+    let mut client = NodeAgentClient::new(tls_channel(port, &dir.join("ca.crt"), NAME).await.unwrap());
+    // The same account's token for the API server's audience is refused.
+    let status = client.get_node_info(with_token(pb::GetNodeInfoRequest {}, &api_token)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    let info = client.get_node_info(with_token(pb::GetNodeInfoRequest {}, &agent_token)).await.unwrap().into_inner();
+    assert_eq!(info.node_name, "test-node");
+
+    // The kubelet's probe: plaintext health, no token, nothing else there.
+    let health_channel = channel(health_port).await;
+    let mut probe = tonic_health::pb::health_client::HealthClient::new(health_channel.clone());
+    let serving = probe
+        .check(tonic_health::pb::HealthCheckRequest { service: "dockyard.agent.v1.NodeAgent".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(serving.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    let status = NodeAgentClient::new(health_channel)
+        .get_node_info(with_token(pb::GetNodeInfoRequest {}, &agent_token))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented, "the health port serves the agent's API: {status:?}");
+
+    drop(agent);
+    namespace.delete().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

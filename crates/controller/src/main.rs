@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use dockyard_api::render::RenderSettings;
-use dockyard_controller::agent::AgentSettings;
+use dockyard_controller::agent::{AgentSettings, AgentTls};
 use dockyard_controller::context::Settings;
 use dockyard_controller::leader::LeaderElection;
 use dockyard_controller::{default_class, run, server};
@@ -65,6 +65,14 @@ struct Args {
         default_value = "/var/run/secrets/kubernetes.io/serviceaccount/token"
     )]
     agent_token_file: std::path::PathBuf,
+    /// CA certificate (PEM) the node agents' TLS certificate is checked
+    /// against. Without it, tokens go to agents on loopback addresses only.
+    #[arg(long, env = "DOCKYARD_AGENT_CA_FILE")]
+    agent_ca_file: Option<std::path::PathBuf>,
+    /// The name in the node agents' certificate (default:
+    /// `dockyard-agent.<agent namespace>.svc`).
+    #[arg(long, env = "DOCKYARD_AGENT_TLS_SERVER_NAME")]
+    agent_tls_server_name: Option<String>,
     /// Elect a leader through a Lease (needed with more than one replica).
     #[arg(long, env = "DOCKYARD_LEADER_ELECTION", default_value_t = false)]
     leader_election: bool,
@@ -105,6 +113,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             port: args.agent_port,
             timeout: Duration::from_secs(30),
             token_file: args.agent_token_file.clone(),
+            tls: args.agent_ca_file.clone().map(|ca_file| AgentTls {
+                ca_file,
+                server_name: args
+                    .agent_tls_server_name
+                    .clone()
+                    .unwrap_or_else(|| format!("dockyard-agent.{}.svc", args.agent_namespace)),
+            }),
         },
         concurrency: args.concurrency,
     };

@@ -37,6 +37,7 @@ fn agent_settings(namespace: &str, port: u16, token_file: &str) -> AgentSettings
         port,
         timeout: Duration::from_secs(2),
         token_file: token_file.into(),
+        tls: None,
     }
 }
 

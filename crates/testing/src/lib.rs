@@ -160,6 +160,22 @@ impl TestNamespace {
         Ok(issued.status.and_then(|s| s.token).unwrap_or_default())
     }
 
+    /// A token of the existing ServiceAccount `name` bound to `audience`.
+    pub async fn audience_token(&self, name: &str, audience: &str) -> Result<String, Error> {
+        use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+        use k8s_openapi::api::core::v1::ServiceAccount;
+        let request = TokenRequest {
+            spec: Some(TokenRequestSpec {
+                audiences: Some(vec![audience.into()]),
+                expiration_seconds: Some(3600),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let issued = self.api::<ServiceAccount>().create_token_request(name, &PostParams::default(), &request).await?;
+        Ok(issued.status.and_then(|s| s.token).unwrap_or_default())
+    }
+
     /// Deletes the namespace (and with it everything the test created).
     pub async fn delete(mut self) -> Result<(), Error> {
         self.deleted = true;
