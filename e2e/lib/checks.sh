@@ -21,6 +21,12 @@ ready_reason() {
   kubectl -n "$1" wait "sandbox/$2" --for=jsonpath='{.status.conditions[?(@.type=="Ready")].reason}'="$3" --timeout=90s >/dev/null || true
   kubectl -n "$1" get sandbox "$2" -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}: {.status.conditions[?(@.type=="Ready")].message}'
 }
+# condition_of NAMESPACE SANDBOX TYPE: "<status> <reason>: <message>" of a
+# Sandbox's condition, once it is there (up to 90 s).
+condition_of() {
+  kubectl -n "$1" wait "sandbox/$2" --for=jsonpath="{.status.conditions[?(@.type==\"$3\")].reason}" --timeout=90s >/dev/null 2>&1 || true
+  kubectl -n "$1" get sandbox "$2" -o jsonpath="{.status.conditions[?(@.type==\"$3\")].status} {.status.conditions[?(@.type==\"$3\")].reason}: {.status.conditions[?(@.type==\"$3\")].message}"
+}
 summary() {
   echo "$1: $passed passed, $failed failed"
   ((failed == 0))

@@ -220,31 +220,42 @@ kind: Sandbox
 metadata: {name: psa}
 spec: {image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, docker: {dind: {storage: {size: 1Gi}}}}
 YAML
-out=$(ready_reason "$PSA_NS" psa PodForbidden)
+out=$(ready_reason "$PSA_NS" psa PodSecurity)
 expect "Pod Security baseline refuses a DinD sandbox's Pod: the Sandbox says so in the API server's words" "$out" \
-  "PodForbidden: " 'violates PodSecurity "baseline:latest"'
+  "PodSecurity: " 'violates PodSecurity "baseline:latest"' "securityContext.capabilities.add"
+out=$(condition_of "$PSA_NS" psa PodSecurity)
+expect "... in a PodSecurity condition naming the level and the field" "$out" \
+  "False Violation: " 'violates PodSecurity "baseline:latest"' "securityContext.capabilities.add"
+expect_not "... and no Pod was made" "$(kubectl -n "$PSA_NS" get pods -o name)" "sbx-psa"
 sleep 6
-n=$(kubectl -n "$PSA_NS" get events --field-selector involvedObject.name=psa,reason=PodForbidden -o name | wc -l)
-[[ $n == 1 ]] && pass "... with one event, not one per retry" || fail "PodForbidden events: $n"
+n=$(kubectl -n "$PSA_NS" get events --field-selector involvedObject.name=psa,reason=PodSecurity -o name | wc -l)
+[[ $n == 1 ]] && pass "... with one event, not one per retry" || fail "PodSecurity events: $n"
 out=$(kubectl -n "$PSA_NS" get sandboxes 2>&1 || true)
-expect "kubectl get sandboxes shows the reason" "$out" "REASON" "PodForbidden"
+expect "kubectl get sandboxes shows the reason" "$out" "REASON" "PodSecurity"
 # A brokered sandbox needs no hostPath: its socket comes through the agent's CSI
-# driver, and baseline admits its Pod.
+# driver, and baseline admits its Pod, sudo included (setuid, within baseline's
+# capabilities).
 cat <<YAML | kubectl -n "$PSA_NS" apply -f - >/dev/null
 apiVersion: dockyard.dev/v1alpha1
 kind: Sandbox
 metadata: {name: psa-brokered}
-spec: {image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, docker: {mode: hostSocket}}
+spec: {image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, docker: {mode: hostSocket},
+       sudo: {commands: [/usr/bin/apt-get]}}
 YAML
 if kubectl -n "$PSA_NS" wait sandbox/psa-brokered --for=condition=Ready --timeout=120s >/dev/null; then
   out=$(kubectl -n "$PSA_NS" exec sbx-psa-brokered -c workload -- docker run --rm dockyard/busybox:1 echo through-the-csi-volume 2>&1 || true)
   expect "Pod Security baseline admits a brokered sandbox: Docker through the socket the CSI driver published" "$out" "through-the-csi-volume"
+  out=$(kubectl -n "$PSA_NS" exec sbx-psa-brokered -c workload -- sh -c 'sudo -n /usr/bin/apt-get --version | head -1; sudo -n id -u 2>&1 || echo no-other-sudo' 2>&1 || true)
+  expect "... with sudo for the listed program only" "$out" "apt" "no-other-sudo"
+  out=$(kubectl -n "$PSA_NS" get pod sbx-psa-brokered -o jsonpath='{.spec.volumes[*].hostPath}')
+  [[ -z $out ]] && pass "... and its Pod has no hostPath volume" || fail "hostPath volumes: $out"
 else
   NS=$PSA_NS dump psa-brokered; fail "a brokered sandbox under baseline did not become Ready: $(ready_reason "$PSA_NS" psa-brokered Ready)"
 fi
 # Pod Security restricted: a brokered sandbox without sudo runs (every container
-# non-root, no escalation, no capability, RuntimeDefault; no hostPath); with sudo
-# (setuid, so allowPrivilegeEscalation) it is refused in the API server's words.
+# non-root, no escalation, no capability, RuntimeDefault; no hostPath), and so
+# does one without Docker; with sudo (setuid, so allowPrivilegeEscalation) it is
+# refused before any Pod is made, saying why.
 PSR_NS=$NS-restricted
 kubectl create namespace "$PSR_NS" >/dev/null
 kubectl label namespace "$PSR_NS" pod-security.kubernetes.io/enforce=restricted >/dev/null
@@ -259,6 +270,11 @@ kind: Sandbox
 metadata: {name: restricted-sudo}
 spec: {image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, docker: {mode: hostSocket},
        sudo: {commands: [/usr/bin/apt-get]}}
+---
+apiVersion: dockyard.dev/v1alpha1
+kind: Sandbox
+metadata: {name: restricted-none}
+spec: {image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, docker: {mode: none}}
 YAML
 if kubectl -n "$PSR_NS" wait sandbox/restricted --for=condition=Ready --timeout=120s >/dev/null; then
   out=$(kubectl -n "$PSR_NS" exec sbx-restricted -c workload -- sh -c 'id -un; docker run --rm dockyard/busybox:1 echo under-restricted' 2>&1 || true)
@@ -266,8 +282,31 @@ if kubectl -n "$PSR_NS" wait sandbox/restricted --for=condition=Ready --timeout=
 else
   NS=$PSR_NS dump restricted; fail "a brokered sandbox under restricted did not become Ready: $(ready_reason "$PSR_NS" restricted Ready)"
 fi
-out=$(ready_reason "$PSR_NS" restricted-sudo PodForbidden)
-expect "... and refuses one with sudo, saying why" "$out" "PodForbidden: " 'violates PodSecurity "restricted:latest"' "allowPrivilegeEscalation"
+kubectl -n "$PSR_NS" wait sandbox/restricted-none --for=condition=Ready --timeout=120s >/dev/null &&
+  pass "... and one without Docker" || fail "restricted-none: $(ready_reason "$PSR_NS" restricted-none Ready)"
+out=$(condition_of "$PSR_NS" restricted-sudo PodSecurity)
+expect "... and refuses one with sudo before any Pod, saying why" "$out" "False SudoNeedsEscalation: " \
+  'enforces Pod Security "restricted"' "allowPrivilegeEscalation" "remove spec.sudo.commands"
+expect_not "... (no Pod was made)" "$(kubectl -n "$PSR_NS" get pods -o name)" "sbx-restricted-sudo"
+n=$(kubectl -n "$PSR_NS" get events --field-selector involvedObject.name=restricted-sudo,reason=SudoNeedsEscalation -o name | wc -l)
+[[ $n == 1 ]] && pass "... with one event" || fail "SudoNeedsEscalation events: $n"
+# A class meant for other levels: refused before any Pod, naming both.
+cat <<YAML | kubectl apply -f - >/dev/null
+apiVersion: dockyard.dev/v1alpha1
+kind: SandboxClass
+metadata: {name: e2e-privileged-only}
+spec: {podSecurityLevels: [privileged]}
+YAML
+cat <<YAML | kubectl -n "$PSR_NS" apply -f - >/dev/null
+apiVersion: dockyard.dev/v1alpha1
+kind: Sandbox
+metadata: {name: wrong-level}
+spec: {image: dockyard-sandbox:latest, className: e2e-privileged-only, docker: {mode: none}}
+YAML
+out=$(condition_of "$PSR_NS" wrong-level PodSecurity)
+expect "a class meant for other levels is refused in a restricted namespace, naming both" "$out" \
+  "False ClassNotMeantForLevel: " 'enforces Pod Security "restricted"' "privileged (spec.podSecurityLevels)"
+kubectl delete sandboxclass e2e-privileged-only >/dev/null
 kubectl -n "$PSR_NS" delete sandbox --all --wait=true --timeout=120s >/dev/null
 kubectl delete namespace "$PSR_NS" --wait=false >/dev/null
 out=$(kubectl get csinode dockyard-node -o jsonpath='{.spec.drivers[*].name}')

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::ResourceRequirements;
 use kube::ResourceExt;
 
 use crate::quantity;
-use crate::v1alpha1::{DockerMode, HostSocketAccess, Sandbox, SandboxClass};
+use crate::v1alpha1::{DockerMode, HostSocketAccess, PodSecurityLevel, Sandbox, SandboxClass};
 use crate::validation;
 
 /// Why a Sandbox was not admitted. The variant's name is the `reason` of the
@@ -34,11 +34,23 @@ pub enum RefusalReason {
     StorageExceedsMaximum,
     /// `spec.pod.runtimeClassName` names a runtime class its class does not allow.
     RuntimeClassNotAllowed,
+    /// The namespace enforces a Pod Security level the class is not meant
+    /// for (`spec.podSecurityLevels`).
+    ClassNotMeantForLevel,
+    /// `spec.sudo.commands` in a namespace enforcing `restricted`: a setuid
+    /// sudo needs `allowPrivilegeEscalation`.
+    SudoNeedsEscalation,
     /// The Sandbox or its class fails a check the schema cannot express.
     InvalidSpec,
 }
 
 impl RefusalReason {
+    /// Whether the namespace's Pod Security level refused it (the Sandbox's
+    /// `PodSecurity` condition says so too).
+    pub fn is_pod_security(self) -> bool {
+        matches!(self, Self::ClassNotMeantForLevel | Self::SudoNeedsEscalation)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ClassNotFound => "ClassNotFound",
@@ -48,6 +60,8 @@ impl RefusalReason {
             Self::ResourcesExceedMaximum => "ResourcesExceedMaximum",
             Self::StorageExceedsMaximum => "StorageExceedsMaximum",
             Self::RuntimeClassNotAllowed => "RuntimeClassNotAllowed",
+            Self::ClassNotMeantForLevel => "ClassNotMeantForLevel",
+            Self::SudoNeedsEscalation => "SudoNeedsEscalation",
             Self::InvalidSpec => "InvalidSpec",
         }
     }
@@ -114,6 +128,7 @@ pub fn admit(
 ) -> Result<(), Refusal> {
     let spec = &sandbox.spec;
     validation::validate_sandbox(spec).map_err(|e| Refusal::new(RefusalReason::InvalidSpec, e.to_string()))?;
+    pod_security(sandbox, class, namespace_labels)?;
     let ClassChoice::Class(class) = class else {
         // The built-in class: the cluster's default runtime only.
         if let Some(asked) = spec.pod.as_ref().and_then(|p| p.runtime_class_name.as_ref()) {
@@ -241,6 +256,54 @@ pub fn admit(
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// The checks Pod Security admission would make too late or in other words:
+/// the class's declared levels, and sudo under `restricted` (a setuid sudo
+/// needs `allowPrivilegeEscalation`). Everything else is the API server's
+/// say when the Pod is created: nothing is made when it refuses.
+fn pod_security(
+    sandbox: &Sandbox,
+    class: ClassChoice<'_>,
+    namespace_labels: &BTreeMap<String, String>,
+) -> Result<(), Refusal> {
+    let namespace = sandbox.namespace().unwrap_or_default();
+    let enforced = PodSecurityLevel::enforced(namespace_labels);
+    if let ClassChoice::Class(class) = class
+        && !class.spec.pod_security_levels.is_empty()
+        && !enforced.is_some_and(|level| class.spec.pod_security_levels.contains(&level))
+    {
+        let meant_for: Vec<&str> = class.spec.pod_security_levels.iter().map(|l| l.as_str()).collect();
+        let enforces = match enforced {
+            Some(level) => format!("enforces Pod Security {:?}", level.as_str()),
+            None => format!(
+                "has {}={:?}, which is no Pod Security level",
+                PodSecurityLevel::ENFORCE_LABEL,
+                namespace_labels.get(PodSecurityLevel::ENFORCE_LABEL).map(String::as_str).unwrap_or_default()
+            ),
+        };
+        return Err(Refusal::new(
+            RefusalReason::ClassNotMeantForLevel,
+            format!(
+                "namespace {namespace:?} {enforces}; SandboxClass {:?} is meant for {} (spec.podSecurityLevels): use \
+                 a class meant for this namespace's level",
+                class.name_any(),
+                meant_for.join(", ")
+            ),
+        ));
+    }
+    if enforced == Some(PodSecurityLevel::Restricted) && !sandbox.spec.sudo_commands().is_empty() {
+        return Err(Refusal::new(
+            RefusalReason::SudoNeedsEscalation,
+            format!(
+                "namespace {namespace:?} enforces Pod Security \"restricted\", which requires \
+                 allowPrivilegeEscalation=false; spec.sudo.commands needs a setuid sudo, that is privilege \
+                 escalation: remove spec.sudo.commands, or use a namespace enforcing \"baseline\" (sudo.commands is \
+                 a convenience, not a security boundary)"
+            ),
+        ));
     }
     Ok(())
 }
@@ -403,6 +466,58 @@ mod tests {
         assert!(err.message.contains("\"team-a\""));
         let labels = BTreeMap::from([("dockyard.dev/tenant".to_string(), "yes".to_string())]);
         assert_eq!(admit(&sbx, ClassChoice::Class(&cls), &labels), Ok(()));
+    }
+
+    fn enforcing(level: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([(PodSecurityLevel::ENFORCE_LABEL.to_string(), level.to_string())])
+    }
+
+    #[test]
+    fn a_class_declared_for_pod_security_levels_refuses_other_namespaces() {
+        let cls = class("tenants", json!({"podSecurityLevels": ["baseline", "restricted"]}));
+        let sbx = sandbox(json!({"image": "x", "docker": {"mode": "hostSocket"}}));
+        for level in ["baseline", "restricted"] {
+            assert_eq!(admit(&sbx, ClassChoice::Class(&cls), &enforcing(level)), Ok(()), "{level}");
+        }
+        // No label: the namespace enforces privileged.
+        let err = admit(&sbx, ClassChoice::Class(&cls), &BTreeMap::new()).unwrap_err();
+        assert_eq!(err.reason, RefusalReason::ClassNotMeantForLevel);
+        assert!(err.reason.is_pod_security());
+        assert!(
+            err.message.contains(r#"namespace "team-a" enforces Pod Security "privileged""#)
+                && err.message.contains("baseline, restricted (spec.podSecurityLevels)"),
+            "{}",
+            err.message
+        );
+        let err = admit(&sbx, ClassChoice::Class(&cls), &enforcing("strict")).unwrap_err();
+        assert!(
+            err.message.contains(r#"pod-security.kubernetes.io/enforce="strict", which is no Pod Security level"#),
+            "{}",
+            err.message
+        );
+        // Undeclared: any level (Pod Security admission decides).
+        let open = class("open", json!({}));
+        assert_eq!(admit(&sbx, ClassChoice::Class(&open), &enforcing("restricted")), Ok(()));
+    }
+
+    #[test]
+    fn sudo_under_restricted_is_refused_before_any_pod_saying_why() {
+        let sudo = sandbox(json!({"image": "x", "sudo": {"commands": ["/usr/bin/apt-get"]}}));
+        let open = class("open", json!({}));
+        for choice in [ClassChoice::BuiltIn, ClassChoice::Class(&open)] {
+            let err = admit(&sudo, choice, &enforcing("restricted")).unwrap_err();
+            assert_eq!(err.reason, RefusalReason::SudoNeedsEscalation);
+            assert!(
+                err.message.contains("allowPrivilegeEscalation=false")
+                    && err.message.contains("remove spec.sudo.commands")
+                    && err.message.contains("not a security boundary"),
+                "{}",
+                err.message
+            );
+            assert_eq!(admit(&sudo, choice, &enforcing("baseline")), Ok(()));
+        }
+        let without = sandbox(json!({"image": "x"}));
+        assert_eq!(admit(&without, ClassChoice::BuiltIn, &enforcing("restricted")), Ok(()));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use kube::core::Status;
 /// Why the API server would not create a sandbox's Pod.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PodRefusal {
-    /// `PodForbidden`, `QuotaExceeded`, `AdmissionDenied` or `InvalidPod`:
+    /// `PodSecurity`, `PodForbidden`, `QuotaExceeded`, `AdmissionDenied` or `InvalidPod`:
     /// the `reason` of the Sandbox's `Ready=False` condition and of its event.
     pub reason: &'static str,
     /// The API server's message, verbatim.
@@ -25,9 +25,10 @@ pub fn classify(error: &Status) -> Option<PodRefusal> {
         "AdmissionDenied"
     } else if error.code == 403 && (message.contains("exceeded quota") || message.contains("failed quota")) {
         "QuotaExceeded"
+    } else if error.code == 403 && message.contains("violates PodSecurity") {
+        "PodSecurity"
     } else if error.code == 403 {
-        // Pod Security admission ("violates PodSecurity"), LimitRanger's
-        // maximums, and any other admission plugin that forbids it.
+        // LimitRanger's maximums, and any other admission plugin that forbids it.
         "PodForbidden"
     } else if error.code == 422 || error.reason == "Invalid" || (error.code == 400 && error.reason == "BadRequest") {
         "InvalidPod"
@@ -54,6 +55,14 @@ mod tests {
                     403,
                     "Forbidden",
                     r#"pods "sbx-a" is forbidden: violates PodSecurity "baseline:latest": non-default capabilities (container "dind" must not include "NET_ADMIN", "SYS_ADMIN" in securityContext.capabilities.add)"#,
+                ),
+                "PodSecurity",
+            ),
+            (
+                answer(
+                    403,
+                    "Forbidden",
+                    r#"pods "sbx-c" is forbidden: maximum memory usage per Container is 1Gi, but limit is 2Gi"#,
                 ),
                 "PodForbidden",
             ),

@@ -179,6 +179,9 @@ pub fn sandbox_status(
     match observation {
         Observation::Refused(refusal) => {
             c.set(condition::ADMITTED, Some(false), refusal.reason.as_str(), &refusal.message);
+            if refusal.reason.is_pod_security() {
+                c.set(condition::POD_SECURITY, Some(false), refusal.reason.as_str(), &refusal.message);
+            }
             c.set(condition::READY, Some(false), "NotAdmitted", "the Sandbox was not admitted; see Admitted");
             status.phase = Some(SandboxPhase::Failed);
         }
@@ -207,6 +210,9 @@ pub fn sandbox_status(
         }
         Observation::PodRefused(refusal) => {
             c.set(condition::ADMITTED, Some(true), "Admitted", "admitted by its class");
+            if refusal.reason == "PodSecurity" {
+                c.set(condition::POD_SECURITY, Some(false), "Violation", &refusal.message);
+            }
             c.set(condition::POD_SCHEDULED, Some(false), refusal.reason, &refusal.message);
             c.set(condition::READY, Some(false), refusal.reason, &refusal.message);
             status.phase = Some(SandboxPhase::Pending);
@@ -221,6 +227,12 @@ pub fn sandbox_status(
         Observation::Running(pod, drift) => {
             match drift.refusal {
                 None => c.set(condition::ADMITTED, Some(true), "Admitted", "admitted by its class"),
+                Some(refusal) if refusal.reason.is_pod_security() => {
+                    let message =
+                        format!("{}; its running Pod is kept, but no new one would be admitted", refusal.message);
+                    c.set(condition::ADMITTED, Some(false), refusal.reason.as_str(), &message);
+                    c.set(condition::POD_SECURITY, Some(false), refusal.reason.as_str(), message);
+                }
                 Some(refusal) => c.set(
                     condition::ADMITTED,
                     Some(false),

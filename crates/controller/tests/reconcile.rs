@@ -705,20 +705,28 @@ async fn a_pod_security_refusal_is_on_the_sandbox_once_and_lifts_with_the_label(
     let pods: Api<Pod> = ns.api();
     // DinD's sidecar keeps nine capabilities: more than baseline allows.
     sandboxes.create(&PostParams::default(), &sandbox("psa", json!({"image": "x"}))).await.unwrap();
-    let refused = wait_ready_reason(&sandboxes, "psa", "PodForbidden").await;
+    let refused = wait_ready_reason(&sandboxes, "psa", "PodSecurity").await;
     let (status, _, message) = condition(&refused, "Ready");
     assert_eq!(status, "False");
     assert!(message.contains("violates PodSecurity \"baseline:latest\"") && message.contains("dind"), "{message}");
-    assert_eq!(condition(&refused, "PodScheduled").1, "PodForbidden");
+    assert_eq!(condition(&refused, "PodScheduled").1, "PodSecurity");
+    // The level and the field, in the API server's words.
+    assert_eq!(condition(&refused, "PodSecurity"), ("False", "Violation", message));
     // Retries (2 s, 4 s, …) add no events: one per distinct refusal.
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let events = warnings(&ns, "psa", "PodForbidden").await;
+    let events = warnings(&ns, "psa", "PodSecurity").await;
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0], message, "the event carries the API server's message");
     assert!(pods.get_opt("sbx-psa").await.unwrap().is_none());
     // The namespace's label goes: the Sandbox runs by itself (the namespace watch looks again).
     namespaces.patch(ns.name(), &PatchParams::default(), &Patch::Merge(&label(None))).await.unwrap();
     wait_pod(&pods, "sbx-psa").await;
+    // The condition goes with its cause.
+    eventually("no PodSecurity condition", WAIT, || async {
+        let s = sandboxes.get("psa").await.ok()?;
+        s.status?.conditions.iter().all(|c| c.type_ != "PodSecurity").then_some(())
+    })
+    .await;
     controller.stop().await;
     ns.delete().await.unwrap();
 }

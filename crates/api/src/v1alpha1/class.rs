@@ -102,6 +102,50 @@ pub struct SandboxClassSpec {
     /// class has no say: its Sandboxes' Pods are kept.
     #[serde(default, skip_serializing_if = "NonConformingPods::is_keep")]
     pub non_conforming_pods: NonConformingPods,
+
+    /// The Pod Security levels this class is meant for: a Sandbox in a
+    /// namespace that enforces another level (label
+    /// `pod-security.kubernetes.io/enforce`; none enforces `privileged`) is
+    /// refused before any Pod is made, with a `PodSecurity` condition. Omitted:
+    /// any level (the API server's Pod Security admission still decides).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 3))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub pod_security_levels: Vec<PodSecurityLevel>,
+}
+
+/// A Pod Security Standards level.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum PodSecurityLevel {
+    Privileged,
+    Baseline,
+    Restricted,
+}
+
+impl PodSecurityLevel {
+    /// The namespace label Pod Security admission enforces.
+    pub const ENFORCE_LABEL: &str = "pod-security.kubernetes.io/enforce";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Privileged => "privileged",
+            Self::Baseline => "baseline",
+            Self::Restricted => "restricted",
+        }
+    }
+
+    /// The level a namespace with `labels` enforces: `privileged` without the
+    /// label (the API server's default unless its admission configuration
+    /// says otherwise), `None` for a value Pod Security admission does not know.
+    pub fn enforced(labels: &BTreeMap<String, String>) -> Option<Self> {
+        match labels.get(Self::ENFORCE_LABEL).map(String::as_str) {
+            None | Some("privileged") => Some(Self::Privileged),
+            Some("baseline") => Some(Self::Baseline),
+            Some("restricted") => Some(Self::Restricted),
+            Some(_) => None,
+        }
+    }
 }
 
 /// See [`SandboxClassSpec::non_conforming_pods`].
@@ -136,6 +180,7 @@ impl Default for SandboxClassSpec {
             max_resources: BTreeMap::new(),
             namespace_selector: None,
             non_conforming_pods: NonConformingPods::Keep,
+            pod_security_levels: Vec::new(),
         }
     }
 }

@@ -535,6 +535,10 @@ pub mod condition {
     /// The running Pod is what the Sandbox gets now (False, `UpdatePending`:
     /// Dockyard or the class changed since; the next Pod gets it).
     pub const UP_TO_DATE: &str = "UpToDate";
+    /// Present (False) while the namespace's Pod Security level keeps the
+    /// sandbox's Pod from being made: the class is not meant for the level,
+    /// or Pod Security admission refused the Pod (its message, verbatim).
+    pub const POD_SECURITY: &str = "PodSecurity";
 }
 
 impl SandboxSpec {
