@@ -171,7 +171,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (agent, client) = (agent.clone(), client.clone());
         tokio::spawn(async move {
             if let Err(e) = csi::serve(agent, client, sockets, Box::pin(stop_signal())).await {
-                error!(error = %e, "cannot serve the CSI driver: brokered sandboxes on this node get no socket");
+                // Loud rather than degraded: without the driver, brokered
+                // sandboxes on this node get no socket. The kubelet restarts
+                // the agent (running sandboxes are not touched by that).
+                error!(error = %e, "cannot serve the CSI driver: brokered sandboxes on this node would get no socket; exiting");
+                std::process::exit(1);
             }
         });
     }
