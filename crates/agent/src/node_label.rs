@@ -24,19 +24,6 @@ pub fn value(up: bool) -> &'static str {
     if up { "true" } else { "false" }
 }
 
-/// How long the mounted socket may refuse connections before the agent
-/// restarts to mount the node's socket again.
-const STALE_SOCKET_AFTER: Duration = Duration::from_secs(6);
-
-/// Whether `socket` is a socket nobody listens on (a daemon's old socket
-/// after it restarted, or a stopped daemon's).
-async fn refuses_connections(socket: &std::path::Path) -> bool {
-    matches!(
-        tokio::net::UnixStream::connect(socket).await,
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
-    )
-}
-
 /// Pings the daemon every 10 s (2 s while it is down) and writes the label
 /// when it changes; runs until the task is dropped.
 pub async fn maintain(agent: Arc<Agent>, client: Client) {
@@ -46,7 +33,6 @@ pub async fn maintain(agent: Arc<Agent>, client: Client) {
     let mut labelled = None;
     // Started without a daemon socket: its client can never reach one.
     let started_without_daemon = !agent.settings.docker_socket.exists();
-    let mut refused_since: Option<std::time::Instant> = None;
     loop {
         if started_without_daemon && agent.settings.docker_socket.exists() {
             // Exits; the DaemonSet starts it again, connected. Sandboxes are
@@ -55,18 +41,6 @@ pub async fn maintain(agent: Arc<Agent>, client: Client) {
             std::process::exit(0);
         }
         let up = agent.docker.ping().await.is_ok();
-        // The chart mounts the socket file, not its directory (all of
-        // /var/run): a restarted daemon makes a new socket the mount does not
-        // follow, and the old one refuses connections. Restart to mount it.
-        refused_since = if !up && refuses_connections(&agent.settings.docker_socket).await {
-            Some(refused_since.unwrap_or_else(std::time::Instant::now))
-        } else {
-            None
-        };
-        if refused_since.is_some_and(|since| since.elapsed() >= STALE_SOCKET_AFTER) {
-            warn!(%socket, "the node's Docker socket refuses connections (dockerd restarted or stopped): restarting to mount it again");
-            std::process::exit(1);
-        }
         if labelled != Some(up) {
             let patch = json!({"metadata": {"labels": {DOCKER_DAEMON: value(up)}}});
             let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
