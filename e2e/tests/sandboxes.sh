@@ -188,6 +188,68 @@ kubectl -n "$NS" wait sandbox/persistent --for=condition=Ready --timeout=120s >/
 out=$(p cat /workspace/kept.txt 2>&1 || true)
 expect "resumed: the workspace kept its files" "$out" "kept-across-suspend"
 
+step "the class configures the DinD daemon; a persistent store survives suspend and resume"
+# The store's claim (<name>-docker, made by the controller) binds to this volume.
+STORE_PV_DIR=$STATE_DIR/e2e-dind-store-pv
+rm -rf "$STORE_PV_DIR" && mkdir -p "$STORE_PV_DIR"
+cat <<YAML | kubectl apply -f - >/dev/null
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: e2e-dind-store}
+spec:
+  capacity: {storage: 2Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  claimRef: {namespace: $NS, name: daemon-docker}
+  hostPath: {path: $STORE_PV_DIR, type: Directory}
+---
+apiVersion: dockyard.dev/v1alpha1
+kind: SandboxClass
+metadata: {name: e2e-dind-daemon}
+spec:
+  dind:
+    mtu: 1400
+    addressPools: [{base: 10.231.0.0/16, size: 24}]
+    registryMirrors: [https://mirror.e2e.invalid]
+    insecureRegistries: [registry.e2e.invalid:5000]
+    storageDriver: vfs
+    persistentStorage: true
+    storageSize: 2Gi
+---
+apiVersion: dockyard.dev/v1alpha1
+kind: Sandbox
+metadata: {name: daemon, namespace: $NS}
+spec: {image: dockyard-sandbox:latest, imagePullPolicy: IfNotPresent, user: {name: dev}, className: e2e-dind-daemon}
+YAML
+if kubectl -n "$NS" wait sandbox/daemon --for=condition=Ready --timeout=180s >/dev/null; then
+  pass "a DinD sandbox of a class that configures its daemon is Ready"
+else
+  dump daemon; fail "daemon did not become Ready"
+fi
+d() { kubectl -n "$NS" exec -i sbx-daemon -c workload -- "$@"; }
+out=$(d docker info 2>&1 || true)
+expect "docker info shows the class's mirrors, insecure registries and storage driver" "$out" \
+  "https://mirror.e2e.invalid/" "registry.e2e.invalid:5000" "Storage Driver: vfs"
+out=$(d sh -c 'docker network create e2e-net >/dev/null && docker network inspect -f "{{range .IPAM.Config}}{{.Subnet}}{{end}}" e2e-net; docker network inspect -f "{{index .Options \"com.docker.network.driver.mtu\"}}" bridge' 2>&1 || true)
+expect "... its networks come from the class's address pools, with its MTU" "$out" "10.231." "1400"
+out=$(kubectl -n "$NS" get pvc daemon-docker -o jsonpath='{.status.phase} {.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}' 2>&1 || true)
+expect "the store is a claim the Sandbox owns" "$out" "Bound Sandbox/daemon"
+/usr/bin/docker save dockyard/busybox:1 | d docker load >/dev/null 2>&1
+d docker tag dockyard/busybox:1 local/kept:1 >/dev/null 2>&1 || true
+kubectl -n "$NS" patch sandbox daemon --type merge -p '{"spec":{"suspended":true}}' >/dev/null
+kubectl -n "$NS" wait pod/sbx-daemon --for=delete --timeout=90s >/dev/null && pass "suspended: its Pod is gone" || fail "sbx-daemon still there"
+kubectl -n "$NS" get pvc daemon-docker >/dev/null 2>&1 && pass "... and its store is kept" || fail "the store went with the Pod"
+kubectl -n "$NS" patch sandbox daemon --type merge -p '{"spec":{"suspended":false}}' >/dev/null
+kubectl -n "$NS" wait sandbox/daemon --for=condition=Ready --timeout=180s >/dev/null || dump daemon
+out=$(d docker image inspect -f 'kept {{.Id}}' local/kept:1 2>&1 || true)
+expect "resumed: the daemon still has the image made before the suspend" "$out" "kept sha256:"
+kubectl -n "$NS" delete sandbox daemon --wait=true --timeout=120s >/dev/null
+kubectl -n "$NS" wait pvc/daemon-docker --for=delete --timeout=60s >/dev/null 2>&1 &&
+  pass "deleted with the Sandbox: its store goes too" || fail "the store outlived its Sandbox"
+kubectl delete sandboxclass e2e-dind-daemon >/dev/null
+kubectl delete pv e2e-dind-store --wait=false >/dev/null
+
 step "suspend removes the Pod; a refused sandbox says why"
 kubectl -n "$NS" patch sandbox dind-demo --type merge -p '{"spec":{"suspended":true}}' >/dev/null
 kubectl -n "$NS" wait sandbox/dind-demo --for=jsonpath='{.status.phase}'=Suspended --timeout=60s >/dev/null &&

@@ -39,6 +39,11 @@ pub fn workspace_claim_name(sandbox_name: &str) -> String {
     format!("{sandbox_name}-workspace")
 }
 
+/// Name of the PersistentVolumeClaim of a Sandbox's persistent DinD store.
+pub fn dind_claim_name(sandbox_name: &str) -> String {
+    format!("{sandbox_name}-docker")
+}
+
 /// The labels on every object Dockyard creates for a Sandbox.
 pub fn sandbox_labels(sandbox_name: &str, component: &str) -> BTreeMap<String, String> {
     BTreeMap::from([

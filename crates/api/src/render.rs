@@ -158,7 +158,7 @@ pub fn render_pod(
                 empty_dir: Some(EmptyDirVolumeSource { medium: Some("Memory".into()), ..Default::default() }),
                 ..Default::default()
             });
-            volumes.push(dind_data_volume(sandbox, class));
+            volumes.push(dind_data_volume(sandbox, &name, class));
             init_containers.push(dind_container(sandbox, class, settings, &workspace.mount_path));
             supplemental_groups.push(settings.docker_group_id);
         }
@@ -360,6 +360,15 @@ fn dind_container(
     }
     for pool in &class_dind.address_pools {
         command.push(format!("--default-address-pool=base={},size={}", pool.base, pool.size));
+    }
+    for mirror in &class_dind.registry_mirrors {
+        command.push(format!("--registry-mirror={mirror}"));
+    }
+    for registry in &class_dind.insecure_registries {
+        command.push(format!("--insecure-registry={registry}"));
+    }
+    if let Some(driver) = class_dind.storage_driver {
+        command.push(format!("--storage-driver={}", driver.as_str()));
     }
 
     if let Some(privileged) = &class_dind.privileged_containers {
@@ -564,31 +573,76 @@ fn workspace_volume(sandbox: &Sandbox, sandbox_name: &str) -> Volume {
     volume
 }
 
-fn dind_data_volume(sandbox: &Sandbox, class: Option<&SandboxClassSpec>) -> Volume {
+/// The DinD store's settings in effect: the Sandbox's, else its class's.
+struct DindStore {
+    size: Quantity,
+    storage_class_name: Option<String>,
+    persistent: bool,
+}
+
+fn dind_store(sandbox: &Sandbox, class: Option<&SandboxClassSpec>) -> DindStore {
     let storage = sandbox.spec.docker.dind.as_ref().and_then(|d| d.storage.clone()).unwrap_or_default();
-    let size = storage
-        .size
-        .or_else(|| class.and_then(|c| c.dind.storage_size.clone()))
-        .unwrap_or_else(|| Quantity(DEFAULT_DIND_STORAGE_SIZE.into()));
+    DindStore {
+        size: storage
+            .size
+            .or_else(|| class.and_then(|c| c.dind.storage_size.clone()))
+            .unwrap_or_else(|| Quantity(DEFAULT_DIND_STORAGE_SIZE.into())),
+        persistent: storage.persistent.unwrap_or_else(|| class.is_some_and(|c| c.dind.persistent_storage)),
+        storage_class_name: storage.storage_class_name,
+    }
+}
+
+fn dind_claim_spec(store: DindStore) -> PersistentVolumeClaimSpec {
+    PersistentVolumeClaimSpec {
+        access_modes: Some(vec!["ReadWriteOnce".into()]),
+        storage_class_name: store.storage_class_name,
+        resources: Some(VolumeResourceRequirements {
+            requests: Some(BTreeMap::from([("storage".to_string(), store.size)])),
+            limits: None,
+        }),
+        ..Default::default()
+    }
+}
+
+/// The PersistentVolumeClaim of a DinD sandbox whose store is persistent
+/// (`docker.dind.storage.persistent`, or its class's `dind.persistentStorage`),
+/// owned by the Sandbox: it outlives the sandbox's Pods and goes with it.
+pub fn render_dind_claim(
+    sandbox: &Sandbox,
+    class: Option<&SandboxClassSpec>,
+) -> Result<Option<PersistentVolumeClaim>, RenderError> {
+    let store = dind_store(sandbox, class);
+    if sandbox.spec.docker.mode != DockerMode::Dind || !store.persistent {
+        return Ok(None);
+    }
+    let (name, namespace, owner) = server_metadata(sandbox)?;
+    Ok(Some(PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(labels::dind_claim_name(&name)),
+            namespace: Some(namespace),
+            labels: Some(labels::sandbox_labels(&name, "docker-store")),
+            owner_references: Some(vec![owner]),
+            ..Default::default()
+        },
+        spec: Some(dind_claim_spec(store)),
+        status: None,
+    }))
+}
+
+fn dind_data_volume(sandbox: &Sandbox, sandbox_name: &str, class: Option<&SandboxClassSpec>) -> Volume {
+    let store = dind_store(sandbox, class);
     let mut volume = Volume { name: names::VOLUME_DIND_DATA.into(), ..Default::default() };
-    match storage.storage_class_name {
-        Some(storage_class) => {
-            volume.ephemeral = Some(EphemeralVolumeSource {
-                volume_claim_template: Some(PersistentVolumeClaimTemplate {
-                    metadata: None,
-                    spec: PersistentVolumeClaimSpec {
-                        access_modes: Some(vec!["ReadWriteOnce".into()]),
-                        storage_class_name: Some(storage_class),
-                        resources: Some(VolumeResourceRequirements {
-                            requests: Some(BTreeMap::from([("storage".to_string(), size)])),
-                            limits: None,
-                        }),
-                        ..Default::default()
-                    },
-                }),
-            })
-        }
-        None => volume.empty_dir = Some(EmptyDirVolumeSource { size_limit: Some(size), medium: None }),
+    if store.persistent {
+        volume.persistent_volume_claim = Some(PersistentVolumeClaimVolumeSource {
+            claim_name: labels::dind_claim_name(sandbox_name),
+            read_only: None,
+        });
+    } else if store.storage_class_name.is_some() {
+        volume.ephemeral = Some(EphemeralVolumeSource {
+            volume_claim_template: Some(PersistentVolumeClaimTemplate { metadata: None, spec: dind_claim_spec(store) }),
+        });
+    } else {
+        volume.empty_dir = Some(EmptyDirVolumeSource { size_limit: Some(store.size), medium: None });
     }
     volume
 }

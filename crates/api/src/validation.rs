@@ -214,7 +214,11 @@ mod tests {
     fn bad_quantities_name_their_field() {
         let mut s = spec();
         s.docker.dind = Some(DindSpec {
-            storage: Some(DindStorage { size: Some(Quantity("lots".into())), storage_class_name: None }),
+            storage: Some(DindStorage {
+                size: Some(Quantity("lots".into())),
+                storage_class_name: None,
+                persistent: None,
+            }),
             ..Default::default()
         });
         let err = validate_sandbox(&s).unwrap_err();

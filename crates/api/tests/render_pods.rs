@@ -113,6 +113,9 @@ fn dind_settings_come_from_the_sandbox_and_its_class() {
             "image": "registry.local/dind:27",
             "mtu": 1400,
             "addressPools": [{"base": "10.201.0.0/16", "size": 24}],
+            "registryMirrors": ["https://mirror.example.com", "http://registry.internal:5000"],
+            "insecureRegistries": ["registry.internal:5000"],
+            "storageDriver": "vfs",
             "storageSize": "50Gi",
             "security": {"profile": "capabilities", "capabilities": ["ALL"], "dropCapabilities": ["SYS_RESOURCE"]},
             "privilegedContainers": {"reason": "Sysbox gives each Pod its own user namespace"},
@@ -130,6 +133,20 @@ fn dind_settings_come_from_the_sandbox_and_its_class() {
     let cmd = dind.command.as_ref().unwrap();
     assert!(cmd.contains(&"--mtu=1400".to_string()), "{cmd:?}");
     assert!(cmd.contains(&"--default-address-pool=base=10.201.0.0/16,size=24".to_string()));
+    let daemon: Vec<&str> = cmd
+        .iter()
+        .filter(|a| ["--registry-mirror", "--insecure-registry", "--storage-driver"].iter().any(|f| a.starts_with(f)))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        daemon,
+        [
+            "--registry-mirror=https://mirror.example.com",
+            "--registry-mirror=http://registry.internal:5000",
+            "--insecure-registry=registry.internal:5000",
+            "--storage-driver=vfs"
+        ]
+    );
     assert!(!cmd.iter().any(|a| a.starts_with("--userns-remap")), "only the userNamespace profile remaps: {cmd:?}");
     assert!(
         cmd.contains(&"--allow-privileged-containers=Sysbox gives each Pod its own user namespace".to_string()),
@@ -390,4 +407,37 @@ fn host_socket_sandboxes_ask_for_a_node_whose_docker_daemon_answers() {
     // DinD needs no daemon on the node: any node with the agent.
     assert_eq!(selector(json!({"image": "x"})), None);
     assert_eq!(selector(json!({"image": "x", "docker": {"mode": "none"}})), None);
+}
+
+#[test]
+fn a_persistent_docker_store_is_a_claim_the_sandbox_owns() {
+    use dockyard_api::render::render_dind_claim;
+    let cls = class(json!({"dind": {"persistentStorage": true, "storageSize": "40Gi"}}));
+    let sbx =
+        sandbox(json!({"image": "x", "docker": {"mode": "dind", "dind": {"storage": {"storageClassName": "fast"}}}}));
+    let claim = render_dind_claim(&sbx, Some(&cls.spec)).unwrap().expect("the class makes stores persistent");
+    assert_eq!(claim.metadata.name.as_deref(), Some("dev-docker"));
+    let owner = &claim.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!((owner.kind.as_str(), owner.controller), ("Sandbox", Some(true)));
+    let spec = claim.spec.as_ref().unwrap();
+    assert_eq!(spec.storage_class_name.as_deref(), Some("fast"));
+    assert_eq!(spec.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0, "40Gi");
+    let pod = render(&sbx, Some(&cls));
+    let volume =
+        pod.spec.as_ref().unwrap().volumes.as_ref().unwrap().iter().find(|v| v.name == names::VOLUME_DIND_DATA);
+    let volume = volume.unwrap();
+    assert_eq!(volume.persistent_volume_claim.as_ref().map(|c| c.claim_name.as_str()), Some("dev-docker"));
+    assert!(volume.ephemeral.is_none() && volume.empty_dir.is_none());
+
+    // The Sandbox overrides its class; other modes have no store.
+    let own = sandbox(json!({"image": "x", "docker": {"mode": "dind", "dind": {"storage": {"persistent": false}}}}));
+    assert!(render_dind_claim(&own, Some(&cls.spec)).unwrap().is_none());
+    let volume =
+        render(&own, Some(&cls)).spec.unwrap().volumes.unwrap().into_iter().find(|v| v.name == names::VOLUME_DIND_DATA);
+    assert!(volume.unwrap().empty_dir.is_some());
+    let none = sandbox(json!({"image": "x", "docker": {"mode": "none"}}));
+    assert!(render_dind_claim(&none, Some(&cls.spec)).unwrap().is_none());
+    let asked = sandbox(json!({"image": "x", "docker": {"dind": {"storage": {"persistent": true}}}}));
+    let claim = render_dind_claim(&asked, None).unwrap().expect("asked for");
+    assert_eq!(claim.spec.unwrap().storage_class_name, None, "the cluster's default class");
 }

@@ -103,7 +103,8 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     // Only a Pod this Sandbox controls is its Pod: one of the same name that
     // someone else made (or an earlier Sandbox of that name left) is never
     // adopted, changed or deleted.
-    let existing = ctx.pods.get(&ObjectRef::new(&pod_name).within(&namespace)).filter(|pod| owned_by(pod, sandbox));
+    let existing =
+        ctx.pods.get(&ObjectRef::new(&pod_name).within(&namespace)).filter(|pod| owned_by(pod.as_ref(), sandbox));
     let now = Timestamp::now();
     let key = sandbox_key(sandbox);
 
@@ -240,6 +241,14 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
                 // Backing off: the status already says why.
                 return Ok(Action::requeue(wait));
             }
+            // A persistent DinD store is the Sandbox's, made before its first
+            // Pod and kept between Pods.
+            if let Some(claim) = render::render_dind_claim(sandbox, class_spec)? {
+                let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &namespace);
+                if let Some(refusal) = ensure_claim(&claims, &claim, sandbox).await? {
+                    return pod_refused(ctx, sandbox, &key, &refusal, now).await;
+                }
+            }
             // A create, never an apply: an apply over a Pod the cache has not
             // seen would change a running Pod's images (they are mutable) and
             // restart its containers. The API server's answer is the Pod as it
@@ -299,9 +308,39 @@ async fn pod_name_taken(
     }
 }
 
-fn owned_by(pod: &Pod, sandbox: &Sandbox) -> bool {
+fn owned_by<K: ResourceExt>(object: &K, sandbox: &Sandbox) -> bool {
     let uid = sandbox.uid();
-    pod.owner_references().iter().any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref())
+    object.owner_references().iter().any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref())
+}
+
+/// Creates `claim` unless the Sandbox's own exists. A claim of that name that
+/// is not the Sandbox's (a user's, or one of an earlier Sandbox of the same
+/// name still going) is never taken over; the API server's refusal (a quota)
+/// is the Sandbox's to see, like its Pod's.
+async fn ensure_claim(
+    claims: &Api<PersistentVolumeClaim>,
+    claim: &PersistentVolumeClaim,
+    sandbox: &Sandbox,
+) -> Result<Option<PodRefusal>> {
+    let name = claim.name_any();
+    let params = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
+    match claims.create(&params, claim).await {
+        Ok(_) => Ok(None),
+        Err(kube::Error::Api(answer)) if answer.reason == "AlreadyExists" => match claims.get_opt(&name).await? {
+            Some(existing) if owned_by(&existing, sandbox) && existing.metadata.deletion_timestamp.is_none() => {
+                Ok(None)
+            }
+            _ => Ok(Some(PodRefusal {
+                reason: "ClaimNameTaken",
+                message: format!(
+                    "a PersistentVolumeClaim named {name} (the Docker store, docker.dind.storage.persistent) exists \
+                     that this Sandbox does not own, or it is being deleted; delete or rename it"
+                ),
+            })),
+        },
+        Err(kube::Error::Api(answer)) if let Some(refusal) = pod_refusal::classify(&answer) => Ok(Some(refusal)),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The API server refused the sandbox's Pod: the Sandbox says so with the

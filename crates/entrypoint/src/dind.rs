@@ -314,6 +314,9 @@ pub struct DockerdSettings {
     pub data_root: String,
     pub mtu: Option<u32>,
     pub default_address_pools: Vec<String>,
+    pub registry_mirrors: Vec<String>,
+    pub insecure_registries: Vec<String>,
+    pub storage_driver: Option<String>,
     /// `--userns-remap` with this user (see [`write_subid_files`]).
     pub userns_remap: Option<String>,
     pub extra_args: Vec<String>,
@@ -340,6 +343,15 @@ pub fn dockerd_command(dockerd: &str, settings: &DockerdSettings) -> Command {
     }
     for pool in &settings.default_address_pools {
         command.arg(format!("--default-address-pool={pool}"));
+    }
+    for mirror in &settings.registry_mirrors {
+        command.arg(format!("--registry-mirror={mirror}"));
+    }
+    for registry in &settings.insecure_registries {
+        command.arg(format!("--insecure-registry={registry}"));
+    }
+    if let Some(driver) = &settings.storage_driver {
+        command.arg(format!("--storage-driver={driver}"));
     }
     if let Some(user) = &settings.userns_remap {
         command.arg(format!("--userns-remap={user}"));
@@ -393,6 +405,9 @@ mod tests {
             data_root: "/var/lib/docker".into(),
             mtu: Some(1400),
             default_address_pools: vec!["base=10.201.0.0/16,size=24".into()],
+            registry_mirrors: vec!["https://mirror.example".into()],
+            insecure_registries: vec!["registry.internal:5000".into()],
+            storage_driver: Some("vfs".into()),
             userns_remap: Some("dockremap".into()),
             extra_args: vec!["--debug".into()],
         };
@@ -406,6 +421,9 @@ mod tests {
                 "--data-root=/var/lib/docker",
                 "--mtu=1400",
                 "--default-address-pool=base=10.201.0.0/16,size=24",
+                "--registry-mirror=https://mirror.example",
+                "--insecure-registry=registry.internal:5000",
+                "--storage-driver=vfs",
                 "--userns-remap=dockremap",
                 "--debug"
             ]

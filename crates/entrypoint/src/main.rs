@@ -128,6 +128,15 @@ struct DockerdArgs {
     /// dockerd --default-address-pool (base=CIDR,size=N); repeat for more.
     #[arg(long)]
     default_address_pool: Vec<String>,
+    /// dockerd --registry-mirror (a URL); repeat for more.
+    #[arg(long)]
+    registry_mirror: Vec<String>,
+    /// dockerd --insecure-registry (host, host:port or CIDR); repeat for more.
+    #[arg(long)]
+    insecure_registry: Vec<String>,
+    /// dockerd --storage-driver.
+    #[arg(long, value_parser = ["overlay2", "vfs"])]
+    storage_driver: Option<String>,
     /// dockerd binary.
     #[arg(long, default_value = "dockerd")]
     dockerd: String,
@@ -142,6 +151,9 @@ impl DockerdArgs {
             data_root: self.data_root.clone(),
             mtu: self.mtu,
             default_address_pools: self.default_address_pool.clone(),
+            registry_mirrors: self.registry_mirror.clone(),
+            insecure_registries: self.insecure_registry.clone(),
+            storage_driver: self.storage_driver.clone(),
             userns_remap: None,
             extra_args,
         }

@@ -92,4 +92,36 @@ async fn sandbox_classes_are_cluster_scoped_and_validated() {
     let message = refusal(classes.create(&PostParams::default(), &bad).await);
     assert!(message.contains("spec.dind.addressPools[0].base"), "{message}");
     assert!(message.contains("spec.dind.security.capabilities"), "{message}");
+
+    // The daemon's registries: https mirrors, http only for an insecure
+    // registry listed as such, insecure registries as host[:port] or CIDR.
+    let daemon = |mirrors: serde_json::Value, insecure: serde_json::Value, suffix: &str| -> SandboxClass {
+        serde_json::from_value(json!({
+            "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass",
+            "metadata": {"name": format!("{name}-{suffix}")},
+            "spec": {"dind": {"registryMirrors": mirrors, "insecureRegistries": insecure, "storageDriver": "vfs"}},
+        }))
+        .unwrap()
+    };
+    let good = daemon(
+        json!(["https://mirror.example.com", "http://registry.internal:5000"]),
+        json!(["registry.internal:5000", "10.0.0.0/8"]),
+        "registries",
+    );
+    let created = classes.create(&PostParams::default(), &good).await.unwrap();
+    classes.delete(&created.name_any(), &Default::default()).await.unwrap();
+    let message = refusal(
+        classes.create(&PostParams::default(), &daemon(json!(["http://plain.example"]), json!([]), "plain")).await,
+    );
+    assert!(message.contains("an http:// registry mirror must be listed in insecureRegistries"), "{message}");
+    let message = refusal(
+        classes.create(&PostParams::default(), &daemon(json!(["https://m.example/v2?x=1"]), json!([]), "path")).await,
+    );
+    assert!(message.contains("spec.dind.registryMirrors") && message.contains("without path or query"), "{message}");
+    let message = refusal(
+        classes
+            .create(&PostParams::default(), &daemon(json!([]), json!(["https://registry.internal"]), "scheme"))
+            .await,
+    );
+    assert!(message.contains("spec.dind.insecureRegistries") && message.contains("host:port"), "{message}");
 }

@@ -188,6 +188,9 @@ impl Default for SandboxClassSpec {
 /// How DinD sidecars of a class run.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.registryMirrors) || self.registryMirrors.all(m, !m.startsWith('http://') || (has(self.insecureRegistries) && (url(m).getHost() in self.insecureRegistries || url(m).getHost() + ':' + url(m).getPort() in self.insecureRegistries)))", "message": "an http:// registry mirror must be listed in insecureRegistries (host or host:port)"},
+]))]
 pub struct ClassDind {
     /// Image of the DinD sidecar (dockerd, containerd, runc, iptables).
     /// Omitted: the controller's `--dind-image`.
@@ -212,9 +215,43 @@ pub struct ClassDind {
     #[schemars(length(max = 16))]
     pub address_pools: Vec<AddressPool>,
 
+    /// Registry mirrors of the inner daemon (`dockerd --registry-mirror`),
+    /// tried in order for Docker Hub pulls, e.g. `https://mirror.example.com`.
+    /// `https://` URLs; an `http://` one only for a host listed in
+    /// `insecureRegistries`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8), inner(length(min = 8, max = 253)))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self.all(m, isURL(m) && (m.startsWith('https://') || m.startsWith('http://')) && url(m).getEscapedPath() in ['', '/'] && url(m).getQuery().size() == 0)", "message": "each registry mirror must be an http:// or https:// URL without path or query, e.g. https://mirror.example.com"},
+    ]))]
+    pub registry_mirrors: Vec<String>,
+
+    /// Registries the inner daemon talks to without TLS, or with a
+    /// certificate it does not check (`dockerd --insecure-registry`): `host`,
+    /// `host:port` or a CIDR. Explicit, as anyone on the path can pose as such
+    /// a registry and serve any image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(min = 1, max = 253)))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self.all(r, isCIDR(r) || r.matches('^[a-z0-9]([a-z0-9-]*[a-z0-9])?([.][a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$'))", "message": "each insecure registry must be host, host:port or a CIDR, e.g. registry.internal:5000"},
+    ]))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub insecure_registries: Vec<String>,
+
+    /// Storage driver of the inner daemon: `overlay2` (the default, dockerd's
+    /// choice) or `vfs` (no overlay mounts: slow and large, for nodes where
+    /// overlay in a container fails).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_driver: Option<DindStorageDriver>,
+
     /// Size of `/var/lib/docker` when a Sandbox gives none. Default `20Gi`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_size: Option<Quantity>,
+
+    /// Sandboxes keep their daemon's data on a PersistentVolumeClaim they own
+    /// unless they say otherwise (`docker.dind.storage.persistent`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub persistent_storage: bool,
 
     /// Upper bound of a Sandbox's `docker.dind.storage.size`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,6 +270,23 @@ pub struct ClassDind {
     /// node. Omitted (the default): refused, with the option named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privileged_containers: Option<PrivilegedContainers>,
+}
+
+/// Storage drivers the DinD image's daemon supports.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum DindStorageDriver {
+    Overlay2,
+    Vfs,
+}
+
+impl DindStorageDriver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Overlay2 => "overlay2",
+            Self::Vfs => "vfs",
+        }
+    }
 }
 
 /// Why a class lets its DinD daemons start privileged containers.

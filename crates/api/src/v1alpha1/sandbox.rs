@@ -282,6 +282,13 @@ pub struct DindStorage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253), transform = pod_rules::storage_class_name)]
     pub storage_class_name: Option<String>,
+    /// Keep the daemon's data on a PersistentVolumeClaim `<name>-docker`
+    /// owned by the Sandbox (of `storageClassName`, or the cluster's default
+    /// class): images, volumes and build cache survive a new Pod (a restart,
+    /// a suspend and resume, a change to the Sandbox) and go with the Sandbox.
+    /// Omitted: the class's `dind.persistentStorage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent: Option<bool>,
 }
 
 /// Settings of host-socket access.
