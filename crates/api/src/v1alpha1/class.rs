@@ -189,7 +189,7 @@ impl Default for SandboxClassSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "!has(self.registryMirrors) || self.registryMirrors.all(m, !m.startsWith('http://') || (has(self.insecureRegistries) && (url(m).getHost() in self.insecureRegistries || url(m).getHost() + ':' + url(m).getPort() in self.insecureRegistries)))", "message": "an http:// registry mirror must be listed in insecureRegistries (host or host:port)"},
+    {"rule": "!has(self.registryMirrors) || self.registryMirrors.all(m, !m.startsWith('http://') || (has(self.insecureRegistries) && self.insecureRegistries.exists(r, m == 'http://' + r || m == 'http://' + r + '/')))", "message": "an http:// registry mirror must have its host (and port) listed in insecureRegistries"},
 ]))]
 pub struct ClassDind {
     /// Image of the DinD sidecar (dockerd, containerd, runc, iptables).
@@ -216,25 +216,35 @@ pub struct ClassDind {
     pub address_pools: Vec<AddressPool>,
 
     /// Registry mirrors of the inner daemon (`dockerd --registry-mirror`),
-    /// tried in order for Docker Hub pulls, e.g. `https://mirror.example.com`.
-    /// `https://` URLs; an `http://` one only for a host listed in
-    /// `insecureRegistries`.
+    /// tried in order for Docker Hub pulls, e.g. `https://mirror.example.com`:
+    /// a scheme and host (and port), no path. `https://`; `http://` only for
+    /// a host listed in `insecureRegistries`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 8), inner(length(min = 8, max = 253)))]
-    #[schemars(extend("x-kubernetes-validations" = [
-        {"rule": "self.all(m, isURL(m) && (m.startsWith('https://') || m.startsWith('http://')) && url(m).getEscapedPath() in ['', '/'] && url(m).getQuery().size() == 0)", "message": "each registry mirror must be an http:// or https:// URL without path or query, e.g. https://mirror.example.com"},
-    ]))]
+    #[schemars(
+        length(max = 8),
+        inner(
+            length(max = 262),
+            regex(
+                pattern = r"^https?://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?/?$"
+            )
+        )
+    )]
     pub registry_mirrors: Vec<String>,
 
     /// Registries the inner daemon talks to without TLS, or with a
     /// certificate it does not check (`dockerd --insecure-registry`): `host`,
-    /// `host:port` or a CIDR. Explicit, as anyone on the path can pose as such
-    /// a registry and serve any image.
+    /// `host:port` or an IPv4 CIDR. Explicit, as anyone on the path can pose
+    /// as such a registry and serve any image.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 16), inner(length(min = 1, max = 253)))]
-    #[schemars(extend("x-kubernetes-validations" = [
-        {"rule": "self.all(r, isCIDR(r) || r.matches('^[a-z0-9]([a-z0-9-]*[a-z0-9])?([.][a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$'))", "message": "each insecure registry must be host, host:port or a CIDR, e.g. registry.internal:5000"},
-    ]))]
+    #[schemars(
+        length(max = 16),
+        inner(
+            length(max = 253),
+            regex(
+                pattern = r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?|[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2})$"
+            )
+        )
+    )]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub insecure_registries: Vec<String>,
 
