@@ -108,10 +108,14 @@ pub enum Prepared {
     CleanedUp,
 }
 
-/// Whether `cleaned_up` says the sandbox was cleaned up after a Pod created at `pod_created`.
+/// Whether `cleaned_up` says the sandbox was cleaned up after a Pod created at
+/// `pod_created`. A creationTimestamp has whole seconds: a Pod of the cleanup's
+/// own second is taken as newer (a resumed sandbox's Pod is often made within
+/// a second of the suspend's cleanup; e2e showed one left without a broker).
+/// An older Pod of that second comes back only as deleted, and is not prepared.
 fn cleaned_after(cleaned_up: &HashMap<String, Timestamp>, uid: &str, pod_created: Option<Timestamp>) -> bool {
     match (cleaned_up.get(uid), pod_created) {
-        (Some(cleaned), Some(created)) => created.as_second() <= cleaned.as_second(),
+        (Some(cleaned), Some(created)) => created.as_second() < cleaned.as_second(),
         (Some(_), None) => true,
         (None, _) => false,
     }

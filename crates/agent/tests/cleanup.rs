@@ -99,8 +99,9 @@ async fn a_pod_seen_before_a_cleanup_does_not_bring_its_sandbox_back() {
     assert!(agent.pod_gone(&uid).unwrap(), "the kubelet's directory is removed");
     assert!(!socket.parent().unwrap().exists());
 
-    // A suspended sandbox resumed: its new Pod is prepared.
-    let resumed = Timestamp::now() + SignedDuration::from_secs(2);
+    // A suspended sandbox resumed: its new Pod is prepared, even one made in
+    // the cleanup's second (creationTimestamp has whole seconds).
+    let resumed = Timestamp::from_second(Timestamp::now().as_second()).unwrap();
     assert_eq!(agent.prepare_for_pod(record, Some(resumed)).unwrap(), Prepared::Ready(Some(socket.clone())));
     assert!(socket.exists());
     assert!(!agent.pod_gone(&uid).unwrap(), "an older Pod going leaves a prepared sandbox alone");
