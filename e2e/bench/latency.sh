@@ -32,23 +32,27 @@ kubectl get sandboxclass default -o yaml >"$NS.class.yaml"
 measure() {
   local mode=$1 example=$2 name=$3
   # The floor: the Pod the controller renders, minus the controller (same images,
-  # init containers, probes), created directly.
+  # init containers, probes), created directly (brokered: without its broker).
   (cd "$REPO_DIR" && cargo run -q -p dockyard-api --bin dockyard-render -- "$example" \
     --namespace "$NS" --class "$OLDPWD/$NS.class.yaml") 2>/dev/null |
-    FLOOR_UID="floor-$mode-$$" python3 -c 'import os, sys, yaml
-docs = list(yaml.safe_load_all(sys.stdin)); pod = docs[0]; uid = os.environ["FLOOR_UID"].lower()
+    FLOOR_MODE="$mode" python3 -c 'import os, sys, yaml
+docs = list(yaml.safe_load_all(sys.stdin)); pod = docs[0]
 pod["metadata"].pop("ownerReferences", None); pod["metadata"]["name"] = "floor"
-labels = pod["metadata"]["labels"]
-if labels.get("dockyard.dev/docker-mode") == "hostSocket":
-    labels["dockyard.dev/sandbox-uid"] = uid
-    # The agent publishes into a CSI volume only for a Sandbox'"'"'s own Pod: the floor
-    # mounts the socket directory the agent serves for every brokered Pod instead.
+pod["metadata"]["labels"] = {"bench": "floor"}
+if os.environ["FLOOR_MODE"] == "hostSocket":
+    # The agent serves a broker only for a Sandbox'"'"'s own Pod (its controller
+    # reference, which only the controller may write): the floor has no broker,
+    # so its socket volume is empty and no probe waits for Docker. It is the
+    # Pod'"'"'s start alone, a lower floor than the DinD one.
     for v in pod["spec"]["volumes"]:
         if v["name"] == "docker-socket":
             v.pop("csi", None)
-            v["hostPath"] = {"path": "/var/run/dockyard/sandboxes/" + uid, "type": "DirectoryOrCreate"}
-else:
-    pod["metadata"]["labels"] = {"bench": "floor"}
+            v["emptyDir"] = {}
+    for c in pod["spec"]["containers"] + pod["spec"].get("initContainers", []):
+        c.pop("readinessProbe", None)
+        c.pop("startupProbe", None)
+        # The entrypoint would wait for a Docker that is not there.
+        c["command"] = [a for a in c.get("command", []) if not a.startswith(("--docker-host", "--docker-timeout"))]
 print(yaml.safe_dump(pod))' >"$NS.floor.yaml" 2>/dev/null || die "cannot render the floor pod (needs python3-yaml)"
   ours=() floor=()
   for run in 1 2 3 4 5; do

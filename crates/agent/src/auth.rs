@@ -69,7 +69,16 @@ impl Authenticator {
             .await
             .map_err(|e| Status::unavailable(format!("cannot review the caller's token with the API server: {e}")))?;
         let status = reviewed.status.unwrap_or_default();
+        // An authenticator that does not know audiences answers without them:
+        // the token is then good for the agent only if one of ours comes back.
+        let audience_ok = self.audiences.is_empty()
+            || status.audiences.as_ref().is_some_and(|got| got.iter().any(|a| self.audiences.contains(a)));
         match (status.authenticated, status.user.and_then(|u| u.username)) {
+            (Some(true), Some(_)) if !audience_ok => Err(Status::unauthenticated(format!(
+                "the token is not for the audience {} (the API server answered {:?})",
+                self.audiences.join(", "),
+                status.audiences.unwrap_or_default()
+            ))),
             (Some(true), Some(user)) => Ok(user),
             _ => Err(Status::unauthenticated(format!(
                 "the token was not accepted by the API server{}",

@@ -54,6 +54,15 @@ pub fn record_from_pod(pod: &Pod, kubelet_root: &Path) -> Option<(SandboxRecord,
         "hostSocket" => Mode::HostSocket,
         _ => return None,
     };
+    // Only a Sandbox's own Pod (its controller reference, which only the
+    // controller may write, and its name): labels are anyone's to set, and a
+    // look-alike Pod must not redirect a sandbox's cgroup or workspace.
+    let sandbox_uid = pod_labels.get(labels::SANDBOX_UID)?;
+    let sandbox_name = pod_labels.get(labels::SANDBOX_NAME)?;
+    let owner = labels::controlling_sandbox(pod.owner_references())?;
+    if &owner.uid != sandbox_uid || &owner.name != sandbox_name || pod.name_any() != labels::pod_name(sandbox_name) {
+        return None;
+    }
     let pod_uid = pod.metadata.uid.clone()?;
     let spec = pod.spec.as_ref()?;
     let mount_path = spec
@@ -75,8 +84,8 @@ pub fn record_from_pod(pod: &Pod, kubelet_root: &Path) -> Option<(SandboxRecord,
     };
     let record = SandboxRecord {
         namespace: pod.namespace()?,
-        name: pod_labels.get(labels::SANDBOX_NAME)?.clone(),
-        uid: pod_labels.get(labels::SANDBOX_UID)?.clone(),
+        name: sandbox_name.clone(),
+        uid: sandbox_uid.clone(),
         mode,
         pod_uid: Some(pod_uid),
         workspace: None,
@@ -353,7 +362,8 @@ mod tests {
     fn pod(volume: serde_json::Value) -> Pod {
         serde_json::from_value(serde_json::json!({
             "metadata": {"name": "sbx-a", "namespace": "ns", "uid": "pod-1", "labels": {
-                "dockyard.dev/docker-mode": "hostSocket", "dockyard.dev/sandbox": "a", "dockyard.dev/sandbox-uid": "s-1"}},
+                "dockyard.dev/docker-mode": "hostSocket", "dockyard.dev/sandbox": "a", "dockyard.dev/sandbox-uid": "s-1"},
+                "ownerReferences": [{"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "name": "a", "uid": "s-1", "controller": true}]},
             "spec": {
                 "containers": [{"name": "workload", "volumeMounts": [{"name": "workspace", "mountPath": "/home/dev/src"}]}],
                 "volumes": [volume]
@@ -382,5 +392,41 @@ mod tests {
         let mut other = claim.clone();
         other.metadata.labels.as_mut().unwrap().insert("dockyard.dev/docker-mode".into(), "none".into());
         assert!(record_from_pod(&other, Path::new("/k")).is_none());
+    }
+
+    #[test]
+    fn a_pod_that_only_looks_like_a_sandboxs_is_ignored() {
+        let own = pod(serde_json::json!({"name": "workspace", "emptyDir": {}}));
+        assert!(record_from_pod(&own, Path::new("/k")).is_some());
+        // Labels are anyone's to set: the controller reference decides.
+        let set_owner = |pod: &Pod, owner: serde_json::Value| {
+            let mut pod = pod.clone();
+            pod.metadata.owner_references = Some(vec![serde_json::from_value(owner).unwrap()]);
+            pod
+        };
+        let look_alikes = [
+            set_owner(
+                &own,
+                serde_json::json!({"apiVersion": "x.invalid/v1", "kind": "Sandbox", "name": "a", "uid": "s-1", "controller": true}),
+            ),
+            set_owner(
+                &own,
+                serde_json::json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Other", "name": "a", "uid": "s-1", "controller": true}),
+            ),
+            set_owner(
+                &own,
+                serde_json::json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "name": "a", "uid": "s-2", "controller": true}),
+            ),
+            set_owner(
+                &own,
+                serde_json::json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "name": "a", "uid": "s-1"}),
+            ),
+        ];
+        for pod in look_alikes {
+            assert!(record_from_pod(&pod, Path::new("/k")).is_none(), "{:?}", pod.metadata.owner_references);
+        }
+        let mut renamed = own.clone();
+        renamed.metadata.name = Some("not-sbx-a".into());
+        assert!(record_from_pod(&renamed, Path::new("/k")).is_none());
     }
 }

@@ -39,6 +39,18 @@ pub fn workspace_claim_name(sandbox_name: &str) -> String {
     format!("{sandbox_name}-workspace")
 }
 
+/// The owner reference by which a Sandbox controls an object (its Pod, its
+/// claims), if one does: `controller: true`, kind `Sandbox`, API group
+/// `dockyard.dev` — exactly what the chart's ValidatingAdmissionPolicy lets
+/// only the controller write, so a look-alike reference counts for nothing.
+pub fn controlling_sandbox(
+    owners: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference],
+) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
+    owners
+        .iter()
+        .find(|o| o.controller == Some(true) && o.kind == "Sandbox" && o.api_version.starts_with("dockyard.dev/"))
+}
+
 /// Name of the PersistentVolumeClaim of a Sandbox's persistent DinD store.
 pub fn dind_claim_name(sandbox_name: &str) -> String {
     format!("{sandbox_name}-docker")

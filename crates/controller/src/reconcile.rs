@@ -309,8 +309,7 @@ async fn pod_name_taken(
 }
 
 fn owned_by<K: ResourceExt>(object: &K, sandbox: &Sandbox) -> bool {
-    let uid = sandbox.uid();
-    object.owner_references().iter().any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref())
+    labels::controlling_sandbox(object.owner_references()).is_some_and(|o| Some(&o.uid) == sandbox.uid().as_ref())
 }
 
 /// Creates `claim` unless the Sandbox's own exists. A claim of that name that
@@ -323,21 +322,26 @@ async fn ensure_claim(
     sandbox: &Sandbox,
 ) -> Result<Option<PodRefusal>> {
     let name = claim.name_any();
+    let taken = || PodRefusal {
+        reason: "ClaimNameTaken",
+        message: format!(
+            "a PersistentVolumeClaim named {name} (the Docker store, docker.dind.storage.persistent) exists that this \
+             Sandbox does not own, or it is being deleted; delete or rename it"
+        ),
+    };
+    // Looked up first: a create of an existing claim would be counted by a
+    // full ResourceQuota (admission runs before the name clash) and refused.
+    match claims.get_opt(&name).await? {
+        Some(existing) if owned_by(&existing, sandbox) && existing.metadata.deletion_timestamp.is_none() => {
+            return Ok(None);
+        }
+        Some(_) => return Ok(Some(taken())),
+        None => {}
+    }
     let params = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
     match claims.create(&params, claim).await {
         Ok(_) => Ok(None),
-        Err(kube::Error::Api(answer)) if answer.reason == "AlreadyExists" => match claims.get_opt(&name).await? {
-            Some(existing) if owned_by(&existing, sandbox) && existing.metadata.deletion_timestamp.is_none() => {
-                Ok(None)
-            }
-            _ => Ok(Some(PodRefusal {
-                reason: "ClaimNameTaken",
-                message: format!(
-                    "a PersistentVolumeClaim named {name} (the Docker store, docker.dind.storage.persistent) exists \
-                     that this Sandbox does not own, or it is being deleted; delete or rename it"
-                ),
-            })),
-        },
+        Err(kube::Error::Api(answer)) if answer.reason == "AlreadyExists" => Ok(Some(taken())),
         Err(kube::Error::Api(answer)) if let Some(refusal) = pod_refusal::classify(&answer) => Ok(Some(refusal)),
         Err(error) => Err(error.into()),
     }
