@@ -405,6 +405,36 @@ expect "a Pod of the tenant's that claims a Sandbox as owner (the sandbox's Pod 
   "may make a Pod owned by a Sandbox"
 kubectl -n "$PSA_NS" wait sandbox/psa-brokered --for=condition=Ready --timeout=120s >/dev/null &&
   pass "... and the controller makes the sandbox's Pod again" || fail "psa-brokered: $(ready_reason "$PSA_NS" psa-brokered Ready)"
+out=$(kubectl -n "$PSA_NS" debug sbx-psa-brokered --image=dockyard/busybox:1 --image-pull-policy=Never -- true 2>&1 || true)
+expect "kubectl debug into a sandbox's Pod is refused, saying why" "$out" "ephemeral containers (kubectl debug) are not allowed"
+out=$(cat <<YAML | kubectl -n "$PSA_NS" create -f - 2>&1 || true
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: psa-brokered-docker
+  ownerReferences: [{apiVersion: dockyard.dev/v1alpha1, kind: Sandbox, name: psa-brokered, uid: "$brokered_uid", controller: true}]
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+YAML
+)
+expect "a claim of the tenant's that claims a Sandbox as owner is refused" "$out" "may make a Pod or claim owned by a Sandbox"
+# A look-alike owner reference (another API group) passes the policy, and is
+# not taken for the sandbox's: the Sandbox says its Pod's name is taken.
+kubectl -n "$PSA_NS" delete pod sbx-psa-brokered --wait=true --timeout=60s >/dev/null
+cat <<YAML | kubectl -n "$PSA_NS" create -f - >/dev/null 2>&1 || true
+apiVersion: v1
+kind: Pod
+metadata:
+  name: sbx-psa-brokered
+  labels: {dockyard.dev/docker-mode: hostSocket, dockyard.dev/sandbox: psa-brokered, dockyard.dev/sandbox-uid: "$brokered_uid"}
+  ownerReferences: [{apiVersion: dockyard.example/v1alpha1, kind: Sandbox, name: psa-brokered, uid: "$brokered_uid", controller: true}]
+spec:
+  containers: [{name: workload, image: dockyard/busybox:1, imagePullPolicy: Never, command: [sleep, "600"]}]
+YAML
+out=$(ready_reason "$PSA_NS" psa-brokered PodNameTaken)
+expect "a Pod with a look-alike owner is not taken for the sandbox's" "$out" "PodNameTaken: " "does not own"
+kubectl -n "$PSA_NS" delete pod sbx-psa-brokered --wait=true --timeout=60s >/dev/null
+kubectl -n "$PSA_NS" wait sandbox/psa-brokered --for=condition=Ready --timeout=120s >/dev/null &&
+  pass "... and once it is gone the sandbox runs again" || fail "psa-brokered: $(ready_reason "$PSA_NS" psa-brokered Ready)"
 kubectl label namespace "$PSA_NS" pod-security.kubernetes.io/enforce- >/dev/null
 kubectl -n "$PSA_NS" wait sandbox/psa --for=condition=Ready --timeout=120s >/dev/null &&
   pass "... and runs by itself once the namespace allows it" || fail "psa did not recover: $(ready_reason "$PSA_NS" psa Ready)"
