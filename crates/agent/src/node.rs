@@ -189,7 +189,7 @@ impl Agent {
     /// Whether this process cleaned up the sandbox after a Pod created at
     /// `pod_created` appeared (that Pod may linger a while; a newer one is a
     /// resumed sandbox). Pods' creation times have whole seconds: a Pod of the
-    /// same second as the cleanup counts as older.
+    /// same second as the cleanup counts as newer (see `cleaned_after`).
     pub fn was_cleaned_up(&self, uid: &str, pod_created: Option<Timestamp>) -> bool {
         let cleaned_up = self.cleaned_up.lock().expect("cleanup registry poisoned");
         cleaned_after(&cleaned_up, uid, pod_created)
