@@ -419,9 +419,11 @@ YAML
 )
 expect "a claim of the tenant's that claims a Sandbox as owner is refused" "$out" "may make a Pod or claim owned by a Sandbox"
 # A look-alike owner reference (another API group) passes the policy, and is
-# not taken for the sandbox's: the Sandbox says its Pod's name is taken.
-kubectl -n "$PSA_NS" delete pod sbx-psa-brokered --wait=true --timeout=60s >/dev/null
-cat <<YAML | kubectl -n "$PSA_NS" create -f - >/dev/null 2>&1 || true
+# not taken for the sandbox's: the Sandbox says its Pod's name is taken. (Made
+# while the sandbox is suspended: otherwise the controller's new Pod comes first.)
+kubectl -n "$PSA_NS" patch sandbox psa-brokered --type merge -p '{"spec":{"suspended":true}}' >/dev/null
+kubectl -n "$PSA_NS" wait sandbox/psa-brokered --for=jsonpath='{.status.phase}'=Suspended --timeout=90s >/dev/null || true
+cat <<YAML | kubectl -n "$PSA_NS" create -f - >/dev/null
 apiVersion: v1
 kind: Pod
 metadata:
@@ -431,6 +433,7 @@ metadata:
 spec:
   containers: [{name: workload, image: dockyard/busybox:1, imagePullPolicy: Never, command: [sleep, "600"]}]
 YAML
+kubectl -n "$PSA_NS" patch sandbox psa-brokered --type merge -p '{"spec":{"suspended":false}}' >/dev/null
 out=$(ready_reason "$PSA_NS" psa-brokered PodNameTaken)
 expect "a Pod with a look-alike owner is not taken for the sandbox's" "$out" "PodNameTaken: " "does not own"
 kubectl -n "$PSA_NS" delete pod sbx-psa-brokered --wait=true --timeout=60s >/dev/null
