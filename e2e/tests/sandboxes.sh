@@ -423,6 +423,7 @@ expect "a claim of the tenant's that claims a Sandbox as owner is refused" "$out
 # while the sandbox is suspended: otherwise the controller's new Pod comes first.)
 kubectl -n "$PSA_NS" patch sandbox psa-brokered --type merge -p '{"spec":{"suspended":true}}' >/dev/null
 kubectl -n "$PSA_NS" wait sandbox/psa-brokered --for=jsonpath='{.status.phase}'=Suspended --timeout=90s >/dev/null || true
+kubectl -n "$PSA_NS" wait pod/sbx-psa-brokered --for=delete --timeout=90s >/dev/null 2>&1 || true
 cat <<YAML | kubectl -n "$PSA_NS" create -f - >/dev/null
 apiVersion: v1
 kind: Pod
