@@ -40,15 +40,17 @@ pub fn workspace_claim_name(sandbox_name: &str) -> String {
 }
 
 /// The owner reference by which a Sandbox controls an object (its Pod, its
-/// claims), if one does: `controller: true`, kind `Sandbox`, API group
-/// `dockyard.dev` — exactly what the chart's ValidatingAdmissionPolicy lets
-/// only the controller write, so a look-alike reference counts for nothing.
+/// claims), if one does: `controller: true`, the Sandbox kind and API version
+/// the controller writes — within what the chart's ValidatingAdmissionPolicy
+/// lets only the controller write (any `dockyard.dev` Sandbox), so a
+/// look-alike reference counts for nothing. The controller, the agent's Pod
+/// watch and its CSI publish all ask this.
 pub fn controlling_sandbox(
     owners: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference],
 ) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
-    owners
-        .iter()
-        .find(|o| o.controller == Some(true) && o.kind == "Sandbox" && o.api_version.starts_with("dockyard.dev/"))
+    use kube::Resource;
+    let (kind, api_version) = (crate::Sandbox::kind(&()), crate::Sandbox::api_version(&()));
+    owners.iter().find(|o| o.controller == Some(true) && o.kind == kind && o.api_version == api_version)
 }
 
 /// Name of the PersistentVolumeClaim of a Sandbox's persistent DinD store.

@@ -69,10 +69,7 @@ pub async fn authorize(client: &Client, node_name: &str, pod: &PodRef) -> Result
     if node != Some(node_name) {
         return Err(denied(format!("runs on node {node:?}, not this one")));
     }
-    let owner = found
-        .owner_references()
-        .iter()
-        .find(|o| o.controller == Some(true) && o.kind == "Sandbox" && o.api_version == "dockyard.dev/v1alpha1")
+    let owner = labels::controlling_sandbox(found.owner_references())
         .ok_or_else(|| denied("is not a sandbox's Pod (no Sandbox controls it)".into()))?;
     if pod.name != labels::pod_name(&owner.name) {
         return Err(denied(format!("is not named {}, its Sandbox's Pod name", labels::pod_name(&owner.name))));
