@@ -32,6 +32,12 @@ pub enum Endpoint {
     ImagePrune,
     Image { name: String, op: ImageOp },
     Build,
+    /// BuildKit's control API (`POST /grpc`): gRPC on the upgraded connection,
+    /// each call checked by [`crate::buildkit`].
+    BuildKit,
+    /// A BuildKit build session (`POST /session`): the client serves its
+    /// files to the daemon on the upgraded connection.
+    BuildKitSession,
     Commit,
     NetworkList,
     NetworkCreate,
@@ -100,7 +106,7 @@ pub enum VolumeOp {
 }
 
 /// Endpoints refused with a reason of their own.
-const REFUSED_APIS: [(&str, &str); 10] = [
+const REFUSED_APIS: [(&str, &str); 8] = [
     ("swarm", "swarm mode manages the node's daemon"),
     ("nodes", "swarm mode manages the node's daemon"),
     ("services", "swarm mode manages the node's daemon"),
@@ -108,11 +114,6 @@ const REFUSED_APIS: [(&str, &str); 10] = [
     ("secrets", "swarm mode manages the node's daemon"),
     ("configs", "swarm mode manages the node's daemon"),
     ("plugins", "plugins run with the daemon's privileges on the node"),
-    (
-        "session",
-        "BuildKit sessions are not available through the broker yet; use the classic builder (DOCKER_BUILDKIT=0)",
-    ),
-    ("grpc", "BuildKit's API is not available through the broker yet; use the classic builder (DOCKER_BUILDKIT=0)"),
     ("system", "`docker system df` would show every sandbox's objects on the node"),
 ];
 
@@ -184,6 +185,8 @@ pub fn route(method: &Method, path: &ApiPath) -> Result<Endpoint, Refusal> {
             image(name, op)
         }
         ["build"] if post => E::Build,
+        ["grpc"] if post => E::BuildKit,
+        ["session"] if post => E::BuildKitSession,
         ["commit"] if post => E::Commit,
 
         ["networks"] if read => E::NetworkList,
@@ -518,6 +521,10 @@ pub fn plan(method: &Method, raw_path: &str, raw_query: Option<&str>, scope: &Sc
             plan.body = Body::Tar;
             plan.registry_config = true;
         }
+        Endpoint::BuildKit | Endpoint::BuildKitSession => {
+            allow(&query, &[], &[])?;
+            plan.upgrade = true;
+        }
         Endpoint::Commit => {
             allow(&query, &["container", "repo", "tag", "comment", "author", "pause"], &["changes"])?;
             plan.checks.push(Check::Owns(Kind::Container, query.get("container").unwrap_or_default().to_string()));
@@ -591,7 +598,7 @@ mod tests {
             (Method::GET, "/plugins", "plugins"),
             (Method::POST, "/swarm/init", "swarm"),
             (Method::GET, "/system/df", "system df"),
-            (Method::POST, "/session", "BuildKit"),
+            (Method::GET, "/session", "GET /session"),
             (Method::GET, "/nonsense", "GET /nonsense"),
             (Method::PUT, "/containers/create", "PUT /containers/create"),
             (Method::POST, "/containers/abc/checkpoints", "POST /containers/abc/checkpoints"),

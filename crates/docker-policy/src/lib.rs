@@ -11,6 +11,7 @@
 
 pub mod body;
 pub mod build;
+pub mod buildkit;
 pub mod endpoint;
 pub mod filters;
 pub mod gojson;

@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use dockyard_docker_policy::{After, Body, Check, Plan, Refusal, Scope};
+use dockyard_docker_policy::buildkit::{self, Session};
+use dockyard_docker_policy::{After, Body, Check, Endpoint, Plan, Refusal, Scope};
 use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, UPGRADE, USER_AGENT};
 use http::request::Parts;
 use http::{HeaderMap, Request, Response, StatusCode};
@@ -38,6 +39,8 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 pub use dockyard_docker_policy as policy;
+
+mod grpc;
 
 /// Largest JSON body the proxy reads to check (create calls are a few KiB).
 const MAX_JSON_BODY: usize = 4 << 20;
@@ -60,6 +63,13 @@ pub trait Lookups: Send + Sync + 'static {
         after: &After,
         response: Response<Incoming>,
     ) -> impl Future<Output = Result<Response<ProxyBody>, Refusal>> + Send;
+
+    /// Makes the images a BuildKit build exported (names, or the image ID)
+    /// the sandbox's; called before the client learns the build finished.
+    fn record_exports(&self, scope: &Scope, made: Vec<String>) -> impl Future<Output = ()> + Send {
+        let _ = (scope, made);
+        async {}
+    }
 }
 
 /// The lookups in front of a sandbox's own daemon (DinD): every object in
@@ -145,7 +155,7 @@ impl<L: Lookups> Proxy<L> {
             debug!(sandbox = %self.scope().uid, error = %e, "connection ended with an error");
         }
     }
-    async fn handle(&self, mut request: Request<Incoming>, upstream: &Upstream) -> Response<ProxyBody> {
+    async fn handle(self: &Arc<Self>, mut request: Request<Incoming>, upstream: &Upstream) -> Response<ProxyBody> {
         let client_upgrade = request.headers().contains_key(UPGRADE).then(|| hyper::upgrade::on(&mut request));
         let method = request.method().clone();
         let path = request.uri().path().to_string();
@@ -153,7 +163,9 @@ impl<L: Lookups> Proxy<L> {
         let mut body = Some(body);
         let scope = self.scope();
         let outcome = match self.prepare(&scope, parts, &mut body, client_upgrade.is_some()).await {
-            Ok((request, plan)) => self.forward(&scope, request, &plan, client_upgrade, upstream).await,
+            Ok((request, plan, session)) => {
+                self.forward(&scope, request, &plan, session, client_upgrade, upstream).await
+            }
             Err(refusal) => {
                 // Read what the client is still sending (a build context, an
                 // archive), so it gets to read the refusal instead of a broken pipe.
@@ -186,13 +198,21 @@ impl<L: Lookups> Proxy<L> {
         parts: Parts,
         body: &mut Option<Incoming>,
         wants_upgrade: bool,
-    ) -> Result<(Request<ProxyBody>, Plan), Refusal> {
+    ) -> Result<(Request<ProxyBody>, Plan, Option<Session>), Refusal> {
         let mut plan = dockyard_docker_policy::plan(&parts.method, parts.uri.path(), parts.uri.query(), scope)?;
         let mut headers = forwarded_headers(&parts.headers, &plan)?;
+        let buildkit = matches!(plan.endpoint, Endpoint::BuildKit | Endpoint::BuildKitSession);
+        if buildkit && !wants_upgrade {
+            return Err(Refusal::bad_request("BuildKit's API is served only on a connection upgraded to h2c"));
+        }
         if plan.upgrade && wants_upgrade {
             headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-            headers.insert(UPGRADE, HeaderValue::from_static("tcp"));
+            headers.insert(UPGRADE, HeaderValue::from_static(if buildkit { "h2c" } else { "tcp" }));
         }
+        let session = match plan.endpoint {
+            Endpoint::BuildKitSession => Some(session_headers(&parts.headers, &mut headers, scope)?),
+            _ => None,
+        };
         // JSON bodies are read first (their checks come from them); a tar
         // body is taken only after the lookups passed, so a refused one is
         // still there to be drained.
@@ -228,14 +248,15 @@ impl<L: Lookups> Proxy<L> {
             .body(forwarded)
             .map_err(|e| Refusal::bad_request(format!("the request cannot be forwarded: {e}")))?;
         *request.headers_mut() = headers;
-        Ok((request, plan))
+        Ok((request, plan, session))
     }
 
     async fn forward(
-        &self,
+        self: &Arc<Self>,
         scope: &Scope,
         request: Request<ProxyBody>,
         plan: &Plan,
+        session: Option<Session>,
         client_upgrade: Option<OnUpgrade>,
         upstream: &Upstream,
     ) -> Result<Response<ProxyBody>, Refusal> {
@@ -245,6 +266,9 @@ impl<L: Lookups> Proxy<L> {
                 *connection = Some(connect_daemon(&self.daemon_socket).await?);
             }
             let sender = connection.as_mut().expect("connected above");
+            if plan.endpoint == Endpoint::BuildKit {
+                self.check_buildkit_contains(sender).await?;
+            }
             sender.ready().await.map_err(|e| unavailable(&self.daemon_socket, &e))?;
             sender.send_request(request)
         };
@@ -255,21 +279,81 @@ impl<L: Lookups> Proxy<L> {
             };
             let daemon = hyper::upgrade::on(&mut response);
             let uid = scope.uid.clone();
+            let (proxy, scope, endpoint) = (self.clone(), scope.clone(), plan.endpoint.clone());
             tokio::spawn(async move {
-                match tokio::try_join!(client, daemon) {
-                    Ok((client, daemon)) => {
-                        let (mut client, mut daemon) = (TokioIo::new(client), TokioIo::new(daemon));
-                        if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut daemon).await {
-                            debug!(sandbox = %uid, error = %e, "hijacked connection ended with an error");
-                        }
+                let (client, daemon) = match tokio::try_join!(client, daemon) {
+                    Ok(both) => both,
+                    Err(e) => return debug!(sandbox = %uid, error = %e, "upgrade failed"),
+                };
+                let ended = match (endpoint, session) {
+                    (Endpoint::BuildKit, _) => {
+                        grpc::relay_control(proxy, scope, client, daemon).await.map_err(|e| e.to_string())
                     }
-                    Err(e) => debug!(sandbox = %uid, error = %e, "upgrade failed"),
+                    (Endpoint::BuildKitSession, Some(session)) => {
+                        grpc::relay_session(uid.clone(), session.methods, client, daemon).await.map_err(|e| e.to_string())
+                    }
+                    _ => {
+                        let (mut client, mut daemon) = (TokioIo::new(client), TokioIo::new(daemon));
+                        tokio::io::copy_bidirectional(&mut client, &mut daemon).await.map(drop).map_err(|e| e.to_string())
+                    }
+                };
+                if let Err(e) = ended {
+                    debug!(sandbox = %uid, error = %e, "upgraded connection ended with an error");
                 }
             });
             return Ok(response.map(BodyExt::boxed));
         }
         self.lookups.answer(scope, &plan.after, response).await
     }
+}
+
+impl<L> Proxy<L> {
+    /// Refuses BuildKit on a daemon too old to put build steps under the
+    /// `cgroup-parent` a build names (they would run outside the sandbox's
+    /// limits), asking its API version on the connection about to be used.
+    async fn check_buildkit_contains(&self, sender: &mut SendRequest<ProxyBody>) -> Result<(), Refusal> {
+        let ping = Request::get("/_ping")
+            .header(HOST, "docker")
+            .body(Empty::new().map_err(|never| match never {}).boxed())
+            .expect("a static request is valid");
+        sender.ready().await.map_err(|e| unavailable(&self.daemon_socket, &e))?;
+        let answer = sender.send_request(ping).await.map_err(|e| unavailable(&self.daemon_socket, &e))?;
+        let version = answer.headers().get("api-version").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let _ = answer.into_body().collect().await;
+        let parsed = version.split_once('.').and_then(|(major, minor)| Some((major.parse().ok()?, minor.parse().ok()?)));
+        if parsed.is_some_and(|v: (u32, u32)| v >= buildkit::MIN_API_VERSION) {
+            return Ok(());
+        }
+        let (major, minor) = buildkit::MIN_API_VERSION;
+        Err(Refusal::forbidden(format!(
+            "the Docker daemon behind this socket speaks API {version} (before Docker 23): its BuildKit runs build \
+             steps outside the sandbox's cgroup, so BuildKit builds need API {major}.{minor} or newer; use the \
+             classic builder (DOCKER_BUILDKIT=0 docker build)"
+        )))
+    }
+}
+
+/// The checked `X-Docker-Expose-Session-*` headers of a build session, added
+/// to `headers`: its ID in the sandbox's namespace, and only the methods
+/// Dockyard lets the daemon call.
+fn session_headers(client: &HeaderMap, headers: &mut HeaderMap, scope: &Scope) -> Result<Session, Refusal> {
+    let text = |name: &str| client.get(name).and_then(|v| v.to_str().ok());
+    let offered = client.get_all("x-docker-expose-session-grpc-method").iter().filter_map(|v| v.to_str().ok());
+    let session = buildkit::check_session(
+        text("x-docker-expose-session-uuid"),
+        text("x-docker-expose-session-name"),
+        text("x-docker-expose-session-sharedkey"),
+        offered,
+        scope,
+    )?;
+    let value = |v: &str| HeaderValue::from_str(v).map_err(|e| Refusal::bad_request(format!("session header: {e}")));
+    headers.insert("x-docker-expose-session-uuid", value(&session.id)?);
+    headers.insert("x-docker-expose-session-name", value(&session.name)?);
+    headers.insert("x-docker-expose-session-sharedkey", value(&session.shared_key)?);
+    for method in &session.methods {
+        headers.append("x-docker-expose-session-grpc-method", value(method)?);
+    }
+    Ok(session)
 }
 
 /// The headers the daemon gets: a fixed `Host`, the client's `User-Agent`,

@@ -48,7 +48,7 @@ pub async fn answer(
             Ok(http::Response::from_parts(parts, Full::new(filtered).map_err(|never| match never {}).boxed()))
         }
         After::RecordReference(_) | After::RecordBuild(_) | After::RecordLoad => {
-            let recorder = Recorder { after: after.clone(), uid: lookups.scope.uid.clone() };
+            let recorder = Recorder { after: after.clone() };
             let owned = OwnedLookups::from(&lookups);
             let body = Recording {
                 inner: body.boxed(),
@@ -104,7 +104,6 @@ impl OwnedLookups {
 
 struct Recorder {
     after: After,
-    uid: String,
 }
 
 impl Recorder {
@@ -131,16 +130,22 @@ impl Recorder {
 
     async fn record(self, output: Bytes, owned: OwnedLookups) {
         let lookups = View { scope: &owned.scope, docker: &owned.docker, ledger: &owned.ledger };
-        for name in self.made(&output) {
-            match lookups.image(&name).await {
-                Ok(Some(image)) => {
-                    if let Err(e) = owned.ledger.record(&self.uid, &image.id) {
-                        warn!(sandbox = %self.uid, image = %name, error = %e, "cannot record the sandbox's image");
-                    }
+        record(&lookups, self.made(&output)).await;
+    }
+}
+
+/// Records the images known by these names or IDs as the sandbox's.
+pub async fn record(lookups: &View<'_>, made: Vec<String>) {
+    let uid = &lookups.scope.uid;
+    for name in made {
+        match lookups.image(&name).await {
+            Ok(Some(image)) => {
+                if let Err(e) = lookups.ledger.record(uid, &image.id) {
+                    warn!(sandbox = %uid, image = %name, error = %e, "cannot record the sandbox's image");
                 }
-                Ok(None) => {}
-                Err(e) => warn!(sandbox = %self.uid, image = %name, error = %e.message, "cannot look up a new image"),
             }
+            Ok(None) => {}
+            Err(e) => warn!(sandbox = %uid, image = %name, error = %e.message, "cannot look up a new image"),
         }
     }
 }
@@ -217,7 +222,7 @@ mod tests {
     use super::*;
 
     fn recorder(after: After) -> Recorder {
-        Recorder { after, uid: "u".into() }
+        Recorder { after }
     }
 
     #[test]

@@ -42,6 +42,10 @@ impl dockyard_docker_proxy::Lookups for NodeLookups {
     ) -> Result<Response<ProxyBody>, Refusal> {
         super::answers::answer(after, response, self.view(scope)).await
     }
+
+    async fn record_exports(&self, scope: &Scope, made: Vec<String>) {
+        super::answers::record(&self.view(scope), made).await
+    }
 }
 
 /// One sandbox's view of the daemon's objects.

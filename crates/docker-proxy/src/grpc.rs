@@ -1,0 +1,334 @@
+//! BuildKit's two upgraded connections, relayed as HTTP/2 rather than
+//! spliced: the proxy speaks HTTP/2 on both sides, so every gRPC call is seen,
+//! by method, before anything of it reaches the other side.
+//!
+//! - `/grpc` (the control API): the client calls, the daemon serves. Each call
+//!   must be one [`Call`] and carries exactly one request message, which
+//!   [`buildkit::check`] decodes, checks and encodes again; the answer streams
+//!   back as the daemon sends it. A solve's exported images are recorded as
+//!   the sandbox's before the client learns that the solve finished.
+//! - `/session` (the client's files, credentials and secrets for a build):
+//!   the daemon calls, the client serves. Only the methods the session's
+//!   checked headers announced are passed on; messages flow both ways as they
+//!   come, with HTTP/2 flow control on each side.
+//!
+//! A refused call ends with a gRPC status (`PERMISSION_DENIED`, or
+//! `INVALID_ARGUMENT` for what cannot be decoded) whose message names what
+//! was refused and why; the connection and the other calls go on.
+
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes, BytesMut};
+use dockyard_docker_policy::buildkit::{self, Call};
+use dockyard_docker_policy::{Refusal, Scope};
+use h2::{RecvStream, SendStream};
+use http::header::{CONTENT_TYPE, HeaderName, TE, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tracing::{debug, info};
+
+use crate::{Lookups, Proxy};
+
+/// Largest request message of a control call (a solve without an LLB
+/// definition is a few KiB).
+const MAX_REQUEST_MESSAGE: usize = 4 << 20;
+/// Most of a solve's answer kept to find the image it exported.
+const MAX_SOLVE_RESPONSE: usize = 1 << 20;
+
+/// The gRPC request headers a control call passes on.
+const CONTROL_HEADERS: [HeaderName; 3] = [CONTENT_TYPE, TE, USER_AGENT];
+/// The gRPC headers and trailers of an answer the daemon gets from a session.
+const SESSION_ANSWER_HEADERS: [&str; 4] = ["content-type", "grpc-status", "grpc-message", "grpc-status-details-bin"];
+
+/// Relays one `/grpc` connection until either side closes it.
+pub(crate) async fn relay_control<L: Lookups>(
+    proxy: Arc<Proxy<L>>,
+    scope: Scope,
+    client: Upgraded,
+    daemon: Upgraded,
+) -> Result<(), h2::Error> {
+    let mut server = h2::server::handshake(TokioIo::new(client)).await?;
+    let (sender, connection) = h2::client::handshake(TokioIo::new(daemon)).await?;
+    let uid = scope.uid.clone();
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            debug!(sandbox = %uid, error = %e, "BuildKit connection to the daemon ended with an error");
+        }
+    });
+    while let Some(accepted) = server.accept().await {
+        let (request, respond) = accepted?;
+        let (proxy, scope, sender) = (proxy.clone(), scope.clone(), sender.clone());
+        tokio::spawn(async move {
+            let path = request.uri().path().to_string();
+            if let Err(e) = control_call(&proxy, &scope, sender, request, respond).await {
+                debug!(sandbox = %scope.uid, %path, error = %e, "BuildKit call ended with an error");
+            }
+        });
+    }
+    Ok(())
+}
+
+async fn control_call<L: Lookups>(
+    proxy: &Proxy<L>,
+    scope: &Scope,
+    sender: h2::client::SendRequest<Bytes>,
+    request: Request<RecvStream>,
+    mut respond: h2::server::SendResponse<Bytes>,
+) -> Result<(), h2::Error> {
+    let path = request.uri().path().to_string();
+    let (parts, body) = request.into_parts();
+    let checked = async {
+        let call = Call::route(&path)?;
+        check_grpc_headers(&parts.headers)?;
+        let message = read_request_message(body).await?;
+        let checked = buildkit::check(call, &message, scope)?;
+        dockyard_docker_policy::endpoint::check_names(&checked.checks)?;
+        proxy.lookups.run(scope, &checked.checks).await?;
+        Ok::<_, Refusal>((call, checked))
+    }
+    .await;
+    let (call, checked) = match checked {
+        Ok(checked) => checked,
+        Err(refusal) => {
+            info!(sandbox = %scope.uid, %path, reason = %refusal.message, "BuildKit call refused");
+            return respond.send_response(grpc_error(&refusal), true).map(drop);
+        }
+    };
+
+    let mut upstream = Request::builder().method("POST").uri(format!("http://docker{path}"));
+    for name in CONTROL_HEADERS {
+        if let Some(value) = parts.headers.get(&name) {
+            upstream = upstream.header(name, value);
+        }
+    }
+    let upstream = upstream.body(()).expect("a request of checked parts is valid");
+    let mut sender = sender.ready().await?;
+    let (answer, mut send) = sender.send_request(upstream, false)?;
+    send_all(&mut send, frame(&checked.message), true).await?;
+    let (answer_parts, mut answer_body) = answer.await?.into_parts();
+    let ended = answer_body.is_end_stream();
+    let mut out = respond.send_response(Response::from_parts(answer_parts, ()), ended)?;
+    if ended {
+        return Ok(());
+    }
+    let mut kept = BytesMut::new();
+    while let Some(chunk) = answer_body.data().await {
+        let chunk = chunk?;
+        let _ = answer_body.flow_control().release_capacity(chunk.len());
+        if call == Call::Solve && kept.len() + chunk.len() <= MAX_SOLVE_RESPONSE {
+            kept.extend_from_slice(&chunk);
+        }
+        send_all(&mut out, chunk, false).await?;
+    }
+    let trailers = answer_body.trailers().await?.unwrap_or_default();
+    if call == Call::Solve && trailers.get("grpc-status").is_some_and(|s| s == "0") {
+        let mut made = checked.exports;
+        made.extend(first_message(&kept).and_then(|m| buildkit::exported_image(&m)));
+        if !made.is_empty() {
+            proxy.lookups.record_exports(scope, made).await;
+        }
+    }
+    out.send_trailers(trailers)
+}
+
+/// Relays one `/session` connection (the daemon calls the client) until
+/// either side closes it; `methods` are those the checked headers announced.
+pub(crate) async fn relay_session(
+    uid: String,
+    methods: Vec<String>,
+    client: Upgraded,
+    daemon: Upgraded,
+) -> Result<(), h2::Error> {
+    let mut server = h2::server::handshake(TokioIo::new(daemon)).await?;
+    let (sender, connection) = h2::client::handshake(TokioIo::new(client)).await?;
+    let connection_uid = uid.clone();
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            debug!(sandbox = %connection_uid, error = %e, "build session connection ended with an error");
+        }
+    });
+    let methods = Arc::new(methods);
+    while let Some(accepted) = server.accept().await {
+        let (request, respond) = accepted?;
+        let (sender, methods, uid) = (sender.clone(), methods.clone(), uid.clone());
+        tokio::spawn(async move {
+            let path = request.uri().path().to_string();
+            if let Err(e) = session_call(&methods, sender, request, respond).await {
+                debug!(sandbox = %uid, %path, error = %e, "build session call ended with an error");
+            }
+        });
+    }
+    Ok(())
+}
+
+async fn session_call(
+    methods: &[String],
+    sender: h2::client::SendRequest<Bytes>,
+    request: Request<RecvStream>,
+    mut respond: h2::server::SendResponse<Bytes>,
+) -> Result<(), h2::Error> {
+    let path = request.uri().path().to_string();
+    if !methods.contains(&path) {
+        let refusal = Refusal::forbidden(format!("the build session does not offer {path}"));
+        return respond.send_response(grpc_error(&refusal), true).map(drop);
+    }
+    let (parts, mut body) = request.into_parts();
+    let mut upstream = Request::from_parts(parts, ());
+    *upstream.uri_mut() = format!("http://session{path}").parse().expect("a checked path is a valid URI");
+    let mut sender = sender.ready().await?;
+    let ended = body.is_end_stream();
+    let (answer, mut send) = sender.send_request(upstream, ended)?;
+    let requests = async move {
+        if ended {
+            return Ok(());
+        }
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk?;
+            let _ = body.flow_control().release_capacity(chunk.len());
+            send_all(&mut send, chunk, false).await?;
+        }
+        match body.trailers().await? {
+            Some(trailers) => send.send_trailers(trailers),
+            None => send_all(&mut send, Bytes::new(), true).await,
+        }
+    };
+    let answers = async move {
+        let (answer_parts, mut answer_body) = answer.await?.into_parts();
+        let mut head = Response::new(());
+        *head.status_mut() = answer_parts.status;
+        *head.headers_mut() = session_answer_headers(&answer_parts.headers);
+        let ended = answer_body.is_end_stream();
+        let mut out = respond.send_response(head, ended)?;
+        if ended {
+            return Ok(());
+        }
+        while let Some(chunk) = answer_body.data().await {
+            let chunk = chunk?;
+            let _ = answer_body.flow_control().release_capacity(chunk.len());
+            send_all(&mut out, chunk, false).await?;
+        }
+        let trailers = answer_body.trailers().await?.unwrap_or_default();
+        out.send_trailers(session_answer_headers(&trailers))
+    };
+    tokio::try_join!(requests, answers).map(drop)
+}
+
+fn session_answer_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut kept = HeaderMap::new();
+    for name in SESSION_ANSWER_HEADERS {
+        if let Some(value) = headers.get(name) {
+            kept.insert(name, value.clone());
+        }
+    }
+    kept
+}
+
+/// Sends `data` as the peer's flow control allows, instead of buffering it.
+async fn send_all(stream: &mut SendStream<Bytes>, mut data: Bytes, end: bool) -> Result<(), h2::Error> {
+    while !data.is_empty() {
+        stream.reserve_capacity(data.len());
+        let granted = match std::future::poll_fn(|cx| stream.poll_capacity(cx)).await {
+            Some(granted) => granted?,
+            None => return Err(h2::Error::from(h2::Reason::CANCEL)),
+        };
+        let part = data.split_to(granted.min(data.len()));
+        stream.send_data(part, false)?;
+    }
+    if end { stream.send_data(Bytes::new(), true) } else { Ok(()) }
+}
+
+/// A call's content type must be gRPC's, and its messages uncompressed: a
+/// compressed message is one the policy cannot read.
+fn check_grpc_headers(headers: &HeaderMap) -> Result<(), Refusal> {
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !(content_type == "application/grpc" || content_type.starts_with("application/grpc+proto")) {
+        return Err(Refusal::bad_request(format!("content type `{content_type}` is not gRPC's protobuf")));
+    }
+    match headers.get("grpc-encoding").map(HeaderValue::as_bytes) {
+        None | Some(b"identity") => Ok(()),
+        Some(other) => Err(Refusal::bad_request(format!(
+            "compressed gRPC messages (`{}`) cannot be checked; send them uncompressed",
+            String::from_utf8_lossy(other)
+        ))),
+    }
+}
+
+/// Reads a call's single request message (a unary or server-streaming call
+/// sends exactly one).
+async fn read_request_message(mut body: RecvStream) -> Result<Vec<u8>, Refusal> {
+    let mut data = BytesMut::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.map_err(|e| Refusal::bad_request(format!("the call's request could not be read: {e}")))?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+        if data.len() + chunk.len() > MAX_REQUEST_MESSAGE + 5 {
+            return Err(Refusal::bad_request(format!("the call's request is over {MAX_REQUEST_MESSAGE} bytes")));
+        }
+        data.extend_from_slice(&chunk);
+    }
+    let mut data = data.freeze();
+    if data.len() < 5 {
+        return Err(Refusal::bad_request("the call has no request message"));
+    }
+    let compressed = data.get_u8();
+    let length = data.get_u32() as usize;
+    if compressed != 0 {
+        return Err(Refusal::bad_request("compressed gRPC messages cannot be checked; send them uncompressed"));
+    }
+    if length != data.len() {
+        return Err(Refusal::bad_request("a call must carry exactly one request message"));
+    }
+    Ok(data.to_vec())
+}
+
+/// The first whole message of a gRPC stream's data.
+fn first_message(data: &[u8]) -> Option<Vec<u8>> {
+    let length = u32::from_be_bytes(data.get(1..5)?.try_into().ok()?) as usize;
+    (data.first() == Some(&0)).then(|| data.get(5..5 + length).map(<[u8]>::to_vec)).flatten()
+}
+
+/// One uncompressed gRPC message frame.
+fn frame(message: &[u8]) -> Bytes {
+    let mut framed = BytesMut::with_capacity(5 + message.len());
+    framed.extend_from_slice(&[0]);
+    framed.extend_from_slice(&u32::try_from(message.len()).expect("checked messages are small").to_be_bytes());
+    framed.extend_from_slice(message);
+    framed.freeze()
+}
+
+/// A trailers-only gRPC answer carrying the refusal.
+fn grpc_error(refusal: &Refusal) -> Response<()> {
+    let code = if refusal.status == StatusCode::BAD_REQUEST { "3" } else { "7" };
+    let message: String = refusal
+        .message
+        .bytes()
+        .map(|b| match b {
+            b' '..=b'~' if b != b'%' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(CONTENT_TYPE, "application/grpc")
+        .header("grpc-status", code)
+        .header("grpc-message", message)
+        .body(())
+        .expect("a static response is valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_refusals_are_percent_encoded() {
+        let framed = frame(b"abc");
+        assert_eq!(&framed[..], &[0, 0, 0, 0, 3, b'a', b'b', b'c']);
+        assert_eq!(first_message(&framed).unwrap(), b"abc");
+        assert_eq!(first_message(&[1, 0, 0, 0, 0]), None, "compressed");
+        assert_eq!(first_message(&[0, 0, 0, 0, 9, 1]), None, "short");
+        let error = grpc_error(&Refusal::forbidden("100% no\n"));
+        assert_eq!(error.headers()["grpc-status"], "7");
+        assert_eq!(error.headers()["grpc-message"], "dockyard: 100%25 no%0A");
+    }
+}
