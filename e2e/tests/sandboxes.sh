@@ -27,12 +27,29 @@ dump() {
 
 # docker_checks EXEC WHERE: as the workload's user, through EXEC (x or h below):
 # docker build + docker run, a bind mount from the workspace, and a compose app
-# with a network and a volume.
+# with a network and a volume. The images' Docker CLI is 26 with buildx, so
+# `docker build` is a BuildKit build: through the sidecar's proxy to its
+# dockerd 26, and refused (named) by the broker in front of this node's 20.10,
+# whose BuildKit cannot put build steps under the sandbox's cgroup; the
+# classic builder works there.
 docker_checks() {
   local exec=$1 where=$2 out
-  out=$($exec sh -c 'cd /workspace && mkdir -p app && cd app && printf "FROM dockyard/busybox:1\nRUN echo built > /built\nCMD cat /built\n" > Dockerfile &&
-    docker build -q -t local/app:1 . >/dev/null && docker run --rm local/app:1' 2>&1 || true)
-  expect "$where: docker build and docker run as the user" "$out" "built"
+  $exec sh -c 'mkdir -p /workspace/app && cd /workspace/app && printf "FROM dockyard/busybox:1\nRUN echo built > /built\nCMD cat /built\n" > Dockerfile'
+  if [[ $where == DinD ]]; then
+    out=$($exec sh -c 'docker version --format "client {{.Client.Version}} server {{.Server.Version}}"; docker compose version; docker buildx version' 2>&1 || true)
+    expect "$where: Docker 26 client and server, Compose v2, buildx" "$out" "client 26." "server 26." "Compose version 2." "buildx"
+    out=$($exec sh -c 'cd /workspace/app && docker build -q -t local/app:1 . >/dev/null && docker run --rm local/app:1' 2>&1 || true)
+    expect "$where: docker build (BuildKit) and docker run as the user" "$out" "built"
+    # Multi-stage with a cache mount, built twice: the second build finds the first one's cache.
+    out=$($exec sh -c 'cd /workspace/app && printf "FROM dockyard/busybox:1 AS build\nARG N\nRUN --mount=type=cache,target=/cache echo \$N >> /cache/runs && wc -l < /cache/runs > /runs\nFROM dockyard/busybox:1\nCOPY --from=build /runs /runs\nCMD cat /runs\n" > Dockerfile.cache &&
+      for n in 1 2; do docker buildx build -q --build-arg N=$n -f Dockerfile.cache -t local/cached:$n . >/dev/null || exit 1; done; docker run --rm local/cached:2' 2>&1 || true)
+    expect "$where: docker buildx build, multi-stage with RUN --mount=type=cache, the cache kept between builds" "$out" "2"
+  else
+    out=$($exec sh -c 'cd /workspace/app && docker build -q -t local/app:1 .' 2>&1 || true)
+    expect "$where: a BuildKit build on the node's Docker 20.10 is refused, named" "$out" "API 1.41" "DOCKER_BUILDKIT=0"
+    out=$($exec sh -c 'cd /workspace/app && DOCKER_BUILDKIT=0 docker build -q -t local/app:1 . >/dev/null 2>&1 && docker run --rm local/app:1' 2>&1 || true)
+    expect "$where: docker build (classic builder) and docker run as the user" "$out" "built"
+  fi
   out=$($exec sh -c 'cd /workspace && echo from-workspace > note.txt && docker run --rm -v "$PWD:/src" dockyard/busybox:1 cat /src/note.txt' 2>&1 || true)
   expect "$where: docker run -v \$PWD:/src from the workspace" "$out" "from-workspace"
   out=$($exec sh -c 'cd /workspace/app && cat > docker-compose.yml <<YAML

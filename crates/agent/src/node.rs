@@ -399,6 +399,18 @@ impl Agent {
         self.cleaned_up.lock().expect("cleanup registry poisoned").insert(uid.to_string(), Timestamp::now());
         self.brokers.remove(uid)?;
         let mut removed = resources::cleanup(&self.docker, uid, self.settings.stop_grace_seconds).await?;
+        // Its BuildKit cache mounts are in its own namespace (the broker set
+        // it), so they go with it; the layer cache is shared by content and
+        // left to the daemon's builder GC (docs/architecture.md).
+        let filter = dockyard_docker_policy::buildkit::cache_mount_filter(uid);
+        match dockyard_docker_proxy::prune_build_cache(&self.settings.docker_socket, filter).await {
+            Ok(records) if !records.is_empty() => {
+                let bytes: i64 = records.iter().map(|r| r.size).sum();
+                info!(sandbox = %uid, records = records.len(), bytes, "pruned the sandbox's build cache mounts");
+            }
+            Ok(_) => {}
+            Err(e) => warn!(sandbox = %uid, error = %e, "cannot prune the sandbox's build cache mounts"),
+        }
         let shared = &record.rules.shared_images;
         for id in self.brokers.ledger().cleanup(&self.docker, uid, shared).await? {
             if !removed.images.contains(&id) {

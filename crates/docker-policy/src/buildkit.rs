@@ -46,7 +46,26 @@ pub enum Call {
     Status,
     Info,
     ListWorkers,
+    /// A call of the frontend gateway (`LLBBridge`) of a build the client
+    /// drives itself (what buildx does): bound to that build by the
+    /// `buildkit-controlapi-buildid` header, which [`scoped`] rewrites.
+    Bridge(BridgeCall),
 }
+
+/// The `LLBBridge` methods a sandbox may call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BridgeCall {
+    /// Runs a frontend: checked like a control solve's frontend.
+    Solve,
+    /// Reads the build's own results, resolves image configs (as `FROM`
+    /// does), returns the build's result, reports warnings: passed on
+    /// once they decode as protobuf; the build ID confines them to the
+    /// sandbox's own build.
+    Passed,
+}
+
+/// The header binding a gateway call to its build.
+pub const BUILD_ID_HEADER: &str = "buildkit-controlapi-buildid";
 
 impl Call {
     /// The method a gRPC path names, or the refusal.
@@ -56,6 +75,26 @@ impl Call {
             "/moby.buildkit.v1.Control/Status" => Ok(Call::Status),
             "/moby.buildkit.v1.Control/Info" => Ok(Call::Info),
             "/moby.buildkit.v1.Control/ListWorkers" => Ok(Call::ListWorkers),
+            "/moby.buildkit.v1.frontend.LLBBridge/Solve" => Ok(Call::Bridge(BridgeCall::Solve)),
+            "/moby.buildkit.v1.frontend.LLBBridge/ResolveImageConfig"
+            | "/moby.buildkit.v1.frontend.LLBBridge/ResolveSourceMeta"
+            | "/moby.buildkit.v1.frontend.LLBBridge/ReadFile"
+            | "/moby.buildkit.v1.frontend.LLBBridge/ReadDir"
+            | "/moby.buildkit.v1.frontend.LLBBridge/StatFile"
+            | "/moby.buildkit.v1.frontend.LLBBridge/Evaluate"
+            | "/moby.buildkit.v1.frontend.LLBBridge/Ping"
+            | "/moby.buildkit.v1.frontend.LLBBridge/Return"
+            | "/moby.buildkit.v1.frontend.LLBBridge/Inputs"
+            | "/moby.buildkit.v1.frontend.LLBBridge/Warn" => Ok(Call::Bridge(BridgeCall::Passed)),
+            "/moby.buildkit.v1.frontend.LLBBridge/NewContainer"
+            | "/moby.buildkit.v1.frontend.LLBBridge/ReleaseContainer"
+            | "/moby.buildkit.v1.frontend.LLBBridge/ExecProcess"
+            | "/moby.buildkit.v1.frontend.LLBBridge/ReadFileContainer"
+            | "/moby.buildkit.v1.frontend.LLBBridge/ReadDirContainer"
+            | "/moby.buildkit.v1.frontend.LLBBridge/StatFileContainer" => Err(Refusal::forbidden(
+                "interactive build containers (`docker buildx debug`) run outside the build's checked steps; not \
+                 available to a sandbox",
+            )),
             "/moby.buildkit.v1.Control/DiskUsage"
             | "/moby.buildkit.v1.Control/Prune"
             | "/moby.buildkit.v1.Control/ListenBuildHistory"
@@ -96,7 +135,49 @@ pub fn check(call: Call, message: &[u8], scope: &Scope) -> Result<Checked, Refus
             let request: ListWorkersRequest = decode("ListWorkersRequest", message, &[1])?;
             Ok(Checked { message: prost::Message::encode_to_vec(&request), ..Default::default() })
         }
+        Call::Bridge(BridgeCall::Solve) => check_bridge_solve(message, scope),
+        Call::Bridge(BridgeCall::Passed) => {
+            field_numbers(message).map_err(|e| Refusal::bad_request(format!("BuildKit message: {e}")))?;
+            Ok(Checked { message: message.to_vec(), ..Default::default() })
+        }
     }
+}
+
+fn check_bridge_solve(message: &[u8], scope: &Scope) -> Result<Checked, Refusal> {
+    let mut solve: BridgeSolveRequest =
+        decode("LLBBridge SolveRequest", message, &[1, 2, 3, 5, 6, 10, 11, 12, 13, 14, 15])?;
+    let refuse = |what: &str| Err(Refusal::forbidden(format!("BuildKit {what}")));
+    if solve.definition.as_ref().is_some_and(|d| !d.is_empty()) {
+        return refuse("builds from a client-made LLB definition are not available to a sandbox; build a Dockerfile");
+    }
+    check_frontend(&solve.frontend, false)?;
+    if !solve.frontend_inputs.is_empty() {
+        return refuse("frontend inputs (named build contexts from other builds) are not available to a sandbox");
+    }
+    if !solve.cache_imports.is_empty() {
+        return refuse("cache import and export (`--cache-from`, `--cache-to`) are not available to a sandbox");
+    }
+    if !solve.source_policies.is_empty() {
+        return refuse("source policies are not available to a sandbox");
+    }
+    if !solve.exporter_attr.is_empty() {
+        return refuse("exporter attributes from a gateway solve are not available to a sandbox");
+    }
+    check_frontend_attrs(&mut solve.frontend_opt, scope)?;
+    Ok(Checked { message: prost::Message::encode_to_vec(&solve), ..Default::default() })
+}
+
+/// Only the Dockerfile frontend; a control solve may also name none, when
+/// the client drives the build through the gateway (each of whose solves
+/// names the frontend and is checked).
+fn check_frontend(frontend: &str, control: bool) -> Result<(), Refusal> {
+    if frontend == DOCKERFILE_FRONTEND || (control && frontend.is_empty()) {
+        return Ok(());
+    }
+    Err(Refusal::forbidden(format!(
+        "BuildKit frontend `{frontend}` is not available to a sandbox; only the Dockerfile frontend \
+         (`{DOCKERFILE_FRONTEND}`) is"
+    )))
 }
 
 /// An ID (build reference, session) the sandbox chose, in its own namespace:
@@ -117,12 +198,7 @@ fn check_solve(message: &[u8], scope: &Scope) -> Result<Checked, Refusal> {
     if solve.definition.as_ref().is_some_and(|d| !d.is_empty()) {
         return refuse("builds from a client-made LLB definition are not available to a sandbox; build a Dockerfile");
     }
-    if solve.frontend != DOCKERFILE_FRONTEND {
-        return refuse(&format!(
-            "frontend `{}` is not available to a sandbox; only the Dockerfile frontend (`{DOCKERFILE_FRONTEND}`) is",
-            solve.frontend
-        ));
-    }
+    check_frontend(&solve.frontend, true)?;
     if !solve.frontend_inputs.is_empty() {
         return refuse("frontend inputs (named build contexts from other builds) are not available to a sandbox");
     }
@@ -147,8 +223,10 @@ fn check_solve(message: &[u8], scope: &Scope) -> Result<Checked, Refusal> {
     check_frontend_attrs(&mut solve.frontend_attrs, scope)?;
 
     let mut checked = Checked::default();
-    let deprecated = (!solve.exporter_deprecated.is_empty())
-        .then(|| Exporter { r#type: solve.exporter_deprecated.clone(), attrs: solve.exporter_attrs_deprecated.clone() });
+    let deprecated = (!solve.exporter_deprecated.is_empty()).then(|| Exporter {
+        r#type: solve.exporter_deprecated.clone(),
+        attrs: solve.exporter_attrs_deprecated.clone(),
+    });
     for exporter in deprecated.iter().chain(&solve.exporters) {
         check_exporter(exporter, &mut checked)?;
     }
@@ -334,6 +412,33 @@ pub struct SolveRequest {
     pub proxy_network: bool,
 }
 
+/// `SolveRequest` of the gateway (frontend/gateway/pb/gateway.proto).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct BridgeSolveRequest {
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub definition: Option<Vec<u8>>,
+    #[prost(string, tag = "2")]
+    pub frontend: String,
+    #[prost(btree_map = "string, string", tag = "3")]
+    pub frontend_opt: BTreeMap<String, String>,
+    #[prost(bool, tag = "5")]
+    pub allow_result_return: bool,
+    #[prost(bool, tag = "6")]
+    pub allow_result_array_ref: bool,
+    #[prost(bool, tag = "10")]
+    pub r#final: bool,
+    #[prost(bytes = "vec", tag = "11")]
+    pub exporter_attr: Vec<u8>,
+    #[prost(bytes = "vec", repeated, tag = "12")]
+    pub cache_imports: Vec<Vec<u8>>,
+    #[prost(btree_map = "string, bytes", tag = "13")]
+    pub frontend_inputs: BTreeMap<String, Vec<u8>>,
+    #[prost(bool, tag = "14")]
+    pub evaluate: bool,
+    #[prost(bytes = "vec", repeated, tag = "15")]
+    pub source_policies: Vec<Vec<u8>>,
+}
+
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Exporter {
     #[prost(string, tag = "1")]
@@ -356,6 +461,49 @@ pub struct StatusRequest {
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct InfoRequest {}
+
+/// What the node agent asks when it cleans up after a sandbox (never a
+/// sandbox: `Prune` is refused to them).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PruneRequest {
+    #[prost(string, repeated, tag = "1")]
+    pub filter: Vec<String>,
+    #[prost(bool, tag = "2")]
+    pub all: bool,
+}
+
+/// What the node agent asks to find a sandbox's cache records.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DiskUsageRequest {
+    #[prost(string, repeated, tag = "1")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DiskUsageResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub record: Vec<UsageRecord>,
+}
+
+/// One cache record, as far as the agent reads it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct UsageRecord {
+    #[prost(string, tag = "1")]
+    pub id: String,
+    #[prost(int64, tag = "4")]
+    pub size: i64,
+    #[prost(string, tag = "9")]
+    pub description: String,
+}
+
+/// The filter (for `DiskUsage`) matching the cache mounts of a sandbox's builds, whose
+/// IDs [`check`] put in the sandbox's namespace (`BUILDKIT_CACHE_MOUNT_NS`):
+/// the Dockerfile frontend names them `<namespace>/<id>`, and BuildKit
+/// describes a cache mount as `cached mount <path> from exec <cmd> with id
+/// "<id>"` (cache/refs.go, solver/llbsolver/mounts).
+pub fn cache_mount_filter(uid: &str) -> String {
+    format!("type==exec.cachemount,description~=\"with id \\\"{uid}/\"")
+}
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ListWorkersRequest {
@@ -466,7 +614,8 @@ mod tests {
 
     #[test]
     fn what_reaches_the_node_or_other_sandboxes_is_refused() {
-        let cases: Vec<(Box<dyn Fn(&mut SolveRequest)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut SolveRequest)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|s| s.entitlements = vec!["network.host".into()]), "network.host"),
             (Box::new(|s| s.entitlements = vec!["security.insecure".into()]), "privileged"),
             (Box::new(|s| s.definition = Some(vec![10, 0])), "LLB"),
@@ -543,5 +692,15 @@ mod tests {
         assert_eq!(fields("Exporter"), [("Type".to_string(), 1), ("Attrs".to_string(), 2)]);
         assert_eq!(fields("SolveResponse"), [("ExporterResponse".to_string(), 1)]);
         assert_eq!(fields("ListWorkersRequest"), [("filter".to_string(), 1)]);
+
+        let gateway = include_str!("../../../proto/third_party/buildkit/gateway.proto");
+        let start = gateway.find("message SolveRequest {").unwrap();
+        let body = &gateway[start..start + gateway[start..].find("\n}").unwrap()];
+        let numbers: Vec<u32> = body
+            .lines()
+            .filter_map(|line| line.split("//").next()?.trim().trim_end_matches(';').split_once('='))
+            .filter_map(|(_, number)| number.trim().parse().ok())
+            .collect();
+        assert_eq!(numbers, [1, 2, 3, 5, 6, 10, 11, 12, 13, 14, 15]);
     }
 }

@@ -22,15 +22,24 @@ pub enum Endpoint {
     ContainerList,
     ContainerCreate,
     ContainerPrune,
-    Container { id: String, op: ContainerOp },
-    Exec { id: String, op: ExecOp },
+    Container {
+        id: String,
+        op: ContainerOp,
+    },
+    Exec {
+        id: String,
+        op: ExecOp,
+    },
     ImageList,
     ImageCreate,
     ImageLoad,
     ImageSave,
     ImageSearch,
     ImagePrune,
-    Image { name: String, op: ImageOp },
+    Image {
+        name: String,
+        op: ImageOp,
+    },
     Build,
     /// BuildKit's control API (`POST /grpc`): gRPC on the upgraded connection,
     /// each call checked by [`crate::buildkit`].
@@ -42,11 +51,17 @@ pub enum Endpoint {
     NetworkList,
     NetworkCreate,
     NetworkPrune,
-    Network { id: String, op: NetworkOp },
+    Network {
+        id: String,
+        op: NetworkOp,
+    },
     VolumeList,
     VolumeCreate,
     VolumePrune,
-    Volume { name: String, op: VolumeOp },
+    Volume {
+        name: String,
+        op: VolumeOp,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -41,10 +41,13 @@ const CONTROL_HEADERS: [HeaderName; 3] = [CONTENT_TYPE, TE, USER_AGENT];
 /// The gRPC headers and trailers of an answer the daemon gets from a session.
 const SESSION_ANSWER_HEADERS: [&str; 4] = ["content-type", "grpc-status", "grpc-message", "grpc-status-details-bin"];
 
-/// Relays one `/grpc` connection until either side closes it.
+/// Relays one `/grpc` connection until either side closes it. With
+/// `uncontained` (the daemon cannot contain a build's steps), every call that
+/// builds or watches a build is refused with it.
 pub(crate) async fn relay_control<L: Lookups>(
     proxy: Arc<Proxy<L>>,
     scope: Scope,
+    uncontained: Option<Refusal>,
     client: Upgraded,
     daemon: Upgraded,
 ) -> Result<(), h2::Error> {
@@ -58,10 +61,10 @@ pub(crate) async fn relay_control<L: Lookups>(
     });
     while let Some(accepted) = server.accept().await {
         let (request, respond) = accepted?;
-        let (proxy, scope, sender) = (proxy.clone(), scope.clone(), sender.clone());
+        let (proxy, scope, sender, uncontained) = (proxy.clone(), scope.clone(), sender.clone(), uncontained.clone());
         tokio::spawn(async move {
             let path = request.uri().path().to_string();
-            if let Err(e) = control_call(&proxy, &scope, sender, request, respond).await {
+            if let Err(e) = control_call(&proxy, &scope, uncontained, sender, request, respond).await {
                 debug!(sandbox = %scope.uid, %path, error = %e, "BuildKit call ended with an error");
             }
         });
@@ -72,6 +75,7 @@ pub(crate) async fn relay_control<L: Lookups>(
 async fn control_call<L: Lookups>(
     proxy: &Proxy<L>,
     scope: &Scope,
+    uncontained: Option<Refusal>,
     sender: h2::client::SendRequest<Bytes>,
     request: Request<RecvStream>,
     mut respond: h2::server::SendResponse<Bytes>,
@@ -80,15 +84,22 @@ async fn control_call<L: Lookups>(
     let (parts, body) = request.into_parts();
     let checked = async {
         let call = Call::route(&path)?;
+        if let Some(refusal) = uncontained.filter(|_| !matches!(call, Call::Info | Call::ListWorkers)) {
+            return Err(refusal);
+        }
         check_grpc_headers(&parts.headers)?;
+        let build_id = match call {
+            Call::Bridge(_) => Some(build_id(&parts.headers, scope)?),
+            _ => None,
+        };
         let message = read_request_message(body).await?;
         let checked = buildkit::check(call, &message, scope)?;
         dockyard_docker_policy::endpoint::check_names(&checked.checks)?;
         proxy.lookups.run(scope, &checked.checks).await?;
-        Ok::<_, Refusal>((call, checked))
+        Ok::<_, Refusal>((call, checked, build_id))
     }
     .await;
-    let (call, checked) = match checked {
+    let (call, checked, build_id) = match checked {
         Ok(checked) => checked,
         Err(refusal) => {
             info!(sandbox = %scope.uid, %path, reason = %refusal.message, "BuildKit call refused");
@@ -101,6 +112,9 @@ async fn control_call<L: Lookups>(
         if let Some(value) = parts.headers.get(&name) {
             upstream = upstream.header(name, value);
         }
+    }
+    if let Some(build_id) = build_id {
+        upstream = upstream.header(buildkit::BUILD_ID_HEADER, build_id);
     }
     let upstream = upstream.body(()).expect("a request of checked parts is valid");
     let mut sender = sender.ready().await?;
@@ -238,6 +252,80 @@ async fn send_all(stream: &mut SendStream<Bytes>, mut data: Bytes, end: bool) ->
     if end { stream.send_data(Bytes::new(), true) } else { Ok(()) }
 }
 
+/// Prunes the BuildKit cache records of the daemon at `socket` that `filter`
+/// matches (the node agent's own call, after a sandbox is gone); returns
+/// what was removed. BuildKit's prune does not see records' descriptions, so
+/// the records are found with `DiskUsage` and pruned by ID.
+pub async fn prune_build_cache(socket: &std::path::Path, filter: String) -> Result<Vec<buildkit::UsageRecord>, String> {
+    let usage = buildkit::DiskUsageRequest { filter: vec![filter] };
+    let answers = call_daemon(socket, "DiskUsage", prost::Message::encode_to_vec(&usage)).await?;
+    let mut found = Vec::new();
+    for answer in answers {
+        let usage: buildkit::DiskUsageResponse =
+            prost::Message::decode(answer.as_slice()).map_err(|e| format!("BuildKit's disk usage: {e}"))?;
+        found.extend(usage.record);
+    }
+    if found.is_empty() {
+        return Ok(found);
+    }
+    // One filter per record: BuildKit prunes what any of them matches.
+    let prune = buildkit::PruneRequest { filter: found.iter().map(|r| format!("id=={}", r.id)).collect(), all: true };
+    let mut pruned = Vec::new();
+    for answer in call_daemon(socket, "Prune", prost::Message::encode_to_vec(&prune)).await? {
+        pruned.push(prost::Message::decode(answer.as_slice()).map_err(|e| format!("a pruned record: {e}"))?);
+    }
+    Ok(pruned)
+}
+
+/// Calls a method of the daemon's BuildKit control API on a connection of
+/// its own; returns the answer's messages.
+async fn call_daemon(socket: &std::path::Path, method: &str, message: Vec<u8>) -> Result<Vec<Vec<u8>>, String> {
+    let stream = tokio::net::UnixStream::connect(socket).await.map_err(|e| e.to_string())?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(connection.with_upgrades());
+    let upgrade = Request::post("/grpc")
+        .header(http::header::HOST, "docker")
+        .header(http::header::CONNECTION, "Upgrade")
+        .header(http::header::UPGRADE, "h2c")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .expect("a static request is valid");
+    let response = sender.send_request(upgrade).await.map_err(|e| e.to_string())?;
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return Err(format!("the daemon answered {} to the BuildKit upgrade", response.status()));
+    }
+    let upgraded = hyper::upgrade::on(response).await.map_err(|e| e.to_string())?;
+    let (h2, connection) = h2::client::handshake(TokioIo::new(upgraded)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let request = Request::post(format!("http://docker/moby.buildkit.v1.Control/{method}"))
+        .header(CONTENT_TYPE, "application/grpc")
+        .header(TE, "trailers")
+        .body(())
+        .expect("a request with a method name is valid");
+    let mut h2 = h2.ready().await.map_err(|e| e.to_string())?;
+    let (answer, mut send) = h2.send_request(request, false).map_err(|e| e.to_string())?;
+    send.send_data(frame(&message), true).map_err(|e| e.to_string())?;
+    let mut body = answer.await.map_err(|e| e.to_string())?.into_body();
+    let mut data = BytesMut::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+        data.extend_from_slice(&chunk);
+    }
+    let trailers = body.trailers().await.map_err(|e| e.to_string())?.unwrap_or_default();
+    if trailers.get("grpc-status").is_none_or(|s| s != "0") {
+        let message = trailers.get("grpc-message").and_then(|m| m.to_str().ok()).unwrap_or("no status");
+        return Err(format!("BuildKit's {method} failed: {message}"));
+    }
+    let mut messages = Vec::new();
+    let mut rest = &data[..];
+    while let Some(message) = first_message(rest) {
+        rest = &rest[5 + message.len()..];
+        messages.push(message);
+    }
+    Ok(messages)
+}
+
 /// A call's content type must be gRPC's, and its messages uncompressed: a
 /// compressed message is one the policy cannot read.
 fn check_grpc_headers(headers: &HeaderMap) -> Result<(), Refusal> {
@@ -252,6 +340,16 @@ fn check_grpc_headers(headers: &HeaderMap) -> Result<(), Refusal> {
             String::from_utf8_lossy(other)
         ))),
     }
+}
+
+/// The build a gateway call belongs to, in the sandbox's namespace.
+fn build_id(headers: &HeaderMap, scope: &Scope) -> Result<HeaderValue, Refusal> {
+    let mut values = headers.get_all(buildkit::BUILD_ID_HEADER).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(Refusal::bad_request(format!("a gateway call needs one `{}` header", buildkit::BUILD_ID_HEADER)));
+    };
+    let id = value.to_str().map_err(|_| Refusal::bad_request("the build ID is not text"))?;
+    HeaderValue::from_str(&buildkit::scoped(scope, id)).map_err(|e| Refusal::bad_request(format!("build ID: {e}")))
 }
 
 /// Reads a call's single request message (a unary or server-streaming call

@@ -41,6 +41,7 @@ use tracing::{debug, info, warn};
 pub use dockyard_docker_policy as policy;
 
 mod grpc;
+pub use grpc::prune_build_cache;
 
 /// Largest JSON body the proxy reads to check (create calls are a few KiB).
 const MAX_JSON_BODY: usize = 4 << 20;
@@ -260,6 +261,8 @@ impl<L: Lookups> Proxy<L> {
         client_upgrade: Option<OnUpgrade>,
         upstream: &Upstream,
     ) -> Result<Response<ProxyBody>, Refusal> {
+        // Why this daemon's BuildKit may not build for a sandbox, if it may not.
+        let mut uncontained = None;
         let pending = {
             let mut connection = upstream.lock().await;
             if connection.as_ref().is_none_or(SendRequest::is_closed) {
@@ -267,7 +270,7 @@ impl<L: Lookups> Proxy<L> {
             }
             let sender = connection.as_mut().expect("connected above");
             if plan.endpoint == Endpoint::BuildKit {
-                self.check_buildkit_contains(sender).await?;
+                uncontained = self.check_buildkit_contains(sender).await.err();
             }
             sender.ready().await.map_err(|e| unavailable(&self.daemon_socket, &e))?;
             sender.send_request(request)
@@ -287,14 +290,19 @@ impl<L: Lookups> Proxy<L> {
                 };
                 let ended = match (endpoint, session) {
                     (Endpoint::BuildKit, _) => {
-                        grpc::relay_control(proxy, scope, client, daemon).await.map_err(|e| e.to_string())
+                        grpc::relay_control(proxy, scope, uncontained, client, daemon).await.map_err(|e| e.to_string())
                     }
                     (Endpoint::BuildKitSession, Some(session)) => {
-                        grpc::relay_session(uid.clone(), session.methods, client, daemon).await.map_err(|e| e.to_string())
+                        grpc::relay_session(uid.clone(), session.methods, client, daemon)
+                            .await
+                            .map_err(|e| e.to_string())
                     }
                     _ => {
                         let (mut client, mut daemon) = (TokioIo::new(client), TokioIo::new(daemon));
-                        tokio::io::copy_bidirectional(&mut client, &mut daemon).await.map(drop).map_err(|e| e.to_string())
+                        tokio::io::copy_bidirectional(&mut client, &mut daemon)
+                            .await
+                            .map(drop)
+                            .map_err(|e| e.to_string())
                     }
                 };
                 if let Err(e) = ended {
@@ -308,9 +316,12 @@ impl<L: Lookups> Proxy<L> {
 }
 
 impl<L> Proxy<L> {
-    /// Refuses BuildKit on a daemon too old to put build steps under the
-    /// `cgroup-parent` a build names (they would run outside the sandbox's
-    /// limits), asking its API version on the connection about to be used.
+    /// Refuses BuildKit builds on a daemon too old to put build steps under
+    /// the `cgroup-parent` a build names (they would run outside the
+    /// sandbox's limits), asking its API version on the connection about to
+    /// be used. The connection itself is still upgraded: buildx chooses its
+    /// driver by whether `/grpc` upgrades, and without it would try to start
+    /// a privileged BuildKit container instead of showing this reason.
     async fn check_buildkit_contains(&self, sender: &mut SendRequest<ProxyBody>) -> Result<(), Refusal> {
         let ping = Request::get("/_ping")
             .header(HOST, "docker")
@@ -320,7 +331,8 @@ impl<L> Proxy<L> {
         let answer = sender.send_request(ping).await.map_err(|e| unavailable(&self.daemon_socket, &e))?;
         let version = answer.headers().get("api-version").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         let _ = answer.into_body().collect().await;
-        let parsed = version.split_once('.').and_then(|(major, minor)| Some((major.parse().ok()?, minor.parse().ok()?)));
+        let parsed =
+            version.split_once('.').and_then(|(major, minor)| Some((major.parse().ok()?, minor.parse().ok()?)));
         if parsed.is_some_and(|v: (u32, u32)| v >= buildkit::MIN_API_VERSION) {
             return Ok(());
         }
