@@ -158,6 +158,25 @@ for opt in "--pid host" "--network host" "--device /dev/sda" "--security-opt sys
 done
 out=$(rawdocker run --rm --cap-add MKNOD "$B" sh -c 'mknod /tmp/disk b 8 0 && echo MADE' 2>&1 || true)
 expect_not "on the raw socket a block device cannot be made, even with --cap-add MKNOD" "$out" "MADE"
+# BuildKit: a privileged build step (the release_agent attack in a RUN) and a
+# host-network one, asked through the entitlements; the proxy decodes the
+# solve and refuses both; on the raw socket dockerd's own builder config
+# does not grant security.insecure either.
+INSECURE_BUILD="FROM $B
+RUN --security=insecure sh -c 'mkdir -p /cg && mount -t cgroup -o memory cgroup /cg && mkdir -p /cg/tmp/$MARK && echo 1 > /cg/tmp/$MARK/notify_on_release && echo /usr/bin/touch > /cg/release_agent && echo WRITTEN'"
+out=$(x docker buildx build --allow security.insecure --progress=plain - <<<"$INSECURE_BUILD" 2>&1 || true)
+expect "a privileged BuildKit step (security.insecure) is refused by the policy proxy, naming why" "$out" \
+  "entitlement \`security.insecure\`"
+expect_not "... and the step never ran" "$out" "WRITTEN"
+out=$(rawdocker buildx build --allow security.insecure --progress=plain - <<<"$INSECURE_BUILD" 2>&1 || true)
+expect "... and on the raw socket dockerd does not grant it" "$out" "not allowed"
+expect_not "... and the step never ran there" "$out" "WRITTEN"
+out=$(x docker buildx build --network host --progress=plain - <<<"FROM $B
+RUN echo HOSTNET" 2>&1 || true)
+expect "a host-network BuildKit step is refused by the policy proxy" "$out" "entitlement \`network.host\`"
+expect_not "... and it never ran" "$out" "HOSTNET"
+sleep 1
+no_marker "privileged build step"
 out=$(x sh -c 'ls -l /run/dockyard-dind/docker.sock; ls /var/run/dockyard/' 2>&1 || true)
 expect "the workload cannot reach dockerd's raw socket; it sees only the proxy's" "$out" "No such file" "docker.sock"
 

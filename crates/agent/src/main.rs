@@ -85,6 +85,11 @@ struct Args {
     /// Seconds a container gets between SIGTERM and SIGKILL when its sandbox is cleaned up.
     #[arg(long, env = "DOCKYARD_STOP_GRACE_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(i32).range(0..=300))]
     stop_grace_seconds: i32,
+    /// Bytes of unused BuildKit cache the node's daemon keeps after a cleanup
+    /// (its layer cache is shared by every sandbox and cannot be attributed);
+    /// unset: left to the daemon's builder GC.
+    #[arg(long, env = "DOCKYARD_BUILD_CACHE_BUDGET_BYTES")]
+    build_cache_budget_bytes: Option<u64>,
     #[arg(long, env = "DOCKYARD_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
     /// Log filter (tracing's EnvFilter syntax).
@@ -144,6 +149,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         state_dir: args.state_dir.clone(),
         kubelet_root: args.kubelet_root_dir.clone(),
         stop_grace_seconds: args.stop_grace_seconds,
+        build_cache_budget_bytes: args.build_cache_budget_bytes,
         kubelet_cgroup_root: args.kubelet_cgroup_root.clone(),
         kubelet_cgroup_driver: args.kubelet_cgroup_driver,
         host_cgroup_mount: args.host_cgroup_mount.clone(),

@@ -47,6 +47,11 @@ pub struct Settings {
     /// cgroup is used only once it exists there (a wrong cgroup root would
     /// otherwise give containers a new, unlimited cgroup).
     pub host_cgroup_mount: Option<PathBuf>,
+    /// The node daemon's unused BuildKit cache is pruned down to this many
+    /// bytes after each cleanup: the layer cache is shared by content and
+    /// cannot be attributed to a sandbox, so it is bounded per node instead.
+    /// `None`: left to the daemon's builder GC.
+    pub build_cache_budget_bytes: Option<u64>,
 }
 
 impl Settings {
@@ -65,6 +70,7 @@ impl Settings {
             kubelet_cgroup_root: "/".into(),
             kubelet_cgroup_driver: CgroupDriver::Cgroupfs,
             host_cgroup_mount: None,
+            build_cache_budget_bytes: None,
         }
     }
 }
@@ -410,6 +416,16 @@ impl Agent {
             }
             Ok(_) => {}
             Err(e) => warn!(sandbox = %uid, error = %e, "cannot prune the sandbox's build cache mounts"),
+        }
+        if let Some(budget) = self.settings.build_cache_budget_bytes {
+            match dockyard_docker_proxy::trim_build_cache(&self.settings.docker_socket, budget).await {
+                Ok(records) if !records.is_empty() => {
+                    let bytes: i64 = records.iter().map(|r| r.size).sum();
+                    info!(records = records.len(), bytes, budget, "pruned the node's build cache to its budget");
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, budget, "cannot prune the node's build cache to its budget"),
+            }
         }
         let shared = &record.rules.shared_images;
         for id in self.brokers.ledger().cleanup(&self.docker, uid, shared).await? {

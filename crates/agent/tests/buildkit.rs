@@ -249,6 +249,11 @@ async fn buildkit_and_compose_v2_through_the_broker_on_docker_26_and_20_10() {
         assert!(pruned[0].description.contains(&format!("with id \"{sandbox}/")), "{pruned:?}");
         assert!(prune_build_cache(&daemon.socket, filter).await.unwrap().is_empty(), "pruned once");
     }
+    // The layer cache is nobody's in particular: the agent trims it to the
+    // node's budget after a cleanup (here 0: all of it that is unused).
+    let trimmed = dockyard_docker_proxy::trim_build_cache(&daemon.socket, 0).await.unwrap();
+    assert!(!trimmed.is_empty(), "the builds left layer cache to trim");
+    assert!(dockyard_docker_proxy::trim_build_cache(&daemon.socket, 0).await.unwrap().is_empty(), "trimmed once");
     drop(brokers);
     drop(daemon);
 

@@ -470,6 +470,10 @@ pub struct PruneRequest {
     pub filter: Vec<String>,
     #[prost(bool, tag = "2")]
     pub all: bool,
+    /// `keepBytes` (BuildKit v0.13, Docker 26), `reservedSpace` since: the
+    /// unused cache to keep, oldest pruned first.
+    #[prost(int64, tag = "4")]
+    pub keep_bytes: i64,
 }
 
 /// What the node agent asks to find a sandbox's cache records.

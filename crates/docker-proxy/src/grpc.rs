@@ -269,7 +269,24 @@ pub async fn prune_build_cache(socket: &std::path::Path, filter: String) -> Resu
         return Ok(found);
     }
     // One filter per record: BuildKit prunes what any of them matches.
-    let prune = buildkit::PruneRequest { filter: found.iter().map(|r| format!("id=={}", r.id)).collect(), all: true };
+    let prune = buildkit::PruneRequest {
+        filter: found.iter().map(|r| format!("id=={}", r.id)).collect(),
+        all: true,
+        keep_bytes: 0,
+    };
+    let mut pruned = Vec::new();
+    for answer in call_daemon(socket, "Prune", prost::Message::encode_to_vec(&prune)).await? {
+        pruned.push(prost::Message::decode(answer.as_slice()).map_err(|e| format!("a pruned record: {e}"))?);
+    }
+    Ok(pruned)
+}
+
+/// Prunes the unused BuildKit cache of the daemon at `socket` down to
+/// `keep_bytes`, oldest first (BuildKit's own rule; cache mounts, which it
+/// keeps, are pruned with their sandbox); returns what was removed.
+pub async fn trim_build_cache(socket: &std::path::Path, keep_bytes: u64) -> Result<Vec<buildkit::UsageRecord>, String> {
+    let keep_bytes = i64::try_from(keep_bytes).map_err(|_| format!("a budget of {keep_bytes} bytes is too large"))?;
+    let prune = buildkit::PruneRequest { filter: Vec::new(), all: false, keep_bytes };
     let mut pruned = Vec::new();
     for answer in call_daemon(socket, "Prune", prost::Message::encode_to_vec(&prune)).await? {
         pruned.push(prost::Message::decode(answer.as_slice()).map_err(|e| format!("a pruned record: {e}"))?);

@@ -41,7 +41,7 @@ use tracing::{debug, info, warn};
 pub use dockyard_docker_policy as policy;
 
 mod grpc;
-pub use grpc::prune_build_cache;
+pub use grpc::{prune_build_cache, trim_build_cache};
 
 /// Largest JSON body the proxy reads to check (create calls are a few KiB).
 const MAX_JSON_BODY: usize = 4 << 20;
