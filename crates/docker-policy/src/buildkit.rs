@@ -147,15 +147,9 @@ fn check_bridge_solve(message: &[u8], scope: &Scope) -> Result<Checked, Refusal>
     let mut solve: BridgeSolveRequest =
         decode("LLBBridge SolveRequest", message, &[1, 2, 3, 5, 6, 10, 11, 12, 13, 14, 15])?;
     let refuse = |what: &str| Err(Refusal::forbidden(format!("BuildKit {what}")));
-    if solve.definition.as_ref().is_some_and(|d| !d.is_empty()) {
-        return refuse("builds from a client-made LLB definition are not available to a sandbox; build a Dockerfile");
-    }
-    check_frontend(&solve.frontend, false)?;
-    if !solve.frontend_inputs.is_empty() {
-        return refuse("frontend inputs (named build contexts from other builds) are not available to a sandbox");
-    }
+    check_inputs(solve.definition.as_deref(), &solve.frontend, false, solve.frontend_inputs.is_empty())?;
     if !solve.cache_imports.is_empty() {
-        return refuse("cache import and export (`--cache-from`, `--cache-to`) are not available to a sandbox");
+        return refuse(NO_CACHE_OPTIONS);
     }
     if !solve.source_policies.is_empty() {
         return refuse("source policies are not available to a sandbox");
@@ -167,17 +161,35 @@ fn check_bridge_solve(message: &[u8], scope: &Scope) -> Result<Checked, Refusal>
     Ok(Checked { message: prost::Message::encode_to_vec(&solve), ..Default::default() })
 }
 
-/// Only the Dockerfile frontend; a control solve may also name none, when
-/// the client drives the build through the gateway (each of whose solves
-/// names the frontend and is checked).
-fn check_frontend(frontend: &str, control: bool) -> Result<(), Refusal> {
+const NO_CACHE_OPTIONS: &str = "cache import and export (`--cache-from`, `--cache-to`) are not available to a sandbox";
+
+/// What a solve builds from: no client-made LLB, no inputs from other
+/// builds, and only the Dockerfile frontend — or, for a control solve, none,
+/// when the client drives the build through the gateway (each of whose
+/// solves names the frontend and is checked).
+fn check_inputs(
+    definition: Option<&[u8]>,
+    frontend: &str,
+    control: bool,
+    no_frontend_inputs: bool,
+) -> Result<(), Refusal> {
+    let refuse = |what: String| Err(Refusal::forbidden(format!("BuildKit {what}")));
+    if definition.is_some_and(|d| !d.is_empty()) {
+        return refuse(
+            "builds from a client-made LLB definition are not available to a sandbox; build a Dockerfile".into(),
+        );
+    }
+    if !no_frontend_inputs {
+        return refuse(
+            "frontend inputs (named build contexts from other builds) are not available to a sandbox".into(),
+        );
+    }
     if frontend == DOCKERFILE_FRONTEND || (control && frontend.is_empty()) {
         return Ok(());
     }
-    Err(Refusal::forbidden(format!(
-        "BuildKit frontend `{frontend}` is not available to a sandbox; only the Dockerfile frontend \
-         (`{DOCKERFILE_FRONTEND}`) is"
-    )))
+    refuse(format!(
+        "frontend `{frontend}` is not available to a sandbox; only the Dockerfile frontend (`{DOCKERFILE_FRONTEND}`) is"
+    ))
 }
 
 /// An ID (build reference, session) the sandbox chose, in its own namespace:
@@ -195,13 +207,7 @@ pub fn exported_image(response: &[u8]) -> Option<String> {
 fn check_solve(message: &[u8], scope: &Scope) -> Result<Checked, Refusal> {
     let mut solve: SolveRequest = decode("SolveRequest", message, &(1..=17).collect::<Vec<_>>())?;
     let refuse = |what: &str| Err(Refusal::forbidden(format!("BuildKit {what}")));
-    if solve.definition.as_ref().is_some_and(|d| !d.is_empty()) {
-        return refuse("builds from a client-made LLB definition are not available to a sandbox; build a Dockerfile");
-    }
-    check_frontend(&solve.frontend, true)?;
-    if !solve.frontend_inputs.is_empty() {
-        return refuse("frontend inputs (named build contexts from other builds) are not available to a sandbox");
-    }
+    check_inputs(solve.definition.as_deref(), &solve.frontend, true, solve.frontend_inputs.is_empty())?;
     if let Some(entitlement) = solve.entitlements.first() {
         let why = match entitlement.as_str() {
             "network.host" => "would run build steps in the node's network namespace",
@@ -212,7 +218,7 @@ fn check_solve(message: &[u8], scope: &Scope) -> Result<Checked, Refusal> {
         return refuse(&format!("entitlement `{entitlement}` {why}; refused"));
     }
     if solve.cache.as_ref().is_some_and(|c| !c.is_empty()) {
-        return refuse("cache import and export (`--cache-from`, `--cache-to`) are not available to a sandbox");
+        return refuse(NO_CACHE_OPTIONS);
     }
     if solve.source_policy.as_ref().is_some_and(|p| !p.is_empty()) || !solve.source_policy_session.is_empty() {
         return refuse("source policies are not available to a sandbox");
