@@ -7,6 +7,18 @@ ETCD_VERSION=v3.6.16
 HELM_VERSION=v3.22.0
 KWOK_VERSION=v0.8.0
 CONTAINERD_VERSION=v2.2.9
+# The NetworkPolicy engine (firewall-only mode; see docs/architecture.md), and the
+# dependencies it is built with raised past their published advisories (its own
+# go.mod pins x/net v0.21, grpc v1.62, docker v25.0.3, x/crypto, protobuf, oauth2).
+KUBE_ROUTER_VERSION=v2.1.0
+KUBE_ROUTER_RAISED=(
+  golang.org/x/net@v0.62.0
+  golang.org/x/crypto@v0.59.0
+  google.golang.org/grpc@v1.85.0
+  google.golang.org/protobuf@v1.36.11
+  golang.org/x/oauth2@v0.38.0
+  github.com/docker/docker@v27.5.0+incompatible
+)
 
 # Everything built or downloaded lives here, outside the repository.
 DOCKYARD_CACHE_DIR=${DOCKYARD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dockyard}
