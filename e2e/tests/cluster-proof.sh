@@ -44,8 +44,11 @@ pod fenced role=fenced 'exec sleep 3600'
 kubectl -n "$NS" wait --for=condition=Ready pod/web pod/friend pod/stranger pod/fenced --timeout=90s >/dev/null
 web_ip=$(kubectl -n "$NS" get pod web -o jsonpath='{.status.podIP}')
 node_ip=$(kubectl get node dockyard-node -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
-reach() { kubectl -n "$NS" exec "$1" -- wget -T 3 -qO- "http://$web_ip:8080/x" 2>&1 || true; }
-kubelet_port() { kubectl -n "$NS" exec fenced -- sh -c "nc -z -w 3 $node_ip 10250 && echo open || echo closed" 2>&1 || true; }
+# busybox's nc (its static wget crashes here): an HTTP request by hand; a connection only.
+reach() {
+  kubectl -n "$NS" exec "$1" -- sh -c "printf 'GET /x HTTP/1.0\r\n\r\n' | nc -w 3 $web_ip 8080 || echo refused" 2>&1 || true
+}
+kubelet_port() { kubectl -n "$NS" exec fenced -- sh -c "nc -w 3 $node_ip 10250 </dev/null && echo open || echo closed" 2>&1 || true; }
 # settles NAME POD EXPECTED: the policy engine syncs in a few seconds; poll for it.
 settles() {
   local out
@@ -73,7 +76,7 @@ spec:
 YAML
 stranger_try() { reach stranger; }
 friend_try() { reach friend; }
-settles "a default-deny ingress policy: another Pod is refused" stranger_try "wget:"
+settles "a default-deny ingress policy: another Pod is refused" stranger_try "refused"
 expect_not "... and got nothing" "$(reach stranger)" "reached"
 expect "... the allowed Pod still reaches the server" "$(friend_try)" "reached"
 settles "an egress policy excluding the node's address: the kubelet is unreachable from the Pod" kubelet_port "closed"
