@@ -546,6 +546,7 @@ pub struct Session {
     /// The session's ID in the sandbox's namespace.
     pub id: String,
     pub name: String,
+    /// The key BuildKit reuses local context files by, in the sandbox's namespace.
     pub shared_key: String,
     /// The methods passed on: those offered that [`SESSION_METHODS`] lists.
     pub methods: Vec<String>,
@@ -574,7 +575,10 @@ pub fn check_session<'a>(
     Ok(Session {
         id: scoped(scope, &id),
         name: token("Name", name, false)?,
-        shared_key: token("Sharedkey", shared_key, false)?,
+        // BuildKit keys its reuse of a local context's files by this key: a
+        // sandbox naming another's key would sync into (and read back files
+        // of) the other's context. In the sandbox's namespace, it cannot.
+        shared_key: scoped(scope, &token("Sharedkey", shared_key, false)?),
         methods: offered.filter(|m| SESSION_METHODS.contains(m)).map(str::to_string).collect(),
     })
 }
@@ -672,7 +676,7 @@ mod tests {
             &scope(),
         )
         .unwrap();
-        assert_eq!(session.id, "u1-abc");
+        assert_eq!((session.id.as_str(), session.shared_key.as_str()), ("u1-abc", "u1-k"));
         assert_eq!(session.methods, ["/moby.filesync.v1.FileSync/DiffCopy"]);
         assert!(check_session(None, None, None, std::iter::empty(), &scope()).is_err());
     }
