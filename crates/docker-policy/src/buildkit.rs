@@ -112,10 +112,12 @@ impl Call {
 pub struct Checked {
     /// The request message to send (encoded again from the checked fields).
     pub message: Vec<u8>,
-    /// Lookups to make before it is sent.
+    /// Lookups to make before it is sent: every name an export would point
+    /// must be free or the sandbox's. What the export made is recorded from
+    /// the daemon's answer (the image ID), never from these names: a name
+    /// asked for may be dropped by the daemon or taken by someone else before
+    /// a held-open build exports.
     pub checks: Vec<Check>,
-    /// The image names a successful solve makes the sandbox's.
-    pub exports: Vec<String>,
 }
 
 /// Checks and rewrites one request message of `call`.
@@ -260,8 +262,6 @@ const FRONTEND_ATTRS: &[&str] = &[
     "multi-platform",
     "force-network-mode",
     "contextsubdir",
-    "dockerfilekey",
-    "contextkey",
 ];
 
 /// Build arguments the frontend reads for itself that Dockyard sets or refuses.
@@ -281,6 +281,11 @@ fn check_frontend_attrs(attrs: &mut BTreeMap<String, String>, scope: &Scope) -> 
                     "would hand the build to another frontend image, which Dockyard cannot check".to_string()
                 }
                 "cache-imports" | "cache-from" => "imports cache, which is not available to a sandbox".to_string(),
+                // `contextkey=build-arg:C` with `C=http://…` would make the
+                // node's daemon fetch a URL (frontend/dockerui/context.go).
+                "context" | "contextkey" | "dockerfilekey" => {
+                    "would name where the build context comes from, which can be a URL the node fetches".to_string()
+                }
                 _ if key.starts_with("label:") => "is set by Dockyard".to_string(),
                 _ => "is not one Dockyard knows, so it is refused".to_string(),
             };
@@ -328,7 +333,6 @@ fn check_exporter(exporter: &Exporter, checked: &mut Checked) -> Result<(), Refu
     if let Some(names) = exporter.attrs.get("name") {
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             checked.checks.push(Check::ReferenceFree(name.to_string()));
-            checked.exports.push(name.to_string());
         }
     }
     Ok(())
@@ -621,7 +625,6 @@ mod tests {
         assert_eq!(attrs["cmdline"], DOCKERFILE_FRONTEND);
         assert_eq!(attrs["filename"], "Dockerfile");
         assert_eq!(checked.checks, [Check::ReferenceFree("app:1".into())]);
-        assert_eq!(checked.exports, ["app:1"]);
         let status = check(Call::Status, &StatusRequest { r#ref: "r1".into() }.encode_to_vec(), &scope()).unwrap();
         assert_eq!(StatusRequest::decode(status.message.as_slice()).unwrap().r#ref, "u1-r1");
     }
@@ -644,6 +647,7 @@ mod tests {
             (Box::new(|s| _ = s.frontend_attrs.insert(SYNTAX_ARG.into(), "x/y".into())), "frontend image"),
             (Box::new(|s| _ = s.frontend_attrs.insert("cmdline".into(), "x".into())), "frontend image"),
             (Box::new(|s| _ = s.frontend_attrs.insert("context:base".into(), "x".into())), "not one Dockyard knows"),
+            (Box::new(|s| _ = s.frontend_attrs.insert("contextkey".into(), "build-arg:C".into())), "URL"),
             (Box::new(|s| _ = s.frontend_attrs.insert("label:dockyard.dev/sandbox".into(), "u2".into())), "set by"),
             (Box::new(|s| s.exporters[0].r#type = "image".into()), "exporter `image`"),
             (Box::new(|s| _ = s.exporters[0].attrs.insert("push".into(), "true".into())), "`push`"),

@@ -32,7 +32,11 @@ use crate::{Lookups, Proxy};
 
 /// Largest request message of a control call (a solve without an LLB
 /// definition is a few KiB).
-const MAX_REQUEST_MESSAGE: usize = 4 << 20;
+const MAX_REQUEST_MESSAGE: usize = 256 << 10;
+/// Calls in flight on one BuildKit connection, and the largest header block
+/// a call may send: what one sandbox can make the proxy hold.
+const MAX_CONCURRENT_CALLS: u32 = 32;
+const MAX_HEADER_LIST: u32 = 64 << 10;
 /// Most of a solve's answer kept to find the image it exported.
 const MAX_SOLVE_RESPONSE: usize = 1 << 20;
 
@@ -51,7 +55,11 @@ pub(crate) async fn relay_control<L: Lookups>(
     client: Upgraded,
     daemon: Upgraded,
 ) -> Result<(), h2::Error> {
-    let mut server = h2::server::handshake(TokioIo::new(client)).await?;
+    let mut server = h2::server::Builder::new()
+        .max_concurrent_streams(MAX_CONCURRENT_CALLS)
+        .max_header_list_size(MAX_HEADER_LIST)
+        .handshake(TokioIo::new(client))
+        .await?;
     let (sender, connection) = h2::client::handshake(TokioIo::new(daemon)).await?;
     let uid = scope.uid.clone();
     tokio::spawn(async move {
@@ -137,10 +145,10 @@ async fn control_call<L: Lookups>(
     }
     let trailers = answer_body.trailers().await?.unwrap_or_default();
     if call == Call::Solve && trailers.get("grpc-status").is_some_and(|s| s == "0") {
-        let mut made = checked.exports;
-        made.extend(first_message(&kept).and_then(|m| buildkit::exported_image(&m)));
-        if !made.is_empty() {
-            proxy.lookups.record_exports(scope, made).await;
+        // The image the daemon exported, by ID: its names may point elsewhere
+        // by now (see `buildkit::Checked::checks`).
+        if let Some(image) = first_message(&kept).and_then(|m| buildkit::exported_image(&m)) {
+            proxy.lookups.record_exports(scope, vec![image]).await;
         }
     }
     out.send_trailers(trailers)

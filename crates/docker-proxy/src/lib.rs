@@ -65,7 +65,7 @@ pub trait Lookups: Send + Sync + 'static {
         response: Response<Incoming>,
     ) -> impl Future<Output = Result<Response<ProxyBody>, Refusal>> + Send;
 
-    /// Makes the images a BuildKit build exported (names, or the image ID)
+    /// Makes the image a BuildKit build exported (its ID, from the answer)
     /// the sandbox's; called before the client learns the build finished.
     fn record_exports(&self, scope: &Scope, made: Vec<String>) -> impl Future<Output = ()> + Send {
         let _ = (scope, made);
