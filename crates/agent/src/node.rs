@@ -409,23 +409,11 @@ impl Agent {
         // it), so they go with it; the layer cache is shared by content and
         // left to the daemon's builder GC (docs/architecture.md).
         let filter = dockyard_docker_policy::buildkit::cache_mount_filter(uid);
-        match dockyard_docker_proxy::prune_build_cache(&self.settings.docker_socket, filter).await {
-            Ok(records) if !records.is_empty() => {
-                let bytes: i64 = records.iter().map(|r| r.size).sum();
-                info!(sandbox = %uid, records = records.len(), bytes, "pruned the sandbox's build cache mounts");
-            }
-            Ok(_) => {}
-            Err(e) => warn!(sandbox = %uid, error = %e, "cannot prune the sandbox's build cache mounts"),
-        }
+        let pruned = dockyard_docker_proxy::prune_build_cache(&self.settings.docker_socket, filter).await;
+        log_pruned(uid, "the sandbox's build cache mounts", pruned);
         if let Some(budget) = self.settings.build_cache_budget_bytes {
-            match dockyard_docker_proxy::trim_build_cache(&self.settings.docker_socket, budget).await {
-                Ok(records) if !records.is_empty() => {
-                    let bytes: i64 = records.iter().map(|r| r.size).sum();
-                    info!(records = records.len(), bytes, budget, "pruned the node's build cache to its budget");
-                }
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, budget, "cannot prune the node's build cache to its budget"),
-            }
+            let trimmed = dockyard_docker_proxy::trim_build_cache(&self.settings.docker_socket, budget).await;
+            log_pruned(uid, &format!("the node's build cache to its budget of {budget} bytes"), trimmed);
         }
         let shared = &record.rules.shared_images;
         for id in self.brokers.ledger().cleanup(&self.docker, uid, shared).await? {
@@ -487,6 +475,19 @@ fn scope(record: &SandboxRecord) -> Scope {
         workspace: record.workspace.clone(),
         cgroup_parent: record.cgroup_parent.clone(),
         rules: record.rules.clone(),
+    }
+}
+
+/// Logs what a BuildKit cache prune after `uid`'s cleanup removed, or why it
+/// could not (the cleanup goes on either way: the daemon's builder GC remains).
+fn log_pruned(uid: &str, what: &str, pruned: Result<Vec<dockyard_docker_policy::buildkit::UsageRecord>, String>) {
+    match pruned {
+        Ok(records) if !records.is_empty() => {
+            let bytes: i64 = records.iter().map(|r| r.size).sum();
+            info!(sandbox = %uid, records = records.len(), bytes, "pruned {what}");
+        }
+        Ok(_) => {}
+        Err(e) => warn!(sandbox = %uid, error = %e, "cannot prune {what}"),
     }
 }
 

@@ -135,20 +135,18 @@ async fn control_call<L: Lookups>(
         return Ok(());
     }
     let mut kept = BytesMut::new();
-    while let Some(chunk) = answer_body.data().await {
-        let chunk = chunk?;
-        let _ = answer_body.flow_control().release_capacity(chunk.len());
+    relay_data(&mut answer_body, &mut out, |chunk| {
         if call == Call::Solve && kept.len() + chunk.len() <= MAX_SOLVE_RESPONSE {
-            kept.extend_from_slice(&chunk);
+            kept.extend_from_slice(chunk);
         }
-        send_all(&mut out, chunk, false).await?;
-    }
+    })
+    .await?;
     let trailers = answer_body.trailers().await?.unwrap_or_default();
     if call == Call::Solve && trailers.get("grpc-status").is_some_and(|s| s == "0") {
         // The image the daemon exported, by ID: its names may point elsewhere
         // by now (see `buildkit::Checked::checks`).
         if let Some(image) = first_message(&kept).and_then(|m| buildkit::exported_image(&m)) {
-            proxy.lookups.record_exports(scope, vec![image]).await;
+            proxy.lookups.record_export(scope, image).await;
         }
     }
     out.send_trailers(trailers)
@@ -205,11 +203,7 @@ async fn session_call(
         if ended {
             return Ok(());
         }
-        while let Some(chunk) = body.data().await {
-            let chunk = chunk?;
-            let _ = body.flow_control().release_capacity(chunk.len());
-            send_all(&mut send, chunk, false).await?;
-        }
+        relay_data(&mut body, &mut send, |_| {}).await?;
         match body.trailers().await? {
             Some(trailers) => send.send_trailers(trailers),
             None => send_all(&mut send, Bytes::new(), true).await,
@@ -225,11 +219,7 @@ async fn session_call(
         if ended {
             return Ok(());
         }
-        while let Some(chunk) = answer_body.data().await {
-            let chunk = chunk?;
-            let _ = answer_body.flow_control().release_capacity(chunk.len());
-            send_all(&mut out, chunk, false).await?;
-        }
+        relay_data(&mut answer_body, &mut out, |_| {}).await?;
         let trailers = answer_body.trailers().await?.unwrap_or_default();
         out.send_trailers(session_answer_headers(&trailers))
     };
@@ -244,6 +234,22 @@ fn session_answer_headers(headers: &HeaderMap) -> HeaderMap {
         }
     }
     kept
+}
+
+/// Passes a stream's data on as it comes, each chunk seen by `tap` first,
+/// until the stream's data ends (its trailers are the caller's).
+async fn relay_data(
+    from: &mut RecvStream,
+    to: &mut SendStream<Bytes>,
+    mut tap: impl FnMut(&Bytes),
+) -> Result<(), h2::Error> {
+    while let Some(chunk) = from.data().await {
+        let chunk = chunk?;
+        let _ = from.flow_control().release_capacity(chunk.len());
+        tap(&chunk);
+        send_all(to, chunk, false).await?;
+    }
+    Ok(())
 }
 
 /// Sends `data` as the peer's flow control allows, instead of buffering it.
@@ -277,16 +283,8 @@ pub async fn prune_build_cache(socket: &std::path::Path, filter: String) -> Resu
         return Ok(found);
     }
     // One filter per record: BuildKit prunes what any of them matches.
-    let prune = buildkit::PruneRequest {
-        filter: found.iter().map(|r| format!("id=={}", r.id)).collect(),
-        all: true,
-        keep_bytes: 0,
-    };
-    let mut pruned = Vec::new();
-    for answer in call_daemon(socket, "Prune", prost::Message::encode_to_vec(&prune)).await? {
-        pruned.push(prost::Message::decode(answer.as_slice()).map_err(|e| format!("a pruned record: {e}"))?);
-    }
-    Ok(pruned)
+    let filter = found.iter().map(|r| format!("id=={}", r.id)).collect();
+    prune(socket, buildkit::PruneRequest { filter, all: true, keep_bytes: 0 }).await
 }
 
 /// Prunes the unused BuildKit cache of the daemon at `socket` down to
@@ -294,26 +292,30 @@ pub async fn prune_build_cache(socket: &std::path::Path, filter: String) -> Resu
 /// keeps, are pruned with their sandbox); returns what was removed.
 pub async fn trim_build_cache(socket: &std::path::Path, keep_bytes: u64) -> Result<Vec<buildkit::UsageRecord>, String> {
     let keep_bytes = i64::try_from(keep_bytes).map_err(|_| format!("a budget of {keep_bytes} bytes is too large"))?;
-    let prune = buildkit::PruneRequest { filter: Vec::new(), all: false, keep_bytes };
-    let mut pruned = Vec::new();
-    for answer in call_daemon(socket, "Prune", prost::Message::encode_to_vec(&prune)).await? {
-        pruned.push(prost::Message::decode(answer.as_slice()).map_err(|e| format!("a pruned record: {e}"))?);
-    }
-    Ok(pruned)
+    prune(socket, buildkit::PruneRequest { filter: Vec::new(), all: false, keep_bytes }).await
+}
+
+/// BuildKit's `Prune`; returns the records it removed.
+async fn prune(
+    socket: &std::path::Path,
+    request: buildkit::PruneRequest,
+) -> Result<Vec<buildkit::UsageRecord>, String> {
+    let answers = call_daemon(socket, "Prune", prost::Message::encode_to_vec(&request)).await?;
+    answers
+        .iter()
+        .map(|answer| prost::Message::decode(answer.as_slice()).map_err(|e| format!("a pruned record: {e}")))
+        .collect()
 }
 
 /// Calls a method of the daemon's BuildKit control API on a connection of
 /// its own; returns the answer's messages.
 async fn call_daemon(socket: &std::path::Path, method: &str, message: Vec<u8>) -> Result<Vec<Vec<u8>>, String> {
-    let stream = tokio::net::UnixStream::connect(socket).await.map_err(|e| e.to_string())?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
-    tokio::spawn(connection.with_upgrades());
+    let mut sender = crate::connect_daemon(socket).await.map_err(|refusal| refusal.message)?;
     let upgrade = Request::post("/grpc")
         .header(http::header::HOST, "docker")
         .header(http::header::CONNECTION, "Upgrade")
         .header(http::header::UPGRADE, "h2c")
-        .body(http_body_util::Empty::<Bytes>::new())
+        .body(crate::empty_body())
         .expect("a static request is valid");
     let response = sender.send_request(upgrade).await.map_err(|e| e.to_string())?;
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {

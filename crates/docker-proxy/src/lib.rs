@@ -67,8 +67,8 @@ pub trait Lookups: Send + Sync + 'static {
 
     /// Makes the image a BuildKit build exported (its ID, from the answer)
     /// the sandbox's; called before the client learns the build finished.
-    fn record_exports(&self, scope: &Scope, made: Vec<String>) -> impl Future<Output = ()> + Send {
-        let _ = (scope, made);
+    fn record_export(&self, scope: &Scope, image: String) -> impl Future<Output = ()> + Send {
+        let _ = (scope, image);
         async {}
     }
 }
@@ -241,7 +241,7 @@ impl<L: Lookups> Proxy<L> {
                 }
                 body.take().expect("the body is used once").boxed()
             }
-            _ => Empty::new().map_err(|never| match never {}).boxed(),
+            _ => empty_body(),
         };
         let mut request = Request::builder()
             .method(parts.method.clone())
@@ -323,10 +323,7 @@ impl<L> Proxy<L> {
     /// driver by whether `/grpc` upgrades, and without it would try to start
     /// a privileged BuildKit container instead of showing this reason.
     async fn check_buildkit_contains(&self, sender: &mut SendRequest<ProxyBody>) -> Result<(), Refusal> {
-        let ping = Request::get("/_ping")
-            .header(HOST, "docker")
-            .body(Empty::new().map_err(|never| match never {}).boxed())
-            .expect("a static request is valid");
+        let ping = Request::get("/_ping").header(HOST, "docker").body(empty_body()).expect("a static request is valid");
         sender.ready().await.map_err(|e| unavailable(&self.daemon_socket, &e))?;
         let answer = sender.send_request(ping).await.map_err(|e| unavailable(&self.daemon_socket, &e))?;
         let version = answer.headers().get("api-version").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
@@ -396,6 +393,10 @@ fn forwarded_headers(client: &HeaderMap, plan: &Plan) -> Result<HeaderMap, Refus
         headers.insert("x-registry-config", value);
     }
     Ok(headers)
+}
+
+fn empty_body() -> ProxyBody {
+    Empty::new().map_err(|never| match never {}).boxed()
 }
 
 async fn connect_daemon(socket: &Path) -> Result<SendRequest<ProxyBody>, Refusal> {

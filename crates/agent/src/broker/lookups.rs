@@ -43,8 +43,8 @@ impl dockyard_docker_proxy::Lookups for NodeLookups {
         super::answers::answer(after, response, self.view(scope)).await
     }
 
-    async fn record_exports(&self, scope: &Scope, made: Vec<String>) {
-        super::answers::record(&self.view(scope), made).await
+    async fn record_export(&self, scope: &Scope, image: String) {
+        super::answers::record(&self.view(scope), vec![image]).await
     }
 }
 
