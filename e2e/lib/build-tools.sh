@@ -123,19 +123,18 @@ build_containerd() {
 }
 
 # kube-router, the NetworkPolicy engine, built with the dependencies of
-# KUBE_ROUTER_RAISED (the cache key includes them).
+# KUBE_ROUTER_RAISED (cached under KUBE_ROUTER_BUILD, which includes them).
 build_kube_router() {
-  local v=$KUBE_ROUTER_VERSION key
-  key=$(printf '%s\n' "${KUBE_ROUTER_RAISED[@]}" | sha256sum | cut -c1-8)
-  already_built kube-router "$v-$key" kube-router && return 0
+  local v=$KUBE_ROUTER_VERSION build=$KUBE_ROUTER_BUILD
+  already_built kube-router "$build" kube-router && return 0
   step "building kube-router $v (dependencies raised: ${KUBE_ROUTER_RAISED[*]})"
-  local dir="$SRC_ROOT/kube-router-$v-$key" requires="" module
+  local dir="$SRC_ROOT/kube-router-$build" requires="" module
   for module in "${KUBE_ROUTER_RAISED[@]}"; do requires+="require ${module%@*} ${module#*@}"$'\n'; done
   helper_module "$dir" github.com/cloudnativelabs/kube-router/v2 "$v" "$requires"
   local tmp; tmp=$(mktemp -d "$BIN_ROOT/.kube-router.XXXX")
   (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build -ldflags "-s -w" -o "$tmp/kube-router" \
     github.com/cloudnativelabs/kube-router/v2/cmd/kube-router)
-  finish kube-router "$v-$key" "$tmp"
+  finish kube-router "$build" "$tmp"
 }
 
 mkdir -p "$SRC_ROOT" "$BIN_ROOT"

@@ -19,6 +19,8 @@ KUBE_ROUTER_RAISED=(
   golang.org/x/oauth2@v0.38.0
   github.com/docker/docker@v27.5.0+incompatible
 )
+# The version a kube-router build is cached under: a change of a raised dependency is a new build.
+KUBE_ROUTER_BUILD=$KUBE_ROUTER_VERSION-$(printf '%s\n' "${KUBE_ROUTER_RAISED[@]}" | sha256sum | cut -c1-8)
 
 # Everything built or downloaded lives here, outside the repository.
 DOCKYARD_CACHE_DIR=${DOCKYARD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dockyard}

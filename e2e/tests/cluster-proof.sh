@@ -49,11 +49,12 @@ reach() {
   kubectl -n "$NS" exec "$1" -- sh -c "printf 'GET /x HTTP/1.0\r\n\r\n' | nc -w 3 $web_ip 8080 || echo refused" 2>&1 || true
 }
 kubelet_port() { kubectl -n "$NS" exec fenced -- sh -c "nc -w 3 $node_ip 10250 </dev/null && echo open || echo closed" 2>&1 || true; }
-# settles NAME POD EXPECTED: the policy engine syncs in a few seconds; poll for it.
+# settles NAME EXPECTED COMMAND...: the policy engine syncs in a few seconds;
+# runs COMMAND until its output has EXPECTED (20 s at most), then checks it.
 settles() {
-  local out
-  for _ in $(seq 20); do out=$("$2"); grep -qF -- "$3" <<<"$out" && break; sleep 1; done
-  expect "$1" "$out" "$3"
+  local name=$1 expected=$2 out; shift 2
+  for _ in $(seq 20); do out=$("$@"); grep -qF -- "$expected" <<<"$out" && break; sleep 1; done
+  expect "$name" "$out" "$expected"
 }
 expect "without a policy, any Pod reaches the server" "$(reach stranger)" "reached"
 expect "... and the node's kubelet" "$(kubelet_port)" "open"
@@ -74,12 +75,10 @@ spec:
   policyTypes: [Egress]
   egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0, except: [$node_ip/32]}}]}]
 YAML
-stranger_try() { reach stranger; }
-friend_try() { reach friend; }
-settles "a default-deny ingress policy: another Pod is refused" stranger_try "refused"
+settles "a default-deny ingress policy: another Pod is refused" "refused" reach stranger
 expect_not "... and got nothing" "$(reach stranger)" "reached"
-expect "... the allowed Pod still reaches the server" "$(friend_try)" "reached"
-settles "an egress policy excluding the node's address: the kubelet is unreachable from the Pod" kubelet_port "closed"
+expect "... the allowed Pod still reaches the server" "$(reach friend)" "reached"
+settles "an egress policy excluding the node's address: the kubelet is unreachable from the Pod" "closed" kubelet_port
 
 step "the CRDs install and the API server enforces their schema"
 kubectl apply -f "$REPO_DIR/crds/" >/dev/null
