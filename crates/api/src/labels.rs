@@ -7,6 +7,9 @@ pub const SANDBOX_NAME: &str = "dockyard.dev/sandbox";
 /// UID of the Sandbox a Pod belongs to; also the label the node agent puts on
 /// every Docker object a brokered sandbox creates.
 pub const SANDBOX_UID: &str = "dockyard.dev/sandbox-uid";
+/// The network class of a sandbox Pod: which of the controller's
+/// NetworkPolicies selects it ([`crate::network::class_label`]).
+pub const NETWORK_CLASS: &str = "dockyard.dev/network-class";
 /// Docker mode of a sandbox Pod.
 pub const DOCKER_MODE: &str = "dockyard.dev/docker-mode";
 /// Hash of the rendered Pod spec: when it differs from what the controller

@@ -8,6 +8,7 @@
 
 pub mod crd;
 pub mod labels;
+pub mod network;
 pub mod policy;
 pub mod quantity;
 pub mod render;

@@ -691,7 +691,7 @@ pub fn sandbox_spec_hash(spec: &SandboxSpec) -> String {
 }
 
 /// 64-bit FNV-1a, as 16 hex digits.
-fn fnv_hex(bytes: &[u8]) -> String {
+pub(crate) fn fnv_hex(bytes: &[u8]) -> String {
     let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
     format!("{hash:016x}")
 }

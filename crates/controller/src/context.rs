@@ -2,10 +2,13 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use dockyard_api::SandboxClass;
+use dockyard_api::network::NetworkSettings;
 use dockyard_api::render::RenderSettings;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use kube::Client;
 use kube::core::PartialObjectMeta;
 use kube::runtime::events::Recorder;
@@ -21,6 +24,8 @@ use crate::own_writes::OwnWrites;
 pub struct Settings {
     pub render: RenderSettings,
     pub agent: AgentSettings,
+    /// What every class's NetworkPolicy adds.
+    pub network: NetworkSettings,
     /// Sandboxes reconciled at once.
     pub concurrency: u16,
 }
@@ -36,6 +41,13 @@ pub struct Context {
     pub namespaces: Store<PartialObjectMeta<Namespace>>,
     /// The Pods Dockyard manages.
     pub pods: Store<Pod>,
+    /// The NetworkPolicies of classes the controller keeps (one per class
+    /// and namespace).
+    pub network_policies: Store<NetworkPolicy>,
+    /// The policies the controller applied (namespace/name → spec), until the
+    /// watch shows them: sandboxes of one class starting together write their
+    /// policy once.
+    pub applied_policies: Mutex<HashMap<String, (NetworkPolicySpec, Instant)>>,
     /// Consecutive failures per Sandbox (namespace/name), for backoff.
     pub failures: Mutex<HashMap<String, u32>>,
     /// Pod creations the API server refused, per Sandbox: retried with backoff

@@ -24,10 +24,11 @@ use std::time::Duration;
 
 use dockyard_api::labels::FIELD_MANAGER;
 use dockyard_api::{Sandbox, SandboxClass};
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateTerminated, ContainerStatus, Namespace, Pod, PodSpec, PodStatus,
 };
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::{Recorder, Reporter};
@@ -43,6 +44,9 @@ use crate::context::{Context, Settings};
 
 /// Label selector of the Pods (and claims) Dockyard manages.
 pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=dockyard-controller";
+/// Label selector of the NetworkPolicies Dockyard keeps for its classes.
+pub const NETWORK_POLICY_SELECTOR: &str =
+    "app.kubernetes.io/managed-by=dockyard-controller,app.kubernetes.io/component=network";
 
 /// Whether `sandbox` is governed by `class` (names it, or names none while `class` is a default).
 fn uses_class(sandbox: &Sandbox, class: &SandboxClass) -> bool {
@@ -150,6 +154,20 @@ pub async fn run(
     let (namespaces, namespaces_writer) = reflector::store();
     let namespace_api = Api::<PartialObjectMeta<Namespace>>::all(client.clone());
     let namespace_events = cached(namespace_api, watch.clone(), namespaces_writer, drop_managed_fields);
+    // The classes' NetworkPolicies: read to write each only when it changes.
+    let (network_policies, policies_writer) = reflector::store();
+    let policy_api = Api::<NetworkPolicy>::all(client.clone());
+    // Deletions too: a policy someone removed or changed is restored at once.
+    let policy_events = watcher(policy_api, watch.clone().labels(NETWORK_POLICY_SELECTOR))
+        .default_backoff()
+        .modify(drop_managed_fields)
+        .reflect(policies_writer)
+        .try_filter_map(|event| {
+            futures::future::ready(Ok(match event {
+                watcher::Event::Apply(policy) | watcher::Event::Delete(policy) => Some(policy),
+                _ => None,
+            }))
+        });
 
     let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: Some(instance) };
     let ctx = Arc::new(Context {
@@ -159,6 +177,8 @@ pub async fn run(
         classes,
         namespaces,
         pods,
+        network_policies,
+        applied_policies: Default::default(),
         failures: Default::default(),
         pod_refusals: Backoff::new(Duration::from_secs(2), Duration::from_secs(60)),
         pod_failures: Backoff::new(Duration::from_secs(10), Duration::from_secs(300)),
@@ -174,8 +194,14 @@ pub async fn run(
     // reconcile slot waiting, the controller stops polling the watches.)
     let filled = {
         let (pods, classes, namespaces) = (ctx.pods.clone(), ctx.classes.clone(), ctx.namespaces.clone());
+        let policies = ctx.network_policies.clone();
         async move {
-            let _ = futures::join!(pods.wait_until_ready(), classes.wait_until_ready(), namespaces.wait_until_ready());
+            let _ = futures::join!(
+                pods.wait_until_ready(),
+                classes.wait_until_ready(),
+                namespaces.wait_until_ready(),
+                policies.wait_until_ready()
+            );
             info!("caches filled: reconciling");
         }
     };
@@ -184,6 +210,7 @@ pub async fn run(
     let controller = Controller::for_stream(sandbox_events, sandboxes.clone())
         .with_config(controller::Config::default().concurrency(settings.concurrency));
     let in_class = sandboxes.clone();
+    let in_namespace = sandboxes.clone();
     let controller = controller.owns_stream(pod_events).watches_stream(class_events, move |class: SandboxClass| {
         in_class
             .state()
@@ -202,6 +229,19 @@ pub async fn run(
             .filter(|s| s.namespace().as_deref() == Some(name.as_str()))
             .map(|s| ObjectRef::from_obj(s.as_ref()))
             .collect::<Vec<_>>()
+    });
+    // A class's policy changed or went: one Sandbox that uses it writes it again
+    // (one is enough; the others find it current).
+    let controller = controller.watches_stream(policy_events, move |policy: NetworkPolicy| {
+        let (namespace, name) = (policy.namespace(), policy.name_any());
+        in_namespace
+            .state()
+            .into_iter()
+            .find(|s| {
+                s.namespace() == namespace
+                    && s.status.as_ref().and_then(|st| st.network.as_ref()).is_some_and(|n| n.policy == name)
+            })
+            .map(|s| ObjectRef::from_obj(s.as_ref()))
     });
     on_ready(ctx.clone());
     info!(concurrency = settings.concurrency, "controller running");

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use dockyard_api::network::NetworkSettings;
 use dockyard_api::render::RenderSettings;
 use dockyard_controller::agent::{AgentSettings, AgentTls};
 use dockyard_controller::context::Settings;
@@ -86,6 +87,11 @@ struct Args {
     /// from its values).
     #[arg(long, env = "DOCKYARD_DEFAULT_CLASS_FILE")]
     default_class_file: Option<std::path::PathBuf>,
+    /// Addresses sandboxes of classes with `network.egress: Internet` must not
+    /// reach beside the private ranges: the nodes' and the API server's where
+    /// those are public. Repeatable; IPv4 or IPv6 CIDRs.
+    #[arg(long = "egress-deny-cidr", env = "DOCKYARD_EGRESS_DENY_CIDRS", value_delimiter = ',')]
+    egress_deny_cidrs: Vec<String>,
     /// This instance's identity (the Pod name).
     #[arg(long, env = "POD_NAME", default_value = "dockyard-controller")]
     identity: String,
@@ -97,6 +103,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_logging(&args.log, args.log_format);
     // A class file that cannot be used stops the start, naming the problem.
     let default_class = args.default_class_file.as_deref().map(default_class::read).transpose()?;
+    let network = NetworkSettings::new(args.egress_deny_cidrs.iter().filter(|c| !c.is_empty()).cloned().collect())?;
     let client = kube::Client::try_default().await?;
     let settings = Settings {
         render: RenderSettings {
@@ -121,6 +128,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .unwrap_or_else(|| format!("dockyard-agent.{}.svc", args.agent_namespace)),
             }),
         },
+        network,
         concurrency: args.concurrency,
     };
 

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use dockyard_api::labels::{self, CLEANUP_FINALIZER, FIELD_MANAGER, POD_SPEC_HASH, SANDBOX_SPEC_HASH};
 use dockyard_api::policy::{self, ClassChoice};
-use dockyard_api::render;
-use dockyard_api::v1alpha1::{DockerMode, NonConformingPods};
+use dockyard_api::v1alpha1::{ClassNetwork, DockerMode, NetworkStatus, NonConformingPods};
 use dockyard_api::{Sandbox, SandboxStatus};
+use dockyard_api::{network, render};
 use dockyard_proto::agent::v1::SandboxRef;
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
@@ -135,7 +136,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
                 publish(ctx, sandbox, EventType::Warning, refusal.reason.as_str(), &message).await;
             }
             let drift = Drift { update_pending: false, refusal: Some(&refusal) };
-            let next = write_status(ctx, sandbox, &Observation::Running(Some(pod), drift), now).await?;
+            let next = write_status(ctx, sandbox, &Observation::Running(Some(pod), drift), now, None).await?;
             return Ok(Action::requeue(next.unwrap_or(RESYNC).min(RESYNC)));
         }
         Err(refusal) => {
@@ -153,7 +154,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
                 publish(ctx, sandbox, EventType::Warning, refusal.reason.as_str(), &refusal.message).await;
             }
             delete_pod(&pods, existing.as_deref()).await?;
-            write_status(ctx, sandbox, &Observation::Refused(&refusal), now).await?;
+            write_status(ctx, sandbox, &Observation::Refused(&refusal), now, None).await?;
             // Nothing changes until the Sandbox or a class does.
             return Ok(Action::await_change());
         }
@@ -176,9 +177,22 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         if !shows_false(sandbox, "Ready", reason, None) {
             publish(ctx, sandbox, EventType::Normal, reason, &message).await;
         }
-        write_status(ctx, sandbox, &observation, now).await?;
+        write_status(ctx, sandbox, &observation, now, None).await?;
         return Ok(Action::await_change());
     }
+
+    // The network before any Pod: the class's NetworkPolicy selects the Pod
+    // from its first packet.
+    let (class_name, class_spec) = match class {
+        ClassChoice::Class(c) => (Some(c.name_any()), Some(&c.spec)),
+        ClassChoice::BuiltIn => (None, None),
+    };
+    let class_network = class_spec.map(|c| c.network.clone()).unwrap_or_default();
+    let network = match ensure_network_policy(ctx, &namespace, class_name.as_deref(), &class_network).await? {
+        Ok(network) => network,
+        Err(refusal) => return pod_refused(ctx, sandbox, &key, &refusal, now).await,
+    };
+    let network_label = network::class_label(class_name.as_deref());
 
     // The workspace claim.
     let workspace = sandbox.spec.workspace_or_default();
@@ -188,17 +202,14 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     } else if let Some(existing_claim) = &workspace.persistent_volume_claim {
         let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &namespace);
         if claims.get_opt(&existing_claim.claim_name).await?.is_none() {
-            write_status(ctx, sandbox, &Observation::ClaimMissing(&existing_claim.claim_name), now).await?;
+            write_status(ctx, sandbox, &Observation::ClaimMissing(&existing_claim.claim_name), now, None).await?;
             return Ok(Action::requeue(Duration::from_secs(30)));
         }
     }
 
     // Render → apply.
-    let class_spec = match class {
-        ClassChoice::Class(c) => Some(&c.spec),
-        ClassChoice::BuiltIn => None,
-    };
-    let desired = render::render_pod(sandbox, class_spec, &ctx.settings.render)?;
+    let mut desired = render::render_pod(sandbox, class_spec, &ctx.settings.render)?;
+    desired.labels_mut().insert(labels::NETWORK_CLASS.into(), network_label.clone());
     let desired_hash = desired.annotations().get(POD_SPEC_HASH);
     let asked = desired.annotations().get(SANDBOX_SPEC_HASH);
     let created: Option<Pod>;
@@ -227,12 +238,17 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
                 format!("Pod {pod_name} failed{reason}: {}; a new one in {}s", failure.message, delay.as_secs());
             publish(ctx, sandbox, EventType::Warning, "PodFailed", &message).await;
             delete_pod(&pods, Some(pod)).await?;
-            write_status(ctx, sandbox, &Observation::PodFailed(&failure, &message), now).await?;
+            write_status(ctx, sandbox, &Observation::PodFailed(&failure, &message), now, None).await?;
             return Ok(Action::requeue(delay));
         }
         Some(pod) => {
             if !pod.annotations().contains_key(SANDBOX_SPEC_HASH) {
                 adopt(&pods, pod, asked).await?;
+            }
+            if pod.labels().get(labels::NETWORK_CLASS) != Some(&network_label) {
+                // A Pod of an earlier Dockyard, or whose class changed (a new
+                // default class): labels change in place, nothing restarts.
+                relabel_network(&pods, pod, &network_label).await?;
             }
             Some(pod)
         }
@@ -275,7 +291,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     // to the next Pod, never by replacing this one.
     let update_pending = observed.is_some_and(|pod| pod.annotations().get(POD_SPEC_HASH) != desired_hash);
     let drift = Drift { update_pending, refusal: None };
-    let next = write_status(ctx, sandbox, &Observation::Running(observed, drift), now).await?;
+    let next = write_status(ctx, sandbox, &Observation::Running(observed, drift), now, Some(network)).await?;
     let until_expiry = sandbox
         .spec
         .shutdown_time
@@ -363,7 +379,7 @@ async fn pod_refused(
         publish(ctx, sandbox, EventType::Warning, refusal.reason, &refusal.message).await;
     }
     info!(sandbox = %key, reason = refusal.reason, retry_in = ?delay, "the API server refused the Pod");
-    write_status(ctx, sandbox, &Observation::PodRefused(refusal), now).await?;
+    write_status(ctx, sandbox, &Observation::PodRefused(refusal), now, None).await?;
     Ok(Action::requeue(delay))
 }
 
@@ -450,6 +466,61 @@ async fn adopt(pods: &Api<Pod>, pod: &Pod, asked: Option<&String>) -> Result<()>
     Ok(())
 }
 
+/// How long our own policy write counts as current while the watch has not
+/// shown it yet.
+const POLICY_CATCH_UP: Duration = Duration::from_secs(30);
+
+/// Applies the NetworkPolicy of `class`'s sandboxes in `namespace` unless the
+/// cache (or our own write of moments ago) shows it as rendered now. The
+/// API server's refusal is the Sandbox's to see.
+async fn ensure_network_policy(
+    ctx: &Context,
+    namespace: &str,
+    class: Option<&str>,
+    class_network: &ClassNetwork,
+) -> Result<std::result::Result<NetworkStatus, PodRefusal>> {
+    let desired = network::render_policy(namespace, class, class_network, &ctx.settings.network);
+    let name = desired.name_any();
+    let status = NetworkStatus { policy: name.clone(), summary: network::summary(class_network) };
+    let key = format!("{namespace}/{name}");
+    let cached = ctx.network_policies.get(&ObjectRef::new(&name).within(namespace));
+    {
+        let mut applied = ctx.applied_policies.lock().expect("applied policies lock");
+        if cached.is_some_and(|p| p.spec == desired.spec) {
+            applied.remove(&key);
+            return Ok(Ok(status));
+        }
+        if applied
+            .get(&key)
+            .is_some_and(|(spec, at)| Some(spec) == desired.spec.as_ref() && at.elapsed() < POLICY_CATCH_UP)
+        {
+            return Ok(Ok(status));
+        }
+    }
+    let api: Api<NetworkPolicy> = Api::namespaced(ctx.client.clone(), namespace);
+    match api.patch(&name, &apply_params(), &Patch::Apply(&desired)).await {
+        Ok(_) => {
+            info!(%namespace, policy = %name, "applied the class's NetworkPolicy");
+            let spec = desired.spec.unwrap_or_default();
+            ctx.applied_policies.lock().expect("applied policies lock").insert(key, (spec, Instant::now()));
+            Ok(Ok(status))
+        }
+        Err(kube::Error::Api(answer)) if pod_refusal::classify(&answer).is_some() => Ok(Err(PodRefusal {
+            reason: "NetworkPolicyRefused",
+            message: format!("the API server refused the sandbox's NetworkPolicy {name}: {}", answer.message),
+        })),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Sets a running Pod's network class label (a merge patch of one label).
+async fn relabel_network(pods: &Api<Pod>, pod: &Pod, label: &str) -> Result<()> {
+    info!(pod = %pod.name_any(), network = label, "labelling a running Pod with its network class");
+    let patch = json!({"metadata": {"labels": {labels::NETWORK_CLASS: label}}});
+    pods.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}
+
 /// Neither on its way out nor failed.
 fn alive(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_none() && !pod_failed(pod)
@@ -485,13 +556,19 @@ fn shows_false(sandbox: &Sandbox, type_: &str, reason: &str, message: Option<&st
     })
 }
 
+/// Writes the status `observation` gives, when it changed; `network` when
+/// the sandbox's network is known (else the last one is kept).
 async fn write_status(
     ctx: &Context,
     sandbox: &Sandbox,
     observation: &Observation<'_>,
     now: Timestamp,
+    network: Option<NetworkStatus>,
 ) -> Result<Option<Duration>> {
-    let (status, recheck) = status::sandbox_status(sandbox, observation, now);
+    let (mut status, recheck) = status::sandbox_status(sandbox, observation, now);
+    if let Some(network) = network {
+        status.network = Some(network);
+    }
     let key = sandbox_key(sandbox);
     ctx.metrics.set_phase(key, status.phase);
     if status::status_changed(sandbox.status.as_ref(), &status) {

@@ -172,6 +172,7 @@ pub fn sandbox_status(
         observed_generation: generation,
         nodes: before.map(|s| s.nodes.clone()).unwrap_or_default(),
         last_pod_failure: before.and_then(|s| s.last_pod_failure.clone()),
+        network: before.and_then(|s| s.network.clone()),
         ..SandboxStatus::default()
     };
     let mut recheck = None;

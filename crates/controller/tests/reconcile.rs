@@ -16,6 +16,7 @@ use dockyard_controller::context::Settings;
 use dockyard_testing::{TestCluster, TestNamespace, free_port, node_docker_socket};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
@@ -51,7 +52,7 @@ impl RunningController {
     }
 
     fn start_with(client: &Client, render: RenderSettings, agent: AgentSettings) -> Self {
-        let settings = Settings { render, agent, concurrency: 8 };
+        let settings = Settings { render, agent, network: Default::default(), concurrency: 8 };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(dockyard_controller::run(
             client.clone(),
@@ -252,6 +253,14 @@ async fn a_sandbox_becomes_a_pod_and_then_ready() {
     assert_eq!(condition(&pending, "Admitted").0, "True");
     assert_eq!(condition(&pending, "PodScheduled").0, "False");
     assert!(pending.finalizers().is_empty(), "a dind sandbox leaves nothing on the node: no finalizer");
+    // Its class's NetworkPolicy exists and selects the Pod; the status names it.
+    let network = pending.status.as_ref().and_then(|s| s.network.clone()).expect("status.network");
+    assert!(network.summary.starts_with("egress: ") && network.summary.contains("; ingress: "), "{network:?}");
+    let policies: Api<NetworkPolicy> = ns.api();
+    let policy = policies.get(&network.policy).await.unwrap();
+    let selector = policy.spec.and_then(|s| s.pod_selector).and_then(|s| s.match_labels).unwrap_or_default();
+    let label = pod.labels().get("dockyard.dev/network-class").cloned();
+    assert!(label.is_some() && selector.get("dockyard.dev/network-class") == label.as_ref(), "{selector:?}");
 
     run_pod(&pods, "sbx-dev", NODE, false, Timestamp::now()).await;
     let starting = wait_phase(&sandboxes, "dev", SandboxPhase::Starting).await;
@@ -267,6 +276,19 @@ async fn a_sandbox_becomes_a_pod_and_then_ready() {
     assert_eq!(status.pod_name.as_deref(), Some("sbx-dev"));
     assert_eq!(status.observed_generation, ready.metadata.generation);
     assert!(events_for(&ns, "dev").await.iter().any(|(reason, _)| reason == "Ready"));
+
+    // A running Pod without its network label (an earlier Dockyard's) is
+    // labelled in place, and a deleted policy is put back.
+    let unlabel = json!({"metadata": {"labels": {"dockyard.dev/network-class": null}}});
+    pods.patch("sbx-dev", &PatchParams::default(), &Patch::Merge(&unlabel)).await.unwrap();
+    let uid = pod.uid();
+    eventually("the Pod to be labelled again", WAIT, || async {
+        let now = pods.get("sbx-dev").await.unwrap();
+        (now.labels().get("dockyard.dev/network-class") == label.as_ref() && now.uid() == uid).then_some(())
+    })
+    .await;
+    policies.delete(&network.policy, &DeleteParams::default()).await.unwrap();
+    eventually("the policy to be put back", WAIT, || async { policies.get_opt(&network.policy).await.unwrap() }).await;
 
     // A dind sandbox leaves nothing on the node: deletion completes without an agent.
     sandboxes.delete("dev", &DeleteParams::default()).await.unwrap();

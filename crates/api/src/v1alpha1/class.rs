@@ -112,6 +112,15 @@ pub struct SandboxClassSpec {
     #[schemars(length(max = 3))]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub pod_security_levels: Vec<PodSecurityLevel>,
+
+    /// What the sandboxes of this class may reach on the network, and what may
+    /// reach them. The controller keeps a NetworkPolicy saying it in every
+    /// namespace with a Sandbox of the class (`dockyard-class-<name>`), and each
+    /// Sandbox's `status.network` names it. Default: egress to the cluster's
+    /// DNS and the internet except private, link-local and loopback ranges
+    /// (so not the node, the API server or other Pods); no ingress.
+    #[serde(default)]
+    pub network: ClassNetwork,
 }
 
 /// A Pod Security Standards level.
@@ -181,6 +190,106 @@ impl Default for SandboxClassSpec {
             namespace_selector: None,
             non_conforming_pods: NonConformingPods::Keep,
             pod_security_levels: Vec::new(),
+            network: ClassNetwork::default(),
+        }
+    }
+}
+
+/// What a class's sandbox Pods may reach and what may reach them (a
+/// NetworkPolicy; DinD's inner containers share their Pod's network, so it
+/// covers them too).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassNetwork {
+    /// Where sandboxes may connect: `None` (nowhere), `ClusterDNS` (the
+    /// cluster's DNS Pods on port 53 only), `Internet` (the default: the
+    /// cluster's DNS and every address except private (RFC 1918, RFC 6598,
+    /// IPv6 ULA), link-local (cloud metadata), loopback and the controller's
+    /// `--egress-deny-cidr`s, which name the node and API server addresses
+    /// where those are public).
+    #[serde(default)]
+    pub egress: Egress,
+
+    /// Further destinations sandboxes may connect to, beside `egress`, e.g. a
+    /// company registry `10.20.0.0/16` on port 443. A CIDR listed here is
+    /// reachable even when it holds a node or the API server: list those only
+    /// on purpose.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub egress_to: Vec<NetworkDestination>,
+
+    /// Namespaces whose Pods may connect to this class's sandboxes, by name.
+    /// Empty (the default): nothing may (sandboxes of the same namespace
+    /// neither).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(min = 1, max = 63)))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub ingress_from_namespaces: Vec<String>,
+}
+
+/// See [`ClassNetwork::egress`].
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum Egress {
+    None,
+    #[serde(rename = "ClusterDNS")]
+    ClusterDns,
+    #[default]
+    Internet,
+}
+
+/// Addresses (and ports) a sandbox may connect to.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkDestination {
+    /// An IPv4 or IPv6 CIDR, e.g. `10.20.0.0/16` or `192.0.2.7/32`.
+    #[schemars(length(min = 3, max = 49))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "isCIDR(self)", "message": "cidr must be an IPv4 or IPv6 CIDR such as 10.20.0.0/16"},
+    ]))]
+    pub cidr: String,
+    /// Ports on those addresses. Empty: every port.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub ports: Vec<NetworkPort>,
+}
+
+/// A port or port range.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.endPort) || self.endPort >= self.port", "message": "endPort must not be below port", "fieldPath": ".endPort"},
+]))]
+pub struct NetworkPort {
+    /// `TCP` (the default), `UDP` or `SCTP`.
+    #[serde(default)]
+    pub protocol: NetworkProtocol,
+    /// The port, 1 to 65535.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// The last port of a range starting at `port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub end_port: Option<i32>,
+}
+
+/// Transport protocol of a [`NetworkPort`].
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum NetworkProtocol {
+    #[default]
+    #[serde(rename = "TCP")]
+    Tcp,
+    #[serde(rename = "UDP")]
+    Udp,
+    #[serde(rename = "SCTP")]
+    Sctp,
+}
+
+impl NetworkProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tcp => "TCP",
+            Self::Udp => "UDP",
+            Self::Sctp => "SCTP",
         }
     }
 }

@@ -465,6 +465,20 @@ pub struct SandboxStatus {
     /// Pod starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_pod_failure: Option<PodFailure>,
+    /// The network the sandbox's Pod gets from its class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkStatus>,
+}
+
+/// The network of a sandbox, as its class's NetworkPolicy says it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkStatus {
+    /// The NetworkPolicy (in the Sandbox's namespace) that selects its Pod.
+    pub policy: String,
+    /// What it allows, in words, e.g. `egress: cluster DNS, the internet
+    /// except private, link-local and loopback addresses; ingress: none`.
+    pub summary: String,
 }
 
 /// A failed Pod of a Sandbox.
