@@ -12,12 +12,15 @@
 #   - a sandbox of a class allowing exactly the other tenant's address and port
 #     reaches it (the positive control: the target listens and lets that
 #     namespace in), and nothing else;
-#   - a brokered sandbox's Pod is fenced the same way;
+#   - a brokered sandbox's Pod is fenced the same way, and the containers it
+#     starts on the node's daemon join its own Docker network, not the node's
+#     default bridge: another tenant's brokered containers are out of reach;
 #   - the Sandbox's status names its policy and says what it allows; a class
 #     change reaches running sandboxes; a policy removed is put back; a sandbox
 #     Pod cannot be relabelled out of its policy.
-# Containers a brokered sandbox starts on the node's daemon are not Pods: the
-# agent's own rules fence them (issue 19, item 3), not checked here yet.
+# Containers a brokered sandbox starts on the node's daemon are not Pods: from
+# them to the node and the cluster, the agent's own rules are to fence them
+# (issue 19, item 3), not checked here yet.
 set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$E2E_DIR/lib/log.sh"
@@ -92,7 +95,18 @@ spec:
   docker: {mode: none}
   command: [sh, -c, "mkdir -p /tmp/www && echo reached > /tmp/www/x && exec busybox httpd -f -p 8080 -h /tmp/www"]
 YAML
+kubectl -n "$OTHER" apply -f - >/dev/null <<YAML
+apiVersion: dockyard.dev/v1alpha1
+kind: Sandbox
+metadata: {name: neighbour}
+spec:
+  image: dockyard-sandbox:latest
+  imagePullPolicy: IfNotPresent
+  user: {name: dev}
+  docker: {mode: hostSocket, hostSocket: {access: brokered}}
+YAML
 ready "$OTHER" target
+ready "$OTHER" neighbour
 target_ip=$(kubectl -n "$OTHER" get sandbox target -o jsonpath='{.status.podIP}')
 info "the other tenant's sandbox serves on $target_ip:8080"
 
@@ -177,6 +191,20 @@ step "a brokered sandbox's Pod: fenced the same way"
 expect "brokered -> the kubelet: closed" "$(probe "$NS" brokered "$node_ip" 10250)" "closed"
 expect "brokered -> the API server: closed" "$(probe "$NS" brokered "$node_ip" "$api_port")" "closed"
 expect "brokered -> the other tenant's sandbox: closed" "$(probe "$NS" brokered "$target_ip" 8080)" "closed"
+
+step "... and its containers, each brokered sandbox on its own Docker network, reach no other sandbox's"
+web='mkdir -p /www && echo reached > /www/x && exec httpd -f -p 8080 -h /www'
+in_sandbox "$OTHER" neighbour "docker run -d --name web dockyard/busybox:1 sh -c '$web'" >/dev/null
+neighbour_ip=$(in_sandbox "$OTHER" neighbour "docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' web")
+info "the other tenant's brokered container serves on $neighbour_ip:8080"
+expect "the control: the neighbour's own container reaches its web container" \
+  "$(probe_container "$OTHER" neighbour "$neighbour_ip" 8080)" "reached"
+expect "a container of brokered -> the neighbour's container: closed" \
+  "$(probe_container "$NS" brokered "$neighbour_ip" 8080)" "closed"
+out=$(/usr/bin/docker network ls --filter "label=dockyard.dev/sandbox" --format '{{.Name}}' 2>&1 || true)
+expect "each brokered sandbox has its own network on the node" "$out" \
+  "dockyard-$(kubectl -n "$NS" get sandbox brokered -o jsonpath='{.metadata.uid}')" \
+  "dockyard-$(kubectl -n "$OTHER" get sandbox neighbour -o jsonpath='{.metadata.uid}')"
 
 step "the policies hold"
 out=$(kubectl -n "$NS" label pod sbx-dind dockyard.dev/network-class=e2e-net-listed --overwrite 2>&1 || true)

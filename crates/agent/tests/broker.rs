@@ -84,6 +84,22 @@ async fn foreign_container(docker: &Docker, name: &str) -> String {
     docker.create_container(Some(options), body).await.expect("create the other sandbox's container").id
 }
 
+/// Another sandbox's container on the node's default bridge, answering
+/// `pong` on port 5432; its ID.
+async fn foreign_listener(docker: &Docker, name: &str) -> String {
+    let labels = HashMap::from([(SANDBOX_LABEL.to_string(), "another-sandbox".to_string())]);
+    let body = ContainerCreateBody {
+        image: Some(IMAGE.into()),
+        cmd: Some(["nc", "-ll", "-p", "5432", "-e", "echo", "pong"].map(String::from).to_vec()),
+        labels: Some(labels),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default().name(name).build();
+    let id = docker.create_container(Some(options), body).await.expect("create the other sandbox's listener").id;
+    docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await.unwrap();
+    id
+}
+
 #[tokio::test]
 #[ignore = "needs the node's dockerd (scripts/test starts it)"]
 async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
@@ -214,6 +230,37 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
         .await;
     assert_eq!(reply.trim(), "pong", "services reach each other by name on the sandbox's network");
     assert_eq!(cli.ok(&["run", "--rm", "-v", &data, IMAGE, "cat", "/data/x"]).await, "stored\n");
+    // The daemon's default bridge is the sandbox's own network: another
+    // sandbox's container on the node's default bridge is out of reach
+    // (Docker isolates bridges from each other), its own are not.
+    let own_network = dockyard_docker_policy::scope::own_network_name(&uid);
+    let mode = docker.inspect_container(&app, None).await.unwrap().host_config.unwrap().network_mode;
+    assert_eq!(
+        mode.as_deref(),
+        Some(own_network.as_str()),
+        "a container on the default network joins the sandbox's own"
+    );
+    let made = docker.inspect_network(&own_network, None).await.unwrap();
+    assert_eq!(made.labels.unwrap_or_default().get(SANDBOX_LABEL), Some(&uid), "the own network is the sandbox's");
+    let neighbour = format!("{uid}-neighbour");
+    let neighbour_id = foreign_listener(&docker, &neighbour).await;
+    let neighbour_ip = docker
+        .inspect_container(&neighbour_id, None)
+        .await
+        .unwrap()
+        .network_settings
+        .and_then(|n| n.networks?.get("bridge")?.ip_address.clone())
+        .unwrap_or_default();
+    assert!(!neighbour_ip.is_empty(), "the other sandbox's container has an address on the default bridge");
+    let probe = |target: String| format!("echo ping | nc -w 3 {target} 5432 || echo unreachable");
+    let reply = cli.ok(&["run", "--rm", IMAGE, "sh", "-c", &probe(neighbour_ip.clone())]).await;
+    assert_eq!(reply.trim(), "unreachable", "a sandbox's container reached another sandbox's on the default bridge");
+    let reply = cli.ok(&["run", "--rm", "--network", &network, IMAGE, "sh", "-c", &probe(db.clone())]).await;
+    assert_eq!(reply.trim(), "pong", "the control: the same probe reaches the sandbox's own service");
+    docker
+        .remove_container(&neighbour_id, Some(RemoveContainerOptionsBuilder::default().force(true).build()))
+        .await
+        .unwrap();
     let implicit = format!("{uid}-implicit");
     cli.ok(&["run", "--rm", "-v", &format!("{implicit}:/cache"), IMAGE, "true"]).await;
     let implicit_labels = docker.inspect_volume(&implicit).await.unwrap().labels;
@@ -244,7 +291,11 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
     assert!(listed.contains(&app) && listed.contains(&db), "{listed}");
     assert!(!listed.contains(&other), "another sandbox's container is listed: {listed}");
     let listed = cli.ok(&["network", "ls", "--format", "{{.Name}}"]).await;
-    assert_eq!(listed.trim(), network, "only the sandbox's networks are listed");
+    let mut listed: Vec<&str> = listed.lines().collect();
+    listed.sort_unstable();
+    let mut expected = [own_network.as_str(), network.as_str()];
+    expected.sort_unstable();
+    assert_eq!(listed, expected, "only the sandbox's networks are listed");
     assert_eq!(cli.ok(&["volume", "ls", "-q"]).await.lines().count(), 2);
     for args in [
         vec!["inspect", other.as_str()],
@@ -362,7 +413,7 @@ async fn the_docker_cli_works_through_the_broker_and_cannot_escape() {
     // Cleanup removes everything the sandbox created and nothing else.
     let found = list(&docker, &uid).await.unwrap();
     assert_eq!(found.containers.len(), 3, "{found:?}");
-    assert_eq!((found.networks.len(), found.volumes.len(), found.images.len()), (1, 2, 1), "{found:?}");
+    assert_eq!((found.networks.len(), found.volumes.len(), found.images.len()), (2, 2, 1), "{found:?}");
     brokers.remove(&uid).unwrap();
     assert!(!socket.exists(), "the broker socket is gone");
     let removed = cleanup(&docker, &uid, 1).await.unwrap();

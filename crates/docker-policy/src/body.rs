@@ -20,6 +20,8 @@ use crate::{Kind, Refusal, gojson};
 
 /// Networks every container may use without owning them.
 const SHARED_NETWORKS: [&str; 4] = ["", "default", "bridge", "none"];
+/// The names of the daemon's default bridge network in a container create.
+const DEFAULT_BRIDGE: [&str; 3] = ["", "default", "bridge"];
 /// Log drivers that write only to the daemon's own files.
 const LOCAL_LOG_DRIVERS: [&str; 3] = ["", "json-file", "local"];
 /// Options of the local log drivers.
@@ -149,6 +151,22 @@ fn check_container_create(create: &mut ContainerCreate, scope: &Scope, checks: &
     checks.push(Check::ImageUsable(create.image.clone()));
     create.labels.get_or_insert_default().insert(SANDBOX_LABEL.into(), scope.uid.clone());
     let host = create.host_config.get_or_insert_default();
+    if let Some(own) = &scope.own_network {
+        // The daemon's default bridge is shared by every sandbox on the node:
+        // the sandbox's own bridge stands in for it, made before it is joined.
+        if DEFAULT_BRIDGE.contains(&host.network_mode.as_str()) {
+            host.network_mode.clone_from(own);
+            push(checks, Check::OwnNetwork(own.clone()));
+        }
+        if let Some(endpoints) = create.networking_config.as_mut().and_then(|n| n.endpoints_config.as_mut()) {
+            for name in DEFAULT_BRIDGE {
+                if let Some(endpoint) = endpoints.remove(name) {
+                    push(checks, Check::OwnNetwork(own.clone()));
+                    endpoints.entry(own.clone()).or_insert(endpoint);
+                }
+            }
+        }
+    }
     check_host_config(host, scope, checks)?;
     if let Some(endpoints) = create.networking_config.as_ref().and_then(|n| n.endpoints_config.as_ref()) {
         for (network, endpoint) in endpoints {
@@ -665,8 +683,36 @@ mod tests {
             uid: "u1".into(),
             workspace: Some(WorkspaceMapping { sandbox_path: "/workspace".into(), node_path: NODE.into() }),
             cgroup_parent: Some("/kubepods/burstable/podp".into()),
+            own_network: None,
             rules: Rules::default(),
         }
+    }
+
+    #[test]
+    fn the_default_bridge_is_the_sandboxs_own_network() {
+        let brokered = Scope { own_network: Some("dockyard-u1".into()), ..scope() };
+        for mode in ["", "default", "bridge"] {
+            let body = json!({"Image": "b", "HostConfig": {"NetworkMode": mode},
+                              "NetworkingConfig": {"EndpointsConfig": {mode: {"Aliases": ["db"]}}}});
+            let (value, checks) = checked(JsonBody::ContainerCreate, &body.to_string(), &brokered).unwrap();
+            assert_eq!(value["HostConfig"]["NetworkMode"], "dockyard-u1", "{mode:?}");
+            assert_eq!(value["NetworkingConfig"]["EndpointsConfig"], json!({"dockyard-u1": {"Aliases": ["db"]}}));
+            assert_eq!(checks.iter().filter(|c| **c == Check::OwnNetwork("dockyard-u1".into())).count(), 1);
+            // Made before it is joined.
+            let own = checks.iter().position(|c| *c == Check::OwnNetwork("dockyard-u1".into()));
+            let joins = checks.iter().position(|c| *c == Check::Joins(Kind::Network, "dockyard-u1".into()));
+            assert!(joins.is_none_or(|j| own.unwrap() < j), "{checks:?}");
+        }
+        // Another network of the sandbox, and no network at all, stay as asked.
+        for mode in ["app_default", "none"] {
+            let body = json!({"Image": "b", "HostConfig": {"NetworkMode": mode}});
+            let (value, checks) = checked(JsonBody::ContainerCreate, &body.to_string(), &brokered).unwrap();
+            assert_eq!(value["HostConfig"]["NetworkMode"], mode);
+            assert!(!checks.iter().any(|c| matches!(c, Check::OwnNetwork(_))), "{checks:?}");
+        }
+        // In front of a sandbox's own daemon, its default bridge is its own already.
+        let (value, _) = create(json!({"Image": "b", "HostConfig": {"NetworkMode": "default"}})).unwrap();
+        assert_eq!(value["HostConfig"]["NetworkMode"], "default");
     }
 
     fn checked(kind: JsonBody, body: &str, scope: &Scope) -> Result<(Value, Vec<Check>), Refusal> {

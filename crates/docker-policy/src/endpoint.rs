@@ -296,6 +296,9 @@ pub enum Check {
     ReferenceFree(String),
     /// A bind source on the node (after the workspace rewrite): links must stay in the workspace.
     BindLinks(std::path::PathBuf),
+    /// The sandbox's own network ([`crate::scope::Scope::own_network`]) a
+    /// container joins: made, labelled as the sandbox's, when it does not exist.
+    OwnNetwork(String),
 }
 
 /// Refuses the names a plan would look up unless they are names dockerd
@@ -317,6 +320,7 @@ pub fn check_names(checks: &[Check]) -> Result<(), Refusal> {
     for check in checks {
         let (valid, kind, name) = match check {
             Check::Owns(kind, name) | Check::Joins(kind, name) => (object(name), kind.noun(), name),
+            Check::OwnNetwork(name) => (object(name), "network", name),
             Check::VolumeOwnedOrNew(name) => (object(name), "volume", name),
             Check::ImageUsable(name) | Check::ImageOwned(name) | Check::ReferenceFree(name) => {
                 (image(name), "image", name)

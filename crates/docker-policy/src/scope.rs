@@ -20,9 +20,23 @@ pub struct Scope {
     /// `None`: unknown, and containers are refused (never started unbounded).
     #[serde(default)]
     pub cgroup_parent: Option<String>,
+    /// The Docker network its containers join where they ask for the
+    /// daemon's default bridge (`default`, `bridge` or none named): a bridge
+    /// of the sandbox's own, made on first use, so no other sandbox's
+    /// containers share its network (Docker isolates bridges from each
+    /// other). `None`: the daemon's default (in front of a sandbox's own
+    /// daemon, DinD, whose default bridge is the sandbox's).
+    #[serde(default)]
+    pub own_network: Option<String>,
     /// What its class allows beyond the defaults.
     #[serde(default)]
     pub rules: Rules,
+}
+
+/// The name of the network a brokered sandbox's containers join instead of
+/// the node daemon's default bridge ([`Scope::own_network`]).
+pub fn own_network_name(uid: &str) -> String {
+    format!("dockyard-{uid}")
 }
 
 /// The workspace volume as the sandbox sees it and where it lies on the node.

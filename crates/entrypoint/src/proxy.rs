@@ -46,6 +46,8 @@ pub fn scope(settings: &ProxySettings) -> Scope {
             .clone()
             .map(|path| WorkspaceMapping { sandbox_path: path.clone(), node_path: path }),
         cgroup_parent: Some(DAEMON_CGROUP_PARENT.into()),
+        // Its own daemon's default bridge is the sandbox's alone.
+        own_network: None,
         rules: Rules { privileged_containers: settings.privileged_containers, ..Rules::own_daemon() },
     }
 }

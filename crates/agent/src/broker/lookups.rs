@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bollard::Docker;
-use bollard::models::VolumeCreateRequest;
+use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use dockyard_docker_policy::{After, Check, Kind, Refusal, SANDBOX_LABEL, Scope, reference};
 use dockyard_docker_proxy::{ProxyBody, check_bind_links};
 use http::Response;
@@ -81,6 +81,7 @@ impl View<'_> {
                         check_bind_links(path, &workspace.node_path)?;
                     }
                 }
+                Check::OwnNetwork(name) => self.own_network(name).await?,
             }
         }
         Ok(())
@@ -130,6 +131,38 @@ impl View<'_> {
                  links and volumes of its own sandbox's containers"
             ),
         }))
+    }
+
+    /// The sandbox's own bridge network, made (labelled as its) when it does
+    /// not exist; refused when a network of that name is someone else's.
+    async fn own_network(&self, name: &str) -> Result<(), Refusal> {
+        match self.owns(Kind::Network, name).await? {
+            Some(true) => return Ok(()),
+            Some(false) => {
+                return Err(Refusal::forbidden(format!(
+                    "network `{name}` (this sandbox's own network) exists and is not this sandbox's"
+                )));
+            }
+            None => {}
+        }
+        let labels = HashMap::from([(SANDBOX_LABEL.to_string(), self.scope.uid.clone())]);
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(_) => Ok(()),
+            // Made meanwhile by a concurrent create of the same sandbox: looked at again.
+            Err(e) if matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => {
+                match self.owns(Kind::Network, name).await? {
+                    Some(true) => Ok(()),
+                    _ => Err(daemon_error(e)),
+                }
+            }
+            Err(e) => Err(daemon_error(e)),
+        }
     }
 
     async fn volume_owned_or_new(&self, name: &str) -> Result<(), Refusal> {
