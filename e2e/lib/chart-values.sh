@@ -11,6 +11,8 @@ HELM_VALUES=(
   --set 'defaultClass.broker.sharedImages={dockyard/busybox:1}'
   --set "agent.dockerSocket=$DOCKYARD_E2E_STATE_DIR/docker/docker.sock"
   --set "agent.kubeletRootDir=$DOCKYARD_E2E_STATE_DIR/kubelet/root"
+  # The node's dockerd: --bip 10.213.96.1/24, --default-address-pool 10.214.0.0/16 (e2e/cluster).
+  --set 'sandbox.nodeContainerCIDRs={10.213.96.0/24,10.214.0.0/16}'
 )
 # The images the chart and the examples use.
 DOCKYARD_IMAGES=(dockyard-controller dockyard-agent dockyard-entrypoint dockyard-dind dockyard-sandbox)

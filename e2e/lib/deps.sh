@@ -15,7 +15,7 @@ ensure_packages() {
 # Packages for building and testing the Rust workspace.
 BUILD_PACKAGES=(protobuf-compiler libprotobuf-dev jq)
 # Packages for the e2e cluster's node and the local images.
-CLUSTER_PACKAGES=(docker.io runc iptables ipset containernetworking-plugins conntrack openssl iproute2 busybox-static debootstrap)
+CLUSTER_PACKAGES=(docker.io runc iptables ipset nftables containernetworking-plugins conntrack openssl iproute2 busybox-static debootstrap)
 
 # Release builds, for the images and the benchmarks alike: static (glibc,
 # crt-static; the images are FROM scratch) for an explicit target, which keeps

@@ -18,9 +18,9 @@
 #   - the Sandbox's status names its policy and says what it allows; a class
 #     change reaches running sandboxes; a policy removed is put back; a sandbox
 #     Pod cannot be relabelled out of its policy.
-# Containers a brokered sandbox starts on the node's daemon are not Pods: from
-# them to the node and the cluster, the agent's own rules are to fence them
-# (issue 19, item 3), not checked here yet.
+# Containers a brokered sandbox starts on the node's daemon are not Pods: the
+# agent's nftables rules fence them (its own Pod alone reaches them; they reach
+# no node, private or metadata address).
 set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$E2E_DIR/lib/log.sh"
@@ -201,6 +201,23 @@ expect "the control: the neighbour's own container reaches its web container" \
   "$(probe_container "$OTHER" neighbour "$neighbour_ip" 8080)" "reached"
 expect "a container of brokered -> the neighbour's container: closed" \
   "$(probe_container "$NS" brokered "$neighbour_ip" 8080)" "closed"
+step "... and fenced on the node by the agent's rules: its own Pod reaches them, they reach no node, Pod or metadata address"
+# (Container names are the node daemon's: another sandbox's `web` exists.)
+out=$(in_sandbox "$NS" brokered "docker run -d --name own-web dockyard/busybox:1 sh -c '$web'")
+own_ip=$(in_sandbox "$NS" brokered "docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' own-web")
+[[ $own_ip =~ ^[0-9.]+$ ]] || info "docker run in brokered said: $out"
+settles "brokered -> its own container ($own_ip:8080)" "reached" probe "$NS" brokered "$own_ip" 8080
+expect "another tenant's Pod -> brokered's container: closed" "$(probe "$OTHER" neighbour "$own_ip" 8080)" "closed"
+expect "a container of brokered -> the kubelet: closed" "$(probe_container "$NS" brokered "$node_ip" 10250)" "closed"
+expect "a container of brokered -> the API server: closed" "$(probe_container "$NS" brokered "$node_ip" "$api_port")" "closed"
+expect "a container of brokered -> the kubernetes Service: closed" "$(probe_container "$NS" brokered "$service_ip" 443)" "closed"
+expect "a container of brokered -> the other tenant's sandbox Pod: closed" \
+  "$(probe_container "$NS" brokered "$target_ip" 8080)" "closed"
+expect "a container of brokered -> the link-local metadata address: closed" \
+  "$(probe_container "$NS" brokered 169.254.169.254 80)" "closed"
+out=$(nft list table inet dockyard 2>&1 || true)
+expect "the agent's table on the node lets brokered's Pod (alone) into its bridges" "$out" "chain forward" "chain input" \
+  "ip saddr $(kubectl -n "$NS" get sandbox brokered -o jsonpath='{.status.podIP}') oifname"
 out=$(/usr/bin/docker network ls --filter "label=dockyard.dev/sandbox" --format '{{.Name}}' 2>&1 || true)
 expect "each brokered sandbox has its own network on the node" "$out" \
   "dockyard-$(kubectl -n "$NS" get sandbox brokered -o jsonpath='{.metadata.uid}')" \

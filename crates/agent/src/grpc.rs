@@ -103,6 +103,7 @@ impl NodeAgent for NodeAgentService {
             workspace,
             cgroup_parent: None,
             rules: Rules::default(),
+            pod_ip: None,
         };
         // The Pod's cgroup and the class's rules are the Pod watch's to find
         // (from the API server, not from the caller): kept for the same Pod.
@@ -112,6 +113,7 @@ impl NodeAgent for NodeAgentService {
             record.pod_uid = known.pod_uid;
             record.cgroup_parent = known.cgroup_parent;
             record.rules = known.rules;
+            record.pod_ip = known.pod_ip;
         }
         info!(%caller, sandbox = %record.uid, "prepare");
         let socket = self.agent.prepare(record)?;

@@ -8,6 +8,7 @@ pub mod broker;
 pub mod cgroup;
 pub mod csi;
 pub mod docker;
+pub mod firewall;
 pub mod grpc;
 pub mod node;
 pub mod node_label;

@@ -11,12 +11,16 @@ use clap::Parser;
 use dockyard_agent::auth::Authenticator;
 use dockyard_agent::cgroup::CgroupDriver;
 use dockyard_agent::grpc::NodeAgentService;
-use dockyard_agent::node::{Agent, Settings};
+use dockyard_agent::node::{Agent, FirewallSettings, Settings};
 use dockyard_agent::{csi, node_label, pods, sweep};
 use dockyard_process::{LogFormat, init_logging, stop_signal};
 use dockyard_proto::agent::v1::node_agent_server::NodeAgentServer;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tracing::{error, info, warn};
+
+/// How often the node's rules for brokered containers are checked against
+/// the sandboxes' networks.
+const FIREWALL_RESYNC: Duration = Duration::from_secs(10);
 
 /// Serves readiness, cleanup and the Docker socket broker on its node.
 #[derive(Parser)]
@@ -90,6 +94,18 @@ struct Args {
     /// unset: left to the daemon's builder GC.
     #[arg(long, env = "DOCKYARD_BUILD_CACHE_BUDGET_BYTES")]
     build_cache_budget_bytes: Option<u64>,
+    /// Writes the node's rules for brokered containers (nftables table
+    /// `inet dockyard`): the agent must run in the node's network namespace
+    /// with CAP_NET_ADMIN.
+    #[arg(long, env = "DOCKYARD_NODE_FIREWALL", default_value_t = false)]
+    node_firewall: bool,
+    /// The `nft` program the node's rules are written with.
+    #[arg(long, env = "DOCKYARD_NFT", default_value = "/usr/sbin/nft")]
+    nft: PathBuf,
+    /// The node daemon's default bridge: nothing starts a connection into it
+    /// but a published port.
+    #[arg(long, env = "DOCKYARD_DOCKER_DEFAULT_BRIDGE", default_value = "docker0")]
+    docker_default_bridge: String,
     #[arg(long, env = "DOCKYARD_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
     /// Log filter (tracing's EnvFilter syntax).
@@ -153,10 +169,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         kubelet_cgroup_root: args.kubelet_cgroup_root.clone(),
         kubelet_cgroup_driver: args.kubelet_cgroup_driver,
         host_cgroup_mount: args.host_cgroup_mount.clone(),
+        firewall: args
+            .node_firewall
+            .then(|| FirewallSettings { nft: args.nft.clone(), default_bridge: args.docker_default_bridge.clone() }),
     })?);
 
     for record in agent.restore()? {
         tokio::spawn(finish_cleanup(agent.clone(), record));
+    }
+    if let Some(firewall) = agent.firewall.clone() {
+        // At the start (the sandboxes restored), then every few seconds: a
+        // network made behind the broker's back, or a failed write, is fenced soon.
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(FIREWALL_RESYNC);
+            loop {
+                every.tick().await;
+                firewall.sync_logged("the periodic check").await;
+            }
+        });
     }
     tokio::spawn(pods::watch(agent.clone(), client.clone()));
     tokio::spawn(sweep::run(

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -19,6 +19,7 @@ use crate::broker::Brokers;
 use crate::broker::images::ImageLedger;
 use crate::cgroup::{self, CgroupDriver, QosClass};
 use crate::docker;
+use crate::firewall::Firewall;
 use crate::resources::{self, SandboxResources};
 use crate::state::{InvalidUid, Mode, SandboxRecord, StateDir, validate_uid};
 
@@ -52,6 +53,18 @@ pub struct Settings {
     /// cannot be attributed to a sandbox, so it is bounded per node instead.
     /// `None`: left to the daemon's builder GC.
     pub build_cache_budget_bytes: Option<u64>,
+    /// The node's rules for brokered containers (`crate::firewall`): `nft`
+    /// and the daemon's default bridge; `None`: not written (tests).
+    pub firewall: Option<FirewallSettings>,
+}
+
+/// Where the agent writes the node's rules for brokered containers.
+#[derive(Clone, Debug)]
+pub struct FirewallSettings {
+    /// The `nft` program.
+    pub nft: PathBuf,
+    /// The node daemon's default bridge (`docker0`).
+    pub default_bridge: String,
 }
 
 impl Settings {
@@ -71,6 +84,7 @@ impl Settings {
             kubelet_cgroup_driver: CgroupDriver::Cgroupfs,
             host_cgroup_mount: None,
             build_cache_budget_bytes: None,
+            firewall: None,
         }
     }
 }
@@ -156,6 +170,8 @@ pub struct Agent {
     pub docker: Docker,
     pub brokers: Brokers,
     pub state: StateDir,
+    /// The node's rules for brokered containers, when the agent writes them.
+    pub firewall: Option<Arc<Firewall>>,
     /// Sandboxes cleaned up by this process, and when: the Pod watch must not
     /// bring them back for a Pod that was there before (still being removed),
     /// but must prepare a Pod created after (a suspended sandbox resumed).
@@ -169,20 +185,34 @@ impl Agent {
         let docker = docker::connect_node(&settings.docker_socket)?;
         let state = StateDir::open(&settings.state_dir)?;
         std::fs::create_dir_all(&settings.socket_root)?;
+        let firewall = settings
+            .firewall
+            .as_ref()
+            .map(|f| Arc::new(Firewall::new(docker.clone(), f.nft.clone(), f.default_bridge.clone())));
         let brokers = Brokers::new(
             settings.docker_socket.clone(),
             docker.clone(),
             settings.socket_root.clone(),
             settings.socket_gid,
             ImageLedger::open(&settings.state_dir.join("images"))?,
-        );
-        Ok(Self { settings, docker, brokers, state, cleaned_up: Mutex::default(), daemon_driver: Mutex::default() })
+        )
+        .with_firewall(firewall.clone());
+        Ok(Self {
+            settings,
+            docker,
+            brokers,
+            state,
+            firewall,
+            cleaned_up: Mutex::default(),
+            daemon_driver: Mutex::default(),
+        })
     }
 
     /// After a start: serves the recorded sandboxes' sockets again and returns
     /// the cleanups a previous run left unfinished (the caller finishes them).
     pub fn restore(&self) -> Result<Vec<SandboxRecord>, AgentError> {
         for record in self.state.sandboxes()? {
+            self.fence(&record);
             if record.mode == Mode::HostSocket
                 && let Err(e) = self.brokers.ensure(scope(&record))
             {
@@ -259,9 +289,25 @@ impl Agent {
         if self.state.sandbox(&record.uid)?.as_ref() != Some(&record) {
             self.state.save_sandbox(&record)?;
         }
+        if self.fence(&record)
+            && let Some(firewall) = self.firewall.clone()
+        {
+            tokio::spawn(async move { firewall.sync_logged("a sandbox prepared").await });
+        }
         match record.mode {
             Mode::HostSocket => Ok(Some(self.brokers.ensure(scope(&record))?)),
             Mode::Dind => Ok(record.pod_uid.as_deref().map(|pod| self.dind_socket(pod))),
+        }
+    }
+
+    /// Gives the firewall what fences `record`'s containers (host-socket
+    /// sandboxes); whether it changed.
+    fn fence(&self, record: &SandboxRecord) -> bool {
+        match &self.firewall {
+            Some(firewall) if record.mode == Mode::HostSocket => {
+                firewall.set(&record.uid, record.pod_ip, record.rules.egress.clone())
+            }
+            _ => false,
         }
     }
 
@@ -423,6 +469,11 @@ impl Agent {
         }
         self.state.forget_sandbox(uid)?;
         self.state.finish_cleanup(uid)?;
+        // Its networks are gone: the rules go with them.
+        if let Some(firewall) = &self.firewall {
+            firewall.forget(uid);
+            firewall.sync_logged("a sandbox cleaned up").await;
+        }
         info!(sandbox = %uid, namespace = %record.namespace, name = %record.name,
               containers = removed.containers.len(), networks = removed.networks.len(),
               volumes = removed.volumes.len(), images = removed.images.len(), "cleaned up");

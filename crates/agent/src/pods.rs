@@ -91,6 +91,7 @@ pub fn record_from_pod(pod: &Pod, kubelet_root: &Path) -> Option<(SandboxRecord,
         workspace: None,
         cgroup_parent: None,
         rules: Rules::default(),
+        pod_ip: pod.status.as_ref().and_then(|s| s.pod_ip.as_deref()).and_then(|ip| ip.parse().ok()),
     };
     Some((record, mount_path, source))
 }

@@ -3,6 +3,7 @@
 //! the sandboxes it serves, and the cleanups it has started but not finished.
 
 use std::io;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,10 @@ pub struct SandboxRecord {
     /// daemon (the strictest when unknown).
     #[serde(default)]
     pub rules: Rules,
+    /// Host-socket mode: its current Pod's address, which alone reaches its
+    /// containers through the node's rules (`crate::firewall`).
+    #[serde(default)]
+    pub pod_ip: Option<IpAddr>,
 }
 
 impl SandboxRecord {
@@ -55,6 +60,7 @@ impl SandboxRecord {
             workspace: None,
             cgroup_parent: None,
             rules: Rules::default(),
+            pod_ip: None,
         }
     }
 }
@@ -180,6 +186,7 @@ mod tests {
             workspace: Some(WorkspaceMapping { sandbox_path: "/workspace".into(), node_path: "/n".into() }),
             cgroup_parent: Some("/kubepods/burstable/podp".into()),
             rules: Rules { pids_limit: 64, log_drivers: vec!["journald".into()], ..Rules::default() },
+            pod_ip: Some("10.213.64.9".parse().unwrap()),
         };
         state.save_sandbox(&record).unwrap();
         state.begin_cleanup(&record).unwrap();

@@ -49,17 +49,26 @@ pub struct NetworkSettings {
     /// Public addresses `Egress::Internet` must not reach either: the nodes'
     /// and the API server's where they are not in a private range.
     pub egress_deny_cidrs: Vec<String>,
+    /// The address pools of the nodes' Docker daemons, where brokered
+    /// sandboxes' containers live: every class's sandboxes may connect there,
+    /// and the node agent's rules let only a container's own sandbox's Pod in.
+    pub node_container_cidrs: Vec<String>,
 }
 
 impl NetworkSettings {
-    /// Checks `--egress-deny-cidr` values: each must be an IPv4 or IPv6 CIDR.
-    pub fn new(egress_deny_cidrs: Vec<String>) -> Result<Self, String> {
-        for cidr in &egress_deny_cidrs {
-            parse_cidr(cidr).ok_or_else(|| {
-                format!("--egress-deny-cidr {cidr:?} is not a CIDR (allowed: IPv4 or IPv6, e.g. 203.0.113.0/24)")
-            })?;
+    /// Checks `--egress-deny-cidr` and `--node-container-cidr` values: each
+    /// must be an IPv4 or IPv6 CIDR.
+    pub fn new(egress_deny_cidrs: Vec<String>, node_container_cidrs: Vec<String>) -> Result<Self, String> {
+        for (flag, cidrs) in
+            [("--egress-deny-cidr", &egress_deny_cidrs), ("--node-container-cidr", &node_container_cidrs)]
+        {
+            for cidr in cidrs {
+                parse_cidr(cidr).ok_or_else(|| {
+                    format!("{flag} {cidr:?} is not a CIDR (allowed: IPv4 or IPv6, e.g. 203.0.113.0/24)")
+                })?;
+            }
         }
-        Ok(Self { egress_deny_cidrs })
+        Ok(Self { egress_deny_cidrs, node_container_cidrs })
     }
 }
 
@@ -133,6 +142,23 @@ pub fn render_policy(
         });
     }
     egress.extend(network.egress_to.iter().map(destination_rule));
+    // A brokered sandbox's own containers, on its node's daemon (which lets no
+    // other Pod in).
+    if !settings.node_container_cidrs.is_empty() {
+        egress.push(NetworkPolicyEgressRule {
+            to: Some(
+                settings
+                    .node_container_cidrs
+                    .iter()
+                    .map(|cidr| NetworkPolicyPeer {
+                        ip_block: Some(IPBlock { cidr: cidr.clone(), except: None }),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ports: None,
+        });
+    }
     // No rules: nothing is allowed (policyTypes names both directions); an
     // empty list is left out, as the API server returns it.
     let ingress = (!network.ingress_from_namespaces.is_empty()).then(|| {
@@ -259,7 +285,8 @@ mod tests {
 
     #[test]
     fn the_default_reaches_dns_and_the_internet_but_no_private_address() {
-        let settings = NetworkSettings::new(vec!["203.0.113.7/32".into(), "2001:db8::1/128".into()]).unwrap();
+        let settings =
+            NetworkSettings::new(vec!["203.0.113.7/32".into(), "2001:db8::1/128".into()], Vec::new()).unwrap();
         let policy = render_policy("team-a", Some("standard"), &ClassNetwork::default(), &settings);
         assert_eq!(policy.metadata.name.as_deref(), Some("dockyard-class-standard"));
         let value = serde_json::to_value(&policy.spec).unwrap();
@@ -326,6 +353,14 @@ mod tests {
     }
 
     #[test]
+    fn every_class_reaches_the_node_daemons_container_pools() {
+        let settings = NetworkSettings::new(Vec::new(), vec!["10.214.0.0/16".into()]).unwrap();
+        let none = network(json!({"egress": "None"}));
+        let value = serde_json::to_value(render_policy("n", None, &none, &settings).spec).unwrap();
+        assert_eq!(value["egress"], json!([{"to": [{"ipBlock": {"cidr": "10.214.0.0/16"}}]}]));
+    }
+
+    #[test]
     fn long_class_names_make_valid_labels_and_names() {
         let long = format!("{}.example.com", "a".repeat(240));
         let label = class_label(Some(&long));
@@ -340,10 +375,18 @@ mod tests {
 
     #[test]
     fn deny_cidrs_must_be_cidrs() {
-        assert!(NetworkSettings::new(vec!["10.0.0.0/8".into(), "fd00::/8".into(), "0.0.0.0/0".into()]).is_ok());
+        assert!(
+            NetworkSettings::new(
+                vec!["10.0.0.0/8".into(), "fd00::/8".into(), "0.0.0.0/0".into()],
+                vec!["172.17.0.0/16".into()]
+            )
+            .is_ok()
+        );
         for bad in ["10.0.0.0", "10.0.0.0/33", "fd00::/129", "example.com/8", "10.0.0.0/08"] {
-            let error = NetworkSettings::new(vec![bad.into()]).unwrap_err();
+            let error = NetworkSettings::new(vec![bad.into()], Vec::new()).unwrap_err();
             assert!(error.contains("--egress-deny-cidr") && error.contains(bad), "{error}");
+            let error = NetworkSettings::new(Vec::new(), vec![bad.into()]).unwrap_err();
+            assert!(error.contains("--node-container-cidr") && error.contains(bad), "{error}");
         }
     }
 }

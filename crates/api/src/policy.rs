@@ -9,11 +9,12 @@ use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use dockyard_docker_policy::Rules;
+use dockyard_docker_policy::scope::{ContainerEgress, EgressDestination, EgressPort};
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use kube::ResourceExt;
 
 use crate::quantity;
-use crate::v1alpha1::{DockerMode, HostSocketAccess, PodSecurityLevel, Sandbox, SandboxClass};
+use crate::v1alpha1::{ClassNetwork, DockerMode, Egress, HostSocketAccess, PodSecurityLevel, Sandbox, SandboxClass};
 use crate::validation;
 
 /// Why a Sandbox was not admitted. The variant's name is the `reason` of the
@@ -312,9 +313,12 @@ fn pod_security(
 /// Docker daemon (`spec.broker`). The built-in policy: the defaults, which
 /// refuse every node-facing knob.
 pub fn broker_rules(class: ClassChoice<'_>) -> Rules {
-    let ClassChoice::Class(class) = class else { return Rules::default() };
+    let ClassChoice::Class(class) = class else {
+        return Rules { egress: container_egress(&ClassNetwork::default()), ..Rules::default() };
+    };
     let broker = &class.spec.broker;
     Rules {
+        egress: container_egress(&class.spec.network),
         pids_limit: broker.pids_limit,
         log_drivers: broker.log_drivers.clone(),
         publish_host_ip: broker.published_ports.as_ref().map(|p| p.host_ip.clone()),
@@ -324,6 +328,31 @@ pub fn broker_rules(class: ClassChoice<'_>) -> Rules {
         shared_images: broker.shared_images.clone(),
         // The node's daemon: never.
         privileged_containers: false,
+    }
+}
+
+/// Where a class's brokered containers may connect: what its sandboxes'
+/// Pods may (`network.egress` and `egressTo`; cluster DNS needs no rule:
+/// containers resolve through the daemon).
+pub fn container_egress(network: &ClassNetwork) -> ContainerEgress {
+    ContainerEgress {
+        internet: network.egress == Egress::Internet,
+        to: network
+            .egress_to
+            .iter()
+            .map(|d| EgressDestination {
+                cidr: d.cidr.clone(),
+                ports: d
+                    .ports
+                    .iter()
+                    .map(|p| EgressPort {
+                        protocol: p.protocol.as_str().to_ascii_lowercase(),
+                        port: u16::try_from(p.port).unwrap_or(0),
+                        end_port: p.end_port.and_then(|e| u16::try_from(e).ok()),
+                    })
+                    .collect(),
+            })
+            .collect(),
     }
 }
 
@@ -564,8 +593,12 @@ mod tests {
 
     #[test]
     fn broker_rules_come_from_the_class_and_default_to_the_strictest() {
-        assert_eq!(broker_rules(ClassChoice::BuiltIn), Rules::default());
-        assert_eq!(broker_rules(ClassChoice::Class(&class("plain", json!({})))), Rules::default());
+        // Without a class, or with one that says nothing, the strictest rules,
+        // but the containers reach the internet as the class's Pods do.
+        let internet = Rules { egress: ContainerEgress { internet: true, to: Vec::new() }, ..Rules::default() };
+        assert_eq!(broker_rules(ClassChoice::BuiltIn), internet);
+        assert_eq!(broker_rules(ClassChoice::Class(&class("plain", json!({})))), internet);
+        assert!(!Rules::default().egress.internet && Rules::default().egress.to.is_empty());
         assert_eq!(Rules::default().pids_limit, crate::v1alpha1::DEFAULT_PIDS_LIMIT);
         let open = class(
             "open",
@@ -577,7 +610,8 @@ mod tests {
                 "sharedImages": ["busybox:1.36"],
             },
             // What a class allows its own daemons never reaches the node's.
-            "runtimeClassName": "kata", "dind": {"privilegedContainers": {"reason": "Pods run in Kata VMs"}}}),
+            "runtimeClassName": "kata", "dind": {"privilegedContainers": {"reason": "Pods run in Kata VMs"}},
+            "network": {"egress": "None", "egressTo": [{"cidr": "10.20.0.0/16", "ports": [{"port": 443}, {"protocol": "UDP", "port": 53, "endPort": 54}]}]}}),
         );
         assert_eq!(
             broker_rules(ClassChoice::Class(&open)),
@@ -589,6 +623,16 @@ mod tests {
                 allow_remote_fetch: true,
                 shared_images: vec!["busybox:1.36".into()],
                 privileged_containers: false,
+                egress: ContainerEgress {
+                    internet: false,
+                    to: vec![EgressDestination {
+                        cidr: "10.20.0.0/16".into(),
+                        ports: vec![
+                            EgressPort { protocol: "tcp".into(), port: 443, end_port: None },
+                            EgressPort { protocol: "udp".into(), port: 53, end_port: Some(54) },
+                        ],
+                    }],
+                },
             }
         );
         // Only some fields: the others keep their defaults.
@@ -610,8 +654,11 @@ mod tests {
         let none = BTreeMap::new();
         // No class named: the default class.
         assert!(sandbox_broker_rules(&sandbox(hs.clone()), &classes, &none).unwrap().allow_remote_fetch);
-        // No class at all: the built-in policy.
-        assert_eq!(sandbox_broker_rules(&sandbox(hs.clone()), &classes[1..], &none), Ok(Rules::default()));
+        // No class at all: the built-in policy (its network: the internet).
+        assert_eq!(
+            sandbox_broker_rules(&sandbox(hs.clone()), &classes[1..], &none),
+            Ok(broker_rules(ClassChoice::BuiltIn))
+        );
         // A class that does not admit the namespace gives no rules.
         let mut named = hs.clone();
         named["className"] = json!("team");

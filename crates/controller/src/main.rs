@@ -92,6 +92,12 @@ struct Args {
     /// those are public. Repeatable; IPv4 or IPv6 CIDRs.
     #[arg(long = "egress-deny-cidr", env = "DOCKYARD_EGRESS_DENY_CIDRS", value_delimiter = ',')]
     egress_deny_cidrs: Vec<String>,
+    /// The address pools of the nodes' Docker daemons (where brokered
+    /// sandboxes' containers live): every class's policy lets its sandboxes
+    /// connect there; the node agent lets only a container's own sandbox in.
+    /// Repeatable; IPv4 or IPv6 CIDRs.
+    #[arg(long = "node-container-cidr", env = "DOCKYARD_NODE_CONTAINER_CIDRS", value_delimiter = ',')]
+    node_container_cidrs: Vec<String>,
     /// This instance's identity (the Pod name).
     #[arg(long, env = "POD_NAME", default_value = "dockyard-controller")]
     identity: String,
@@ -103,7 +109,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_logging(&args.log, args.log_format);
     // A class file that cannot be used stops the start, naming the problem.
     let default_class = args.default_class_file.as_deref().map(default_class::read).transpose()?;
-    let network = NetworkSettings::new(args.egress_deny_cidrs.iter().filter(|c| !c.is_empty()).cloned().collect())?;
+    let given = |cidrs: &[String]| cidrs.iter().filter(|c| !c.is_empty()).cloned().collect::<Vec<_>>();
+    let network = NetworkSettings::new(given(&args.egress_deny_cidrs), given(&args.node_container_cidrs))?;
     let client = kube::Client::try_default().await?;
     let settings = Settings {
         render: RenderSettings {

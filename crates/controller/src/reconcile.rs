@@ -484,25 +484,28 @@ async fn ensure_network_policy(
     let status = NetworkStatus { policy: name.clone(), summary: network::summary(class_network) };
     let key = format!("{namespace}/{name}");
     let cached = ctx.network_policies.get(&ObjectRef::new(&name).within(namespace));
+    let spec = desired.spec.clone().unwrap_or_default();
     {
         let mut applied = ctx.applied_policies.lock().expect("applied policies lock");
         if cached.is_some_and(|p| p.spec == desired.spec) {
             applied.remove(&key);
             return Ok(Ok(status));
         }
-        if applied
-            .get(&key)
-            .is_some_and(|(spec, at)| Some(spec) == desired.spec.as_ref() && at.elapsed() < POLICY_CATCH_UP)
-        {
+        if applied.get(&key).is_some_and(|(written, at)| *written == spec && at.elapsed() < POLICY_CATCH_UP) {
             return Ok(Ok(status));
         }
+        // Taken before the write: the class's other sandboxes reconciled
+        // meanwhile do not write it too.
+        applied.insert(key.clone(), (spec, Instant::now()));
     }
     let api: Api<NetworkPolicy> = Api::namespaced(ctx.client.clone(), namespace);
-    match api.patch(&name, &apply_params(), &Patch::Apply(&desired)).await {
+    let written = api.patch(&name, &apply_params(), &Patch::Apply(&desired)).await;
+    if written.is_err() {
+        ctx.applied_policies.lock().expect("applied policies lock").remove(&key);
+    }
+    match written {
         Ok(_) => {
             info!(%namespace, policy = %name, "applied the class's NetworkPolicy");
-            let spec = desired.spec.unwrap_or_default();
-            ctx.applied_policies.lock().expect("applied policies lock").insert(key, (spec, Instant::now()));
             Ok(Ok(status))
         }
         Err(kube::Error::Api(answer)) if pod_refusal::classify(&answer).is_some() => Ok(Err(PodRefusal {

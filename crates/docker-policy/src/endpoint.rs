@@ -346,6 +346,9 @@ pub enum After {
     RecordBuild(Vec<String>),
     /// The images `docker load` reports.
     RecordLoad,
+    /// `POST /networks/create`: the sandbox has a new network, whose fence on
+    /// the node must exist before the client learns of it.
+    NetworkCreated,
 }
 
 /// A request the allowlist admits: where to send it, what body it takes,
@@ -558,6 +561,7 @@ pub fn plan(method: &Method, raw_path: &str, raw_query: Option<&str>, scope: &Sc
         Endpoint::NetworkCreate => {
             allow(&query, &[], &[])?;
             plan.body = Body::Json(JsonBody::NetworkCreate);
+            plan.after = After::NetworkCreated;
         }
         Endpoint::Network { id, op } => {
             plan.checks.push(Check::Owns(Kind::Network, id.clone()));

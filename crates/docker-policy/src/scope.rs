@@ -76,6 +76,46 @@ pub struct Rules {
     /// (`SandboxClass.spec.dind.privilegedContainers`). Never for the broker.
     #[serde(default)]
     pub privileged_containers: bool,
+    /// Where the containers may connect beyond their own sandbox (brokered
+    /// sandboxes: the node agent's rules on the node say it).
+    #[serde(default)]
+    pub egress: ContainerEgress,
+}
+
+/// Where a brokered sandbox's containers may connect, from its class's
+/// `network`: the default, the strictest, is nowhere beyond the sandbox's own
+/// Pod and containers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerEgress {
+    /// Public addresses: everything but private, shared, loopback,
+    /// link-local, multicast and reserved ranges.
+    #[serde(default)]
+    pub internet: bool,
+    /// Further destinations.
+    #[serde(default)]
+    pub to: Vec<EgressDestination>,
+}
+
+/// A CIDR (and ports) containers may connect to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EgressDestination {
+    pub cidr: String,
+    /// Empty: every port.
+    #[serde(default)]
+    pub ports: Vec<EgressPort>,
+}
+
+/// A port or port range of an [`EgressDestination`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EgressPort {
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
+    pub port: u16,
+    #[serde(default)]
+    pub end_port: Option<u16>,
 }
 
 impl Rules {
@@ -100,6 +140,7 @@ impl Default for Rules {
             allow_remote_fetch: false,
             shared_images: Vec::new(),
             privileged_containers: false,
+            egress: ContainerEgress::default(),
         }
     }
 }

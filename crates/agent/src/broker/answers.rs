@@ -37,6 +37,10 @@ pub async fn answer(
     }
     match after {
         After::Nothing => Ok(http::Response::from_parts(parts, body.boxed())),
+        After::NetworkCreated => {
+            lookups.fence_networks().await?;
+            Ok(http::Response::from_parts(parts, body.boxed()))
+        }
         After::FilterImageList => {
             let bytes = Limited::new(body, MAX_IMAGE_LIST).collect().await.map_err(|e| {
                 Refusal::bad_request(format!("the image list could not be read (at most {MAX_IMAGE_LIST} bytes): {e}"))
@@ -129,7 +133,7 @@ impl Recorder {
     }
 
     async fn record(self, output: Bytes, owned: OwnedLookups) {
-        let lookups = View { scope: &owned.scope, docker: &owned.docker, ledger: &owned.ledger };
+        let lookups = View { scope: &owned.scope, docker: &owned.docker, ledger: &owned.ledger, firewall: None };
         record(&lookups, self.made(&output)).await;
     }
 }

@@ -16,16 +16,18 @@ use hyper::body::Incoming;
 
 use super::images::ImageLedger;
 use crate::docker::is_not_found;
+use crate::firewall::Firewall;
 
 /// The lookups of the node's shared daemon, for the proxy.
 pub struct NodeLookups {
     pub docker: Docker,
     pub ledger: Arc<ImageLedger>,
+    pub firewall: Option<Arc<Firewall>>,
 }
 
 impl NodeLookups {
     fn view<'a>(&'a self, scope: &'a Scope) -> View<'a> {
-        View { scope, docker: &self.docker, ledger: &self.ledger }
+        View { scope, docker: &self.docker, ledger: &self.ledger, firewall: self.firewall.as_deref() }
     }
 }
 
@@ -53,6 +55,7 @@ pub struct View<'a> {
     pub scope: &'a Scope,
     pub docker: &'a Docker,
     pub ledger: &'a Arc<ImageLedger>,
+    pub firewall: Option<&'a Firewall>,
 }
 
 /// An image as the lookups see it.
@@ -137,7 +140,9 @@ impl View<'_> {
     /// not exist; refused when a network of that name is someone else's.
     async fn own_network(&self, name: &str) -> Result<(), Refusal> {
         match self.owns(Kind::Network, name).await? {
-            Some(true) => return Ok(()),
+            // Fenced already, unless the last write of the node's rules failed.
+            Some(true) if self.firewall.is_none_or(|f| !f.failed()) => return Ok(()),
+            Some(true) => return self.fence_networks().await,
             Some(false) => {
                 return Err(Refusal::forbidden(format!(
                     "network `{name}` (this sandbox's own network) exists and is not this sandbox's"
@@ -153,7 +158,7 @@ impl View<'_> {
             ..Default::default()
         };
         match self.docker.create_network(request).await {
-            Ok(_) => Ok(()),
+            Ok(_) => self.fence_networks().await,
             // Made meanwhile by a concurrent create of the same sandbox: looked at again.
             Err(e) if matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => {
                 match self.owns(Kind::Network, name).await? {
@@ -163,6 +168,16 @@ impl View<'_> {
             }
             Err(e) => Err(daemon_error(e)),
         }
+    }
+
+    /// Writes the node's rules for the sandbox's networks as they are now:
+    /// no container joins a network of the sandbox before its fence exists.
+    pub async fn fence_networks(&self) -> Result<(), Refusal> {
+        let Some(firewall) = self.firewall else { return Ok(()) };
+        firewall.sync().await.map_err(|error| Refusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!("dockyard: the node's rules for the sandbox's new network could not be written: {error}"),
+        })
     }
 
     async fn volume_owned_or_new(&self, name: &str) -> Result<(), Refusal> {

@@ -26,6 +26,7 @@ use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
 use tracing::info;
 
+use crate::firewall::Firewall;
 use images::ImageLedger;
 use lookups::NodeLookups;
 use policy::Scope;
@@ -50,6 +51,9 @@ pub struct Brokers {
     socket_root: PathBuf,
     socket_gid: u32,
     ledger: Arc<ImageLedger>,
+    /// The node's rules for brokered containers, written again whenever a
+    /// sandbox's network appears.
+    firewall: Option<Arc<Firewall>>,
     running: Mutex<HashMap<String, Served>>,
     /// Sockets of the same proxies published into CSI volumes: the target
     /// directory, the sandbox's UID and the task serving it.
@@ -75,9 +79,17 @@ impl Brokers {
             socket_root,
             socket_gid,
             ledger: Arc::new(ledger),
+            firewall: None,
             running: Mutex::default(),
             published: Mutex::default(),
         }
+    }
+
+    /// Brokers that write the node's rules (`firewall`) again before a client
+    /// learns of a new network of its sandbox.
+    pub fn with_firewall(mut self, firewall: Option<Arc<Firewall>>) -> Self {
+        self.firewall = firewall;
+        self
     }
 
     /// The directory the Pod mounts (its node path is what the controller renders).
@@ -119,7 +131,8 @@ impl Brokers {
         }
         let listener = self.listen_in(&self.socket_dir(&scope.uid))?;
         let uid = scope.uid.clone();
-        let lookups = NodeLookups { docker: self.docker.clone(), ledger: self.ledger.clone() };
+        let lookups =
+            NodeLookups { docker: self.docker.clone(), ledger: self.ledger.clone(), firewall: self.firewall.clone() };
         let proxy = Arc::new(Proxy::new(scope, self.daemon_socket.clone(), lookups));
         info!(sandbox = %uid, socket = %path.display(), "serving the broker socket");
         let handle = tokio::spawn(dockyard_docker_proxy::serve(listener, proxy.clone()));
