@@ -223,6 +223,22 @@ expect "each brokered sandbox has its own network on the node" "$out" \
   "dockyard-$(kubectl -n "$NS" get sandbox brokered -o jsonpath='{.metadata.uid}')" \
   "dockyard-$(kubectl -n "$OTHER" get sandbox neighbour -o jsonpath='{.metadata.uid}')"
 
+step "the node's rules survive an agent restart and a dockerd restart, and go with the sandbox"
+kubectl -n dockyard-system delete pod -l app.kubernetes.io/name=dockyard-agent --wait=true >/dev/null
+kubectl -n dockyard-system rollout status ds/dockyard-agent --timeout=120s >/dev/null
+expect "after an agent restart: a container of brokered -> the kubelet: closed" \
+  "$(probe_container "$NS" brokered "$node_ip" 10250)" "closed"
+settles "... and brokered still reaches its own container" "reached" probe "$NS" brokered "$own_ip" 8080
+"$E2E_DIR/cluster" restart-docker >/dev/null
+brokered_pod_ip=$(kubectl -n "$NS" get sandbox brokered -o jsonpath='{.status.podIP}')
+expect "after a dockerd restart the table is still there" "$(nft list table inet dockyard 2>&1 || true)" \
+  "ip saddr $brokered_pod_ip oifname"
+settles "... and a container of brokered -> the kubelet: closed" "closed" \
+  probe_container "$NS" brokered "$node_ip" 10250
+kubectl -n "$NS" delete sandbox brokered --wait=true --timeout=120s >/dev/null
+settles "the deleted sandbox's rules are gone from the node" "gone" \
+  sh -c "nft list table inet dockyard | grep -q 'ip saddr $brokered_pod_ip ' && echo still || echo gone"
+
 step "the policies hold"
 out=$(kubectl -n "$NS" label pod sbx-dind dockyard.dev/network-class=e2e-net-listed --overwrite 2>&1 || true)
 expect "a sandbox Pod cannot be relabelled out of its class's policy" "$out" "only Dockyard's controller" "network-class"
