@@ -159,10 +159,12 @@ impl View<'_> {
         };
         match self.docker.create_network(request).await {
             Ok(_) => self.fence_networks().await,
-            // Made meanwhile by a concurrent create of the same sandbox: looked at again.
-            Err(e) if matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => {
+            // Made meanwhile by a concurrent create of the same sandbox: looked
+            // at again, and joined only once its fence is written (the write
+            // waits for the other create's).
+            Err(e @ bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => {
                 match self.owns(Kind::Network, name).await? {
-                    Some(true) => Ok(()),
+                    Some(true) => self.fence_networks().await,
                     _ => Err(daemon_error(e)),
                 }
             }
