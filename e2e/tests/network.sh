@@ -64,6 +64,25 @@ ready() { # NAMESPACE SANDBOX
   fi
 }
 
+# sandbox NAMESPACE NAME MODE [SPEC]: applies a Sandbox of the test image, as
+# user dev, whose Docker mode is MODE (dind, none, or hostSocket: brokered),
+# with SPEC's further lines of its spec.
+sandbox() {
+  local docker="{mode: $3}"
+  [[ $3 == hostSocket ]] && docker="{mode: hostSocket, hostSocket: {access: brokered}}"
+  kubectl -n "$1" apply -f - >/dev/null <<YAML
+apiVersion: dockyard.dev/v1alpha1
+kind: Sandbox
+metadata: {name: $2}
+spec:
+  image: dockyard-sandbox:latest
+  imagePullPolicy: IfNotPresent
+  user: {name: dev}
+  docker: $docker
+${4:-}
+YAML
+}
+
 step "helm install"
 install_dockyard
 kubectl -n dockyard-system rollout status ds/dockyard-agent --timeout=60s >/dev/null &&
@@ -84,27 +103,9 @@ spec:
   allowedDockerModes: [none]
   network: {egress: None, ingressFromNamespaces: [$NS]}
 YAML
-kubectl -n "$OTHER" apply -f - >/dev/null <<YAML
-apiVersion: dockyard.dev/v1alpha1
-kind: Sandbox
-metadata: {name: target}
-spec:
-  image: dockyard-sandbox:latest
-  imagePullPolicy: IfNotPresent
-  className: e2e-net-target
-  docker: {mode: none}
-  command: [sh, -c, "mkdir -p /tmp/www && echo reached > /tmp/www/x && exec busybox httpd -f -p 8080 -h /tmp/www"]
-YAML
-kubectl -n "$OTHER" apply -f - >/dev/null <<YAML
-apiVersion: dockyard.dev/v1alpha1
-kind: Sandbox
-metadata: {name: neighbour}
-spec:
-  image: dockyard-sandbox:latest
-  imagePullPolicy: IfNotPresent
-  user: {name: dev}
-  docker: {mode: hostSocket, hostSocket: {access: brokered}}
-YAML
+sandbox "$OTHER" target none '  className: e2e-net-target
+  command: [sh, -c, "mkdir -p /tmp/www && echo reached > /tmp/www/x && exec busybox httpd -f -p 8080 -h /tmp/www"]'
+sandbox "$OTHER" neighbour hostSocket
 ready "$OTHER" target
 ready "$OTHER" neighbour
 target_ip=$(kubectl -n "$OTHER" get sandbox target -o jsonpath='{.status.podIP}')
@@ -124,35 +125,10 @@ spec:
       - {cidr: "$target_ip/32", ports: [{port: 8080}]}
       - {cidr: "$node_ip/32", ports: [{port: 10250}]}
 YAML
-kubectl -n "$NS" apply -f - >/dev/null <<YAML
-apiVersion: dockyard.dev/v1alpha1
-kind: Sandbox
-metadata: {name: dind}
-spec:
-  image: dockyard-sandbox:latest
-  imagePullPolicy: IfNotPresent
-  user: {name: dev}
-  docker: {mode: dind}
----
-apiVersion: dockyard.dev/v1alpha1
-kind: Sandbox
-metadata: {name: brokered}
-spec:
-  image: dockyard-sandbox:latest
-  imagePullPolicy: IfNotPresent
-  user: {name: dev}
-  docker: {mode: hostSocket, hostSocket: {access: brokered}}
----
-apiVersion: dockyard.dev/v1alpha1
-kind: Sandbox
-metadata: {name: listed}
-spec:
-  image: dockyard-sandbox:latest
-  imagePullPolicy: IfNotPresent
-  className: e2e-net-listed
-  docker: {mode: none}
-YAML
-for sandbox in dind brokered listed; do ready "$NS" "$sandbox"; done
+sandbox "$NS" dind dind
+sandbox "$NS" brokered hostSocket
+sandbox "$NS" listed none '  className: e2e-net-listed'
+for name in dind brokered listed; do ready "$NS" "$name"; done
 
 step "the policies, and what each Sandbox says of its network"
 out=$(kubectl -n "$NS" get networkpolicies -o name 2>&1 || true)
