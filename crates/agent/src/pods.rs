@@ -60,7 +60,14 @@ pub fn record_from_pod(pod: &Pod, kubelet_root: &Path) -> Option<(SandboxRecord,
     let sandbox_uid = pod_labels.get(labels::SANDBOX_UID)?;
     let sandbox_name = pod_labels.get(labels::SANDBOX_NAME)?;
     let owner = labels::controlling_sandbox(pod.owner_references())?;
-    if &owner.uid != sandbox_uid || &owner.name != sandbox_name || pod.name_any() != labels::pod_name(sandbox_name) {
+    // Its name is the Sandbox's Pod's, or (a warm Pod it claimed) its pool's.
+    let pooled = pod_labels
+        .get(labels::POOL)
+        .is_some_and(|pool| pod.name_any().starts_with(&dockyard_api::pool::pod_name_prefix(pool)));
+    if &owner.uid != sandbox_uid
+        || &owner.name != sandbox_name
+        || !(pooled || pod.name_any() == labels::pod_name(sandbox_name))
+    {
         return None;
     }
     let pod_uid = pod.metadata.uid.clone()?;

@@ -4,11 +4,15 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::v1alpha1::{Sandbox, SandboxClass};
+use crate::v1alpha1::{Sandbox, SandboxClass, SandboxPool};
 
 /// Every CRD of Dockyard with the file name it is committed under in `crds/`.
 pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
-    vec![("sandboxes.dockyard.dev.yaml", Sandbox::crd()), ("sandboxclasses.dockyard.dev.yaml", SandboxClass::crd())]
+    vec![
+        ("sandboxes.dockyard.dev.yaml", Sandbox::crd()),
+        ("sandboxclasses.dockyard.dev.yaml", SandboxClass::crd()),
+        ("sandboxpools.dockyard.dev.yaml", SandboxPool::crd()),
+    ]
 }
 
 /// A CRD rendered as the YAML document committed under `crds/`.

@@ -10,6 +10,8 @@ pub const SANDBOX_UID: &str = "dockyard.dev/sandbox-uid";
 /// The network class of a sandbox Pod: which of the controller's
 /// NetworkPolicies selects it ([`crate::network::class_label`]).
 pub const NETWORK_CLASS: &str = "dockyard.dev/network-class";
+/// The SandboxPool a Pod was started by (kept once claimed).
+pub const POOL: &str = "dockyard.dev/pool";
 /// Docker mode of a sandbox Pod.
 pub const DOCKER_MODE: &str = "dockyard.dev/docker-mode";
 /// Hash of the rendered Pod spec: when it differs from what the controller

@@ -10,6 +10,7 @@ pub mod crd;
 pub mod labels;
 pub mod network;
 pub mod policy;
+pub mod pool;
 pub mod quantity;
 pub mod render;
 pub mod seccomp;
@@ -17,4 +18,4 @@ pub mod selector;
 pub mod v1alpha1;
 pub mod validation;
 
-pub use v1alpha1::{Sandbox, SandboxClass, SandboxClassSpec, SandboxSpec, SandboxStatus};
+pub use v1alpha1::{Sandbox, SandboxClass, SandboxClassSpec, SandboxPool, SandboxSpec, SandboxStatus};

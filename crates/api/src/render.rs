@@ -682,11 +682,12 @@ fn spec_hash(spec: &PodSpec) -> String {
 
 /// The hash of what the user asked of the Sandbox's Pod: its spec without the
 /// lifecycle fields (suspending, resuming or moving `shutdownTime` never
-/// replaces a Pod by itself). Stable across Dockyard versions for the same
+/// replaces a Pod by itself) and the pool it names (a pool's warm Pod carries
+/// its template's hash: a Sandbox matches the template when the hashes do). Stable across Dockyard versions for the same
 /// spec — a field added to `SandboxSpec` must not serialize when unset, or an
 /// upgrade would replace every running Pod (pinned by a test).
 pub fn sandbox_spec_hash(spec: &SandboxSpec) -> String {
-    let asked = SandboxSpec { suspended: false, shutdown_time: None, ..spec.clone() };
+    let asked = SandboxSpec { suspended: false, shutdown_time: None, pool_name: None, ..spec.clone() };
     fnv_hex(&serde_json::to_vec(&asked).expect("a SandboxSpec always serializes"))
 }
 

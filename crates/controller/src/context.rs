@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use dockyard_api::SandboxClass;
 use dockyard_api::network::NetworkSettings;
 use dockyard_api::render::RenderSettings;
+use dockyard_api::{SandboxClass, SandboxPool};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use kube::Client;
@@ -41,6 +41,14 @@ pub struct Context {
     pub namespaces: Store<PartialObjectMeta<Namespace>>,
     /// The Pods Dockyard manages.
     pub pods: Store<Pod>,
+    /// Every SandboxPool.
+    pub pools: Store<SandboxPool>,
+    /// Warm Pods each pool (namespace/name) created that the Pod cache may
+    /// not show yet: counted as starting, so a pool is never filled twice.
+    pub pool_starts: Mutex<HashMap<String, Vec<(String, Instant)>>>,
+    /// Warm Pods (by UID) a claim took or is taking: not offered again until
+    /// the cache shows them claimed.
+    pub claims: Mutex<HashMap<String, Instant>>,
     /// The NetworkPolicies of classes the controller keeps (one per class
     /// and namespace).
     pub network_policies: Store<NetworkPolicy>,

@@ -14,6 +14,7 @@ pub mod leader;
 pub mod metrics;
 pub mod own_writes;
 pub mod pod_refusal;
+pub mod pool;
 pub mod reconcile;
 pub mod server;
 pub mod status;
@@ -22,9 +23,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dockyard_api::labels::FIELD_MANAGER;
-use dockyard_api::{Sandbox, SandboxClass};
-use futures::{Stream, StreamExt, TryStreamExt};
+use dockyard_api::labels::{self, FIELD_MANAGER};
+use dockyard_api::{Sandbox, SandboxClass, SandboxPool};
+use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateTerminated, ContainerStatus, Namespace, Pod, PodSpec, PodStatus,
 };
@@ -76,14 +77,17 @@ fn drop_managed_fields<K: Resource>(object: &mut K) {
 }
 
 /// Drops what the controller never reads of a Pod: managedFields, the spec
-/// except the node it is bound to, and of the status all but the phase, IP,
+/// except the node it is bound to and its hostname (a warm Pod's identity), and of the status all but the phase, IP,
 /// start time, conditions, reason, message, each container's readiness and, while
 /// it does not run, why (its waiting state or how it failed, and how it last ended)
 /// (at 5,000 sandboxes whose Pods run, the rest is most of the cache).
 fn slim_pod(pod: &mut Pod) {
     drop_managed_fields(pod);
-    let node_name = pod.spec.as_mut().and_then(|s| s.node_name.take());
-    pod.spec = Some(PodSpec { node_name, ..Default::default() });
+    let (node_name, hostname) = match pod.spec.as_mut() {
+        Some(spec) => (spec.node_name.take(), spec.hostname.take()),
+        None => (None, None),
+    };
+    pod.spec = Some(PodSpec { node_name, hostname, ..Default::default() });
     if let Some(status) = pod.status.take() {
         let containers = |statuses: Option<Vec<ContainerStatus>>| {
             statuses.map(|list| {
@@ -145,11 +149,24 @@ pub async fn run(
     let sandbox_events =
         cached(Api::<Sandbox>::all(client.clone()), watch.clone(), sandboxes_writer, drop_managed_fields);
     let (classes, classes_writer) = reflector::store();
+    // A class changed: every pool looks again (its template's admission, its
+    // Pods' rendering).
     let class_events =
         cached(Api::<SandboxClass>::all(client.clone()), watch.clone(), classes_writer, drop_managed_fields);
     let (pods, pods_writer) = reflector::store();
+    // A pool's Pods (warm, or claimed from it) changed: the pool looks again,
+    // after the cache has the change (refills once a claim shows).
+    let (pool_triggers, pool_requests) = futures::channel::mpsc::unbounded::<ObjectRef<SandboxPool>>();
+    let pod_triggers = pool_triggers.clone();
     let pod_events =
-        cached(Api::<Pod>::all(client.clone()), watch.clone().labels(MANAGED_SELECTOR), pods_writer, slim_pod);
+        cached(Api::<Pod>::all(client.clone()), watch.clone().labels(MANAGED_SELECTOR), pods_writer, slim_pod)
+            .inspect_ok(move |pod| {
+                if let (Some(pool), Some(namespace)) = (pod.labels().get(labels::POOL), pod.namespace()) {
+                    let _ = pod_triggers.unbounded_send(ObjectRef::new(pool).within(&namespace));
+                }
+            });
+    let (pools, pools_writer) = reflector::store();
+    let pool_events = cached(Api::<SandboxPool>::all(client.clone()), watch.clone(), pools_writer, drop_managed_fields);
     // Namespaces: only their labels matter (class namespace selectors).
     let (namespaces, namespaces_writer) = reflector::store();
     let namespace_api = Api::<PartialObjectMeta<Namespace>>::all(client.clone());
@@ -177,6 +194,9 @@ pub async fn run(
         classes,
         namespaces,
         pods,
+        pools: pools.clone(),
+        pool_starts: Default::default(),
+        claims: Default::default(),
         network_policies,
         applied_policies: Default::default(),
         failures: Default::default(),
@@ -194,24 +214,30 @@ pub async fn run(
     // reconcile slot waiting, the controller stops polling the watches.)
     let filled = {
         let (pods, classes, namespaces) = (ctx.pods.clone(), ctx.classes.clone(), ctx.namespaces.clone());
-        let policies = ctx.network_policies.clone();
+        let (policies, pools) = (ctx.network_policies.clone(), ctx.pools.clone());
         async move {
             let _ = futures::join!(
                 pods.wait_until_ready(),
                 classes.wait_until_ready(),
                 namespaces.wait_until_ready(),
-                policies.wait_until_ready()
+                policies.wait_until_ready(),
+                pools.wait_until_ready()
             );
             info!("caches filled: reconciling");
         }
-    };
+    }
+    .shared();
     let sandbox_events =
-        futures::stream::once(filled).filter_map(|()| futures::future::ready(None)).chain(sandbox_events);
+        futures::stream::once(filled.clone()).filter_map(|()| futures::future::ready(None)).chain(sandbox_events);
     let controller = Controller::for_stream(sandbox_events, sandboxes.clone())
         .with_config(controller::Config::default().concurrency(settings.concurrency));
     let in_class = sandboxes.clone();
     let in_namespace = sandboxes.clone();
+    let pools_of_class = pools.clone();
     let controller = controller.owns_stream(pod_events).watches_stream(class_events, move |class: SandboxClass| {
+        for pool in pools_of_class.state() {
+            let _ = pool_triggers.unbounded_send(ObjectRef::from_obj(pool.as_ref()));
+        }
         in_class
             .state()
             .into_iter()
@@ -243,18 +269,34 @@ pub async fn run(
             })
             .map(|s| ObjectRef::from_obj(s.as_ref()))
     });
+    // Pools: their own watch and reconciliation, triggered by their Pods'
+    // and classes' changes through the Sandbox controller's watches.
+    let pool_events = futures::stream::once(filled).filter_map(|()| futures::future::ready(None)).chain(pool_events);
+    let pool_controller = Controller::for_stream(pool_events, pools)
+        .reconcile_on(pool_requests)
+        .with_config(controller::Config::default().concurrency(4));
     on_ready(ctx.clone());
     info!(concurrency = settings.concurrency, "controller running");
-    controller
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
-        .for_each(|result| {
+    let shutdown = shutdown.shared();
+    let log = |result: std::result::Result<_, _>| {
+        if let Err(error) = result {
+            debug!(%error, "reconcile error");
+        }
+        futures::future::ready(())
+    };
+    let sandboxes = controller
+        .graceful_shutdown_on(shutdown.clone())
+        .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
+        .for_each(log);
+    let pools = pool_controller.graceful_shutdown_on(shutdown).run(pool::reconcile, pool::error_policy, ctx).for_each(
+        |result| {
             if let Err(error) = result {
-                debug!(%error, "reconcile error");
+                debug!(%error, "pool reconcile error");
             }
             futures::future::ready(())
-        })
-        .await;
+        },
+    );
+    futures::join!(sandboxes, pools);
     info!("controller stopped");
 }
 

@@ -28,8 +28,9 @@ const PATIENCE: Duration = Duration::from_secs(30);
 struct Unseen {
     /// The Sandbox's resourceVersion before our last status write.
     version_before_status: Option<String>,
-    /// The Pod we created.
-    created_pod: Option<String>,
+    /// The Pod we created (`None` version: not cached yet) or claimed (the
+    /// resourceVersion it had before the claim), until the cache moves on.
+    created_pod: Option<(String, Option<String>)>,
     since: Instant,
 }
 
@@ -48,7 +49,13 @@ impl OwnWrites {
 
     /// Records that we just created Pod `pod_name` for `sandbox`.
     pub fn created_pod(&self, sandbox: &impl ResourceExt, pod_name: &str) {
-        self.record(sandbox, |unseen| unseen.created_pod = Some(pod_name.to_owned()));
+        self.record(sandbox, |unseen| unseen.created_pod = Some((pod_name.to_owned(), None)));
+    }
+
+    /// Records that we just claimed warm Pod `pod_name` (at `version` before
+    /// the claim) for `sandbox`.
+    pub fn claimed_pod(&self, sandbox: &impl ResourceExt, pod_name: &str, version: Option<String>) {
+        self.record(sandbox, |unseen| unseen.created_pod = Some((pod_name.to_owned(), version)));
     }
 
     fn record(&self, sandbox: &impl ResourceExt, set: impl FnOnce(&mut Unseen)) {
@@ -67,16 +74,20 @@ impl OwnWrites {
     }
 
     /// Whether the caches are behind our own writes for the cached `sandbox`:
-    /// it predates our last status write, or `pod_cached` says the Pod we
-    /// created is not cached yet.
-    pub fn caches_are_behind(&self, sandbox: &impl ResourceExt, pod_cached: impl Fn(&str) -> bool) -> bool {
+    /// it predates our last status write, or `pod_version` (a cached Pod's
+    /// resourceVersion) says the Pod we created is not cached yet, or the one
+    /// we claimed is cached as it was before.
+    pub fn caches_are_behind(&self, sandbox: &impl ResourceExt, pod_version: impl Fn(&str) -> Option<String>) -> bool {
         let Some(uid) = sandbox.uid() else { return false };
         let mut unseen = self.unseen.lock().expect("own writes lock");
         let Some(entry) = unseen.get_mut(&uid) else { return false };
         if entry.version_before_status.is_some() && entry.version_before_status != sandbox.resource_version() {
             entry.version_before_status = None;
         }
-        if entry.created_pod.as_deref().is_some_and(&pod_cached) {
+        if let Some((pod, before)) = &entry.created_pod
+            && let Some(cached) = pod_version(pod)
+            && Some(&cached) != before.as_ref()
+        {
             entry.created_pod = None;
         }
         let waiting = entry.version_before_status.is_some() || entry.created_pod.is_some();
@@ -106,7 +117,7 @@ mod tests {
         }
     }
 
-    const NO_POD: fn(&str) -> bool = |_| false;
+    const NO_POD: fn(&str) -> Option<String> = |_| None;
 
     #[test]
     fn the_version_before_our_status_write_is_behind_until_the_cache_moves_on() {
@@ -126,8 +137,17 @@ mod tests {
         writes.created_pod(&object("a", "10"), "sbx-a");
         writes.wrote_status(&object("a", "10"));
         assert!(writes.caches_are_behind(&object("a", "11"), NO_POD), "status seen, Pod not yet");
-        assert!(!writes.caches_are_behind(&object("a", "11"), |name| name == "sbx-a"));
+        assert!(!writes.caches_are_behind(&object("a", "11"), |name| (name == "sbx-a").then(|| "1".into())));
         assert!(!writes.caches_are_behind(&object("a", "11"), NO_POD), "forgotten once caught up");
+    }
+
+    #[test]
+    fn a_claimed_pod_is_awaited_until_the_cache_shows_it_changed() {
+        let writes = OwnWrites::default();
+        writes.claimed_pod(&object("a", "10"), "pool-p-x", Some("5".into()));
+        let cached = |version: &'static str| move |name: &str| (name == "pool-p-x").then(|| version.to_string());
+        assert!(writes.caches_are_behind(&object("a", "10"), cached("5")), "the Pod as it was before the claim");
+        assert!(!writes.caches_are_behind(&object("a", "10"), cached("6")), "the claim seen");
     }
 
     #[test]

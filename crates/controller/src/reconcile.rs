@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use dockyard_api::labels::{self, CLEANUP_FINALIZER, FIELD_MANAGER, POD_SPEC_HASH, SANDBOX_SPEC_HASH};
 use dockyard_api::policy::{self, ClassChoice};
-use dockyard_api::v1alpha1::{ClassNetwork, DockerMode, NetworkStatus, NonConformingPods};
-use dockyard_api::{Sandbox, SandboxStatus};
+use dockyard_api::v1alpha1::{ClassNetwork, DockerMode, NetworkStatus, NonConformingPods, WarmStart};
+use dockyard_api::{Sandbox, SandboxClassSpec, SandboxStatus};
 use dockyard_api::{network, render};
 use dockyard_proto::agent::v1::SandboxRef;
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
@@ -27,6 +27,7 @@ use crate::agent;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::pod_refusal::{self, PodRefusal};
+use crate::pool;
 use crate::status::{self, Drift, Observation};
 
 /// Looks again at least this often, whatever happens.
@@ -38,8 +39,9 @@ const CACHE_CATCH_UP: Duration = Duration::from_secs(5);
 
 pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = sandbox.namespace().unwrap_or_default();
-    let pod_cached = |name: &str| ctx.pods.get(&ObjectRef::new(name).within(&namespace)).is_some();
-    if ctx.own_writes.caches_are_behind(sandbox.as_ref(), pod_cached) {
+    let pod_version =
+        |name: &str| ctx.pods.get(&ObjectRef::new(name).within(&namespace)).and_then(|p| p.resource_version());
+    if ctx.own_writes.caches_are_behind(sandbox.as_ref(), pod_version) {
         // Our last writes are newer than this view; their watch events
         // trigger the next reconciliation, on the current objects.
         return Ok(Action::requeue(CACHE_CATCH_UP));
@@ -103,9 +105,17 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     let pod_name = labels::pod_name(&name);
     // Only a Pod this Sandbox controls is its Pod: one of the same name that
     // someone else made (or an earlier Sandbox of that name left) is never
-    // adopted, changed or deleted.
+    // adopted, changed or deleted. A pooled sandbox's Pod is the warm Pod it
+    // claimed, named by the pool.
     let existing =
         ctx.pods.get(&ObjectRef::new(&pod_name).within(&namespace)).filter(|pod| owned_by(pod.as_ref(), sandbox));
+    let existing = match existing {
+        Some(pod) => Some(pod),
+        None if sandbox.spec.pool_name.is_some() || sandbox.status.as_ref().is_some_and(|s| s.warm_start.is_some()) => {
+            pool::claimed_pod(ctx, sandbox)
+        }
+        None => None,
+    };
     let now = Timestamp::now();
     let key = sandbox_key(sandbox);
 
@@ -136,7 +146,8 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
                 publish(ctx, sandbox, EventType::Warning, refusal.reason.as_str(), &message).await;
             }
             let drift = Drift { update_pending: false, refusal: Some(&refusal) };
-            let next = write_status(ctx, sandbox, &Observation::Running(Some(pod), drift), now, None).await?;
+            let next =
+                write_status(ctx, sandbox, &Observation::Running(Some(pod), drift), now, Learned::default()).await?;
             return Ok(Action::requeue(next.unwrap_or(RESYNC).min(RESYNC)));
         }
         Err(refusal) => {
@@ -154,7 +165,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
                 publish(ctx, sandbox, EventType::Warning, refusal.reason.as_str(), &refusal.message).await;
             }
             delete_pod(&pods, existing.as_deref()).await?;
-            write_status(ctx, sandbox, &Observation::Refused(&refusal), now, None).await?;
+            write_status(ctx, sandbox, &Observation::Refused(&refusal), now, Learned::default()).await?;
             // Nothing changes until the Sandbox or a class does.
             return Ok(Action::await_change());
         }
@@ -177,7 +188,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         if !shows_false(sandbox, "Ready", reason, None) {
             publish(ctx, sandbox, EventType::Normal, reason, &message).await;
         }
-        write_status(ctx, sandbox, &observation, now, None).await?;
+        write_status(ctx, sandbox, &observation, now, Learned::default()).await?;
         return Ok(Action::await_change());
     }
 
@@ -202,7 +213,8 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     } else if let Some(existing_claim) = &workspace.persistent_volume_claim {
         let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &namespace);
         if claims.get_opt(&existing_claim.claim_name).await?.is_none() {
-            write_status(ctx, sandbox, &Observation::ClaimMissing(&existing_claim.claim_name), now, None).await?;
+            write_status(ctx, sandbox, &Observation::ClaimMissing(&existing_claim.claim_name), now, Learned::default())
+                .await?;
             return Ok(Action::requeue(Duration::from_secs(30)));
         }
     }
@@ -210,9 +222,9 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     // Render → apply.
     let mut desired = render::render_pod(sandbox, class_spec, &ctx.settings.render)?;
     desired.labels_mut().insert(labels::NETWORK_CLASS.into(), network_label.clone());
-    let desired_hash = desired.annotations().get(POD_SPEC_HASH);
     let asked = desired.annotations().get(SANDBOX_SPEC_HASH);
     let created: Option<Pod>;
+    let mut warm_start = None;
     let observed = match existing.as_deref() {
         Some(pod) if pod.metadata.deletion_timestamp.is_some() => None,
         Some(pod) if pod.annotations().get(SANDBOX_SPEC_HASH).is_some_and(|made_from| Some(made_from) != asked) => {
@@ -238,7 +250,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
                 format!("Pod {pod_name} failed{reason}: {}; a new one in {}s", failure.message, delay.as_secs());
             publish(ctx, sandbox, EventType::Warning, "PodFailed", &message).await;
             delete_pod(&pods, Some(pod)).await?;
-            write_status(ctx, sandbox, &Observation::PodFailed(&failure, &message), now, None).await?;
+            write_status(ctx, sandbox, &Observation::PodFailed(&failure, &message), now, Learned::default()).await?;
             return Ok(Action::requeue(delay));
         }
         Some(pod) => {
@@ -256,6 +268,19 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
             if let Some(wait) = ctx.pod_refusals.remaining(&key).or_else(|| ctx.pod_failures.remaining(&key)) {
                 // Backing off: the status already says why.
                 return Ok(Action::requeue(wait));
+            }
+            // A warm Pod of the pool it names, if one fits.
+            if let Some(pool_name) = &sandbox.spec.pool_name {
+                match pool::claim(ctx, sandbox, pool_name, class_spec, &network_label).await? {
+                    pool::Claim::Claimed(pod, claim) => {
+                        ctx.pod_refusals.reset(&key);
+                        return finish(ctx, sandbox, class_spec, Some(&pod), None, now, network, Some(claim)).await;
+                    }
+                    pool::Claim::Missed(miss) => {
+                        publish(ctx, sandbox, EventType::Normal, "WarmStartMissed", &miss.message).await;
+                        warm_start = Some(miss);
+                    }
+                }
             }
             // A persistent DinD store is the Sandbox's, made before its first
             // Pod and kept between Pods.
@@ -287,11 +312,38 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         }
     };
 
-    // What the running Pod lacks of what the controller renders now applies
-    // to the next Pod, never by replacing this one.
-    let update_pending = observed.is_some_and(|pod| pod.annotations().get(POD_SPEC_HASH) != desired_hash);
+    let desired_hash = desired.annotations().get(POD_SPEC_HASH).cloned();
+    finish(ctx, sandbox, class_spec, observed, desired_hash, now, network, warm_start).await
+}
+
+/// Writes the status of a sandbox whose Pod is `observed` and says when to
+/// look again. What the running Pod lacks of what the controller renders now
+/// (`desired_hash`; for a warm Pod, rendered as its pool's identity) applies
+/// to the next Pod, never by replacing this one.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    ctx: &Context,
+    sandbox: &Sandbox,
+    class: Option<&SandboxClassSpec>,
+    observed: Option<&Pod>,
+    desired_hash: Option<String>,
+    now: Timestamp,
+    network: NetworkStatus,
+    warm_start: Option<WarmStart>,
+) -> Result<Action> {
+    let desired_hash = match observed.and_then(warm_identity) {
+        Some(identity) => {
+            let namespace = sandbox.namespace().unwrap_or_default();
+            let as_pool =
+                dockyard_api::pool::render_pod_as(&sandbox.spec, &namespace, identity, class, &ctx.settings.render)?;
+            as_pool.annotations().get(POD_SPEC_HASH).cloned()
+        }
+        None => desired_hash,
+    };
+    let update_pending = observed.is_some_and(|pod| pod.annotations().get(POD_SPEC_HASH) != desired_hash.as_ref());
     let drift = Drift { update_pending, refusal: None };
-    let next = write_status(ctx, sandbox, &Observation::Running(observed, drift), now, Some(network)).await?;
+    let learned = Learned { network: Some(network), warm_start };
+    let next = write_status(ctx, sandbox, &Observation::Running(observed, drift), now, learned).await?;
     let until_expiry = sandbox
         .spec
         .shutdown_time
@@ -379,7 +431,7 @@ async fn pod_refused(
         publish(ctx, sandbox, EventType::Warning, refusal.reason, &refusal.message).await;
     }
     info!(sandbox = %key, reason = refusal.reason, retry_in = ?delay, "the API server refused the Pod");
-    write_status(ctx, sandbox, &Observation::PodRefused(refusal), now, None).await?;
+    write_status(ctx, sandbox, &Observation::PodRefused(refusal), now, Learned::default()).await?;
     Ok(Action::requeue(delay))
 }
 
@@ -473,7 +525,7 @@ const POLICY_CATCH_UP: Duration = Duration::from_secs(30);
 /// Applies the NetworkPolicy of `class`'s sandboxes in `namespace` unless the
 /// cache (or our own write of moments ago) shows it as rendered now. The
 /// API server's refusal is the Sandbox's to see.
-async fn ensure_network_policy(
+pub(crate) async fn ensure_network_policy(
     ctx: &Context,
     namespace: &str,
     class: Option<&str>,
@@ -559,18 +611,37 @@ fn shows_false(sandbox: &Sandbox, type_: &str, reason: &str, message: Option<&st
     })
 }
 
-/// Writes the status `observation` gives, when it changed; `network` when
-/// the sandbox's network is known (else the last one is kept).
+/// What a reconciliation learned of a sandbox beyond its Pod: its network
+/// and how its Pod was got from a pool; each, when `None`, stays as the
+/// status last said.
+#[derive(Default)]
+struct Learned {
+    network: Option<NetworkStatus>,
+    warm_start: Option<WarmStart>,
+}
+
+/// A warm Pod's identity (its pool's name, its hostname), which its
+/// Sandbox's Pod is rendered as; `None` for a Pod made for its Sandbox.
+fn warm_identity(pod: &Pod) -> Option<&str> {
+    pod.labels().get(labels::POOL)?;
+    pod.spec.as_ref()?.hostname.as_deref()
+}
+
+/// Writes the status `observation` gives, when it changed, with what was
+/// `learned`.
 async fn write_status(
     ctx: &Context,
     sandbox: &Sandbox,
     observation: &Observation<'_>,
     now: Timestamp,
-    network: Option<NetworkStatus>,
+    learned: Learned,
 ) -> Result<Option<Duration>> {
     let (mut status, recheck) = status::sandbox_status(sandbox, observation, now);
-    if let Some(network) = network {
+    if let Some(network) = learned.network {
         status.network = Some(network);
+    }
+    if let Some(warm_start) = learned.warm_start {
+        status.warm_start = Some(warm_start);
     }
     let key = sandbox_key(sandbox);
     ctx.metrics.set_phase(key, status.phase);

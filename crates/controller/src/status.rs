@@ -119,21 +119,25 @@ pub fn docker_readiness(mode: DockerMode, timeout: Duration, pod: &Pod, now: Tim
     })
 }
 
-fn pod_condition(pod: &Pod, type_: &str) -> Option<bool> {
+pub fn pod_condition(pod: &Pod, type_: &str) -> Option<bool> {
     let conditions = pod.status.as_ref()?.conditions.as_ref()?;
     conditions.iter().find(|c| c.type_ == type_).map(|c| c.status == "True")
 }
 
 /// A condition builder that keeps `lastTransitionTime` when the status is unchanged.
-struct Conditions<'a> {
+pub struct Conditions<'a> {
     previous: &'a [Condition],
     generation: Option<i64>,
     now: Timestamp,
-    out: Vec<Condition>,
+    pub out: Vec<Condition>,
 }
 
-impl Conditions<'_> {
-    fn set(&mut self, type_: &str, status: Option<bool>, reason: &str, message: impl Into<String>) {
+impl<'a> Conditions<'a> {
+    pub fn new(previous: &'a [Condition], generation: Option<i64>, now: Timestamp) -> Self {
+        Conditions { previous, generation, now, out: Vec::new() }
+    }
+
+    pub fn set(&mut self, type_: &str, status: Option<bool>, reason: &str, message: impl Into<String>) {
         let status = match status {
             Some(true) => "True",
             Some(false) => "False",
@@ -173,6 +177,7 @@ pub fn sandbox_status(
         nodes: before.map(|s| s.nodes.clone()).unwrap_or_default(),
         last_pod_failure: before.and_then(|s| s.last_pod_failure.clone()),
         network: before.and_then(|s| s.network.clone()),
+        warm_start: before.and_then(|s| s.warm_start.clone()),
         ..SandboxStatus::default()
     };
     let mut recheck = None;

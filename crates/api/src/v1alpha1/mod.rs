@@ -1,9 +1,11 @@
 //! `dockyard.dev/v1alpha1`: the custom resources users and platform teams write.
 
 mod class;
+mod pool;
 mod sandbox;
 
 pub use class::*;
+pub use pool::*;
 pub use sandbox::*;
 
 /// API group of every Dockyard resource.

@@ -126,6 +126,15 @@ pub struct SandboxSpec {
     /// Pod-level settings passed through to the sandbox's Pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<PodSettings>,
+
+    /// A SandboxPool in the Sandbox's namespace to take a warm Pod from
+    /// (Docker already answering): the Sandbox is Ready as soon as the Pod is
+    /// its own. The rest of this spec must equal the pool's `template`; when it
+    /// does not, or the pool has no ready Pod, the sandbox starts cold and
+    /// `status.warmStart` says why. Changing it never replaces a running Pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub pool_name: Option<String>,
 }
 
 /// When the kubelet pulls an image.
@@ -468,6 +477,25 @@ pub struct SandboxStatus {
     /// The network the sandbox's Pod gets from its class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkStatus>,
+    /// Whether the sandbox's Pod came warm from the pool it names
+    /// (`spec.poolName`), and if not, why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_start: Option<WarmStart>,
+}
+
+/// How a pooled Sandbox got its Pod.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WarmStart {
+    /// The SandboxPool asked for.
+    pub pool: String,
+    /// Whether the Pod is a warm Pod of that pool.
+    pub claimed: bool,
+    /// `Claimed`, or why the sandbox started cold: `PoolNotFound`,
+    /// `TemplateMismatch`, `PoolEmpty`, `PoolNotReady`.
+    pub reason: String,
+    /// In words.
+    pub message: String,
 }
 
 /// The network of a sandbox, as its class's NetworkPolicy says it.

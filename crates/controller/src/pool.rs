@@ -1,0 +1,431 @@
+//! SandboxPools: warm Pods kept started ahead of demand, and the claim that
+//! makes one a Sandbox's.
+//!
+//! The pool's reconciliation keeps `spec.size` warm Pods (owned by the pool)
+//! that are what a Sandbox of its template would get now: failed or outdated
+//! ones (the class or Dockyard changed) are replaced, extras removed. A
+//! Sandbox that names the pool takes one in a single write of the Pod
+//! (owner, labels, spec hash) made on the resourceVersion it saw: of two
+//! Sandboxes racing for one Pod, the API server lets exactly one write win;
+//! the loser tries the next Pod. The pool sees the Pod go (the Pod watch
+//! triggers it) and starts another. A claimed Pod is never returned.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dockyard_api::labels::{self, FIELD_MANAGER, POD_SPEC_HASH, SANDBOX_SPEC_HASH};
+use dockyard_api::policy::{self, ClassChoice};
+use dockyard_api::pool as warm;
+use dockyard_api::render::sandbox_spec_hash;
+use dockyard_api::v1alpha1::{SandboxPool, SandboxPoolStatus, WarmStart};
+use dockyard_api::{Sandbox, SandboxClassSpec, network};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::context::Context;
+use crate::error::Result;
+use crate::pod_refusal::{self, PodRefusal};
+use crate::reconcile::ensure_network_policy;
+use crate::status::{Conditions, pod_condition};
+
+/// Looks again at least this often.
+const RESYNC: Duration = Duration::from_secs(300);
+
+/// How long a Pod the pool created counts as starting before the cache shows
+/// it, and how long a claimed Pod is not offered again before the cache shows
+/// the claim.
+const CACHE_CATCH_UP: Duration = Duration::from_secs(30);
+
+/// Warm Pods created at once.
+const CREATE_CONCURRENCY: usize = 16;
+
+/// `namespace/name` of a pool.
+fn pool_key(pool: &SandboxPool) -> String {
+    format!("{}/{}", pool.namespace().unwrap_or_default(), pool.name_any())
+}
+
+/// Whether `pod` is a warm Pod of `pool` (its controller, by UID: the chart's
+/// admission policy lets only the controller make such a Pod).
+fn warm_of(pod: &Pod, pool_uid: &str) -> bool {
+    pod.owner_references().iter().any(|o| {
+        o.controller == Some(true)
+            && o.kind == SandboxPool::kind(&())
+            && o.api_version == SandboxPool::api_version(&())
+            && o.uid == pool_uid
+    })
+}
+
+fn ready(pod: &Pod) -> bool {
+    pod_condition(pod, "Ready") == Some(true)
+}
+
+fn alive(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_none()
+        && !matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Failed" | "Succeeded"))
+}
+
+/// The Sandbox a pool's template describes, in the pool's namespace: what its
+/// class admits (or not) and what its Pods render from.
+fn template_sandbox(pool: &SandboxPool) -> Sandbox {
+    let mut sandbox = Sandbox::new(&pool.name_any(), pool.spec.template.clone());
+    sandbox.metadata.namespace = pool.namespace();
+    sandbox.metadata.uid = pool.uid();
+    sandbox
+}
+
+/// The class a pool's template is admitted under now, or why not.
+fn admit_template<'a>(
+    ctx: &Context,
+    pool: &SandboxPool,
+    classes: &'a [Arc<dockyard_api::SandboxClass>],
+) -> std::result::Result<ClassChoice<'a>, (String, String)> {
+    let sandbox = template_sandbox(pool);
+    let namespace = pool.namespace().unwrap_or_default();
+    let namespace_labels: BTreeMap<String, String> =
+        ctx.namespaces.get(&ObjectRef::new(&namespace)).and_then(|ns| ns.metadata.labels.clone()).unwrap_or_default();
+    let choice = policy::choose_class(&sandbox, classes)
+        .and_then(|choice| policy::admit(&sandbox, choice, &namespace_labels).map(|_| choice))
+        .map_err(|refusal| ("TemplateRefused".to_string(), format!("the template is refused: {}", refusal.message)))?;
+    let class_spec = match &choice {
+        ClassChoice::Class(c) => Some(&c.spec),
+        ClassChoice::BuiltIn => None,
+    };
+    if let Some(problem) = warm::template_problem(&pool.spec.template, class_spec) {
+        return Err(("TemplateRefused".into(), problem));
+    }
+    Ok(choice)
+}
+
+/// The POD_SPEC_HASH a current warm Pod of `pool` carries.
+fn current_hash(ctx: &Context, pool: &SandboxPool, class: Option<&SandboxClassSpec>) -> Result<String> {
+    let namespace = pool.namespace().unwrap_or_default();
+    let pod = warm::render_pod_as(&pool.spec.template, &namespace, &pool.name_any(), class, &ctx.settings.render)?;
+    Ok(pod.annotations().get(POD_SPEC_HASH).cloned().unwrap_or_default())
+}
+
+pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Action> {
+    if pool.metadata.deletion_timestamp.is_some() {
+        // Its warm Pods go with it (their owner); claimed Pods are their Sandboxes'.
+        return Ok(Action::await_change());
+    }
+    let namespace = pool.namespace().unwrap_or_default();
+    let name = pool.name_any();
+    let key = pool_key(&pool);
+    let pool_uid = pool.uid().unwrap_or_default();
+    let now = Timestamp::now();
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+    let of_pool = ctx.pods.state_filter(|p| {
+        p.metadata.namespace.as_deref() == Some(namespace.as_str()) && p.labels().get(labels::POOL) == Some(&name)
+    });
+    let claimed = of_pool.iter().filter(|p| labels::controlling_sandbox(p.owner_references()).is_some()).count();
+    let warm_pods: Vec<&Arc<Pod>> = of_pool.iter().filter(|p| warm_of(p, &pool_uid)).collect();
+
+    let classes = ctx.classes.state();
+    let class = match admit_template(&ctx, &pool, &classes) {
+        Ok(class) => class,
+        Err((reason, message)) => {
+            // Nothing starts; warm Pods of a template no longer admitted go
+            // (a claim would refuse them anyway).
+            for pod in warm_pods.iter().filter(|p| alive(p)) {
+                delete_warm(&pods, pod).await?;
+            }
+            let refusal = PodRefusal { reason: "TemplateRefused", message };
+            write_pool_status(&ctx, &pool, 0, 0, claimed, Some((&reason, &refusal.message)), now).await?;
+            return Ok(Action::await_change());
+        }
+    };
+    let (class_name, class_spec) = match &class {
+        ClassChoice::Class(c) => (Some(c.name_any()), Some(&c.spec)),
+        ClassChoice::BuiltIn => (None, None),
+    };
+    let class_network = class_spec.map(|c| c.network.clone()).unwrap_or_default();
+    if let Err(refusal) = ensure_network_policy(&ctx, &namespace, class_name.as_deref(), &class_network).await? {
+        write_pool_status(&ctx, &pool, 0, 0, claimed, Some((refusal.reason, &refusal.message)), now).await?;
+        return Ok(Action::requeue(ctx.pod_refusals.failed(&format!("pool:{key}"))));
+    }
+    let network_label = network::class_label(class_name.as_deref());
+    let hash = current_hash(&ctx, &pool, class_spec)?;
+
+    // Failed, outdated or relabelled warm Pods go; the rest count.
+    let mut current: Vec<&Arc<Pod>> = Vec::new();
+    for pod in warm_pods {
+        if !alive(pod) {
+            if pod.metadata.deletion_timestamp.is_none() {
+                delete_warm(&pods, pod).await?;
+            }
+        } else if pod.annotations().get(POD_SPEC_HASH) != Some(&hash)
+            || pod.labels().get(labels::NETWORK_CLASS) != Some(&network_label)
+        {
+            info!(pool = %key, pod = %pod.name_any(), "a warm Pod is outdated (its class or Dockyard changed): replacing it");
+            delete_warm(&pods, pod).await?;
+        } else {
+            current.push(pod);
+        }
+    }
+    // Pods created moments ago that the cache does not show yet.
+    let expected = {
+        let mut starts = ctx.pool_starts.lock().expect("pool starts lock");
+        let list = starts.entry(key.clone()).or_default();
+        list.retain(|(pod, at)| at.elapsed() < CACHE_CATCH_UP && !current.iter().any(|p| &p.name_any() == pod));
+        list.len()
+    };
+    let size = usize::try_from(pool.spec.size).unwrap_or_default();
+    let mut refusal: Option<PodRefusal> = None;
+    let mut created = 0;
+    if current.len() + expected < size {
+        let mut desired = warm::render_warm_pod(&pool, class_spec, &ctx.settings.render)?;
+        desired.labels_mut().insert(labels::NETWORK_CLASS.into(), network_label.clone());
+        let missing = size - current.len() - expected;
+        let params = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
+        let mut results = futures::stream::iter(0..missing)
+            .map(|_| pods.create(&params, &desired))
+            .buffer_unordered(CREATE_CONCURRENCY);
+        let mut failure = None;
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(pod) => {
+                    created += 1;
+                    let mut starts = ctx.pool_starts.lock().expect("pool starts lock");
+                    starts.entry(key.clone()).or_default().push((pod.name_any(), Instant::now()));
+                }
+                Err(kube::Error::Api(answer)) if let Some(refused) = pod_refusal::classify(&answer) => {
+                    refusal = Some(refused);
+                }
+                Err(error) => failure = Some(error),
+            }
+        }
+        if let Some(error) = failure {
+            return Err(error.into());
+        }
+        info!(pool = %key, created, "started warm Pods");
+    } else if current.len() > size {
+        // Extras go, those still starting first.
+        current.sort_by_key(|p| ready(p));
+        let extra = current.len() - size;
+        for pod in current.drain(..extra) {
+            delete_warm(&pods, pod).await?;
+        }
+    }
+
+    let ready_count = current.iter().filter(|p| ready(p)).count();
+    let starting = current.len() - ready_count + expected + created;
+    let problem = refusal.as_ref().map(|r| {
+        let message = format!(
+            "{} of {size} warm Pods exist; the API server refused the rest: {}",
+            current.len() + expected + created,
+            r.message
+        );
+        (r.reason, message)
+    });
+    if let Some((reason, message)) = &problem
+        && !shows(&pool, reason)
+    {
+        publish(&ctx, &pool, EventType::Warning, reason, message).await;
+    }
+    let problem_ref = problem.as_ref().map(|(reason, message)| (*reason, message.as_str()));
+    write_pool_status(&ctx, &pool, ready_count, starting, claimed, problem_ref, now).await?;
+    Ok(match refusal {
+        Some(_) => Action::requeue(ctx.pod_refusals.failed(&format!("pool:{key}"))),
+        None => {
+            ctx.pod_refusals.reset(&format!("pool:{key}"));
+            Action::requeue(RESYNC)
+        }
+    })
+}
+
+pub fn error_policy(pool: Arc<SandboxPool>, error: &crate::error::Error, _ctx: Arc<Context>) -> Action {
+    warn!(pool = %pool_key(&pool), %error, "pool reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// Deletes exactly the warm Pod seen: a claim since (a new resourceVersion)
+/// makes the delete fail, and the Pod stays its Sandbox's.
+async fn delete_warm(pods: &Api<Pod>, pod: &Pod) -> Result<()> {
+    let params = DeleteParams {
+        preconditions: Some(Preconditions { uid: pod.uid(), resource_version: pod.resource_version() }),
+        ..DeleteParams::default()
+    };
+    match pods.delete(&pod.name_any(), &params).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.is_not_found() || e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether the pool's Ready condition already gives `reason`.
+fn shows(pool: &SandboxPool, reason: &str) -> bool {
+    let conditions = pool.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    conditions.iter().any(|c| c.type_ == "Ready" && c.reason == reason)
+}
+
+async fn write_pool_status(
+    ctx: &Context,
+    pool: &SandboxPool,
+    ready_count: usize,
+    starting: usize,
+    claimed: usize,
+    problem: Option<(&str, &str)>,
+    now: Timestamp,
+) -> Result<()> {
+    let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+    let previous = pool.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let mut conditions = Conditions::new(previous, pool.metadata.generation, now);
+    let size = pool.spec.size;
+    match problem {
+        Some((reason, message)) => {
+            if reason == "TemplateRefused" && !shows(pool, reason) {
+                publish(ctx, pool, EventType::Warning, reason, message).await;
+            }
+            conditions.set("Ready", Some(false), reason, message);
+        }
+        None if count(ready_count) >= size => {
+            conditions.set("Ready", Some(true), "Full", format!("{ready_count} warm Pods ready to be claimed"))
+        }
+        None => conditions.set(
+            "Ready",
+            Some(false),
+            "Starting",
+            format!("{ready_count} of {size} warm Pods ready, {starting} starting"),
+        ),
+    }
+    let status = SandboxPoolStatus {
+        ready: count(ready_count),
+        starting: count(starting),
+        claimed: count(claimed),
+        conditions: conditions.out,
+        observed_generation: pool.metadata.generation,
+    };
+    if pool.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let api: Api<SandboxPool> = Api::namespaced(ctx.client.clone(), &pool.namespace().unwrap_or_default());
+    let patch = json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxPool", "status": status});
+    api.patch_status(&pool.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    Ok(())
+}
+
+async fn publish(ctx: &Context, pool: &SandboxPool, type_: EventType, reason: &str, note: &str) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &pool.object_ref(&())).await {
+        warn!(%error, reason, "cannot publish event");
+    }
+}
+
+/// What a Sandbox that names a pool got.
+pub enum Claim {
+    /// A warm Pod, now the Sandbox's (as the API server returned it).
+    Claimed(Box<Pod>, WarmStart),
+    /// None: the sandbox starts cold, and why.
+    Missed(WarmStart),
+}
+
+/// Makes a ready warm Pod of `pool_name` (in the Sandbox's namespace) the
+/// Sandbox's, if the Sandbox asks for exactly the pool's template and the
+/// Pod is what the Sandbox would get now under `class`.
+pub async fn claim(
+    ctx: &Context,
+    sandbox: &Sandbox,
+    pool_name: &str,
+    class: Option<&SandboxClassSpec>,
+    network_label: &str,
+) -> Result<Claim> {
+    let namespace = sandbox.namespace().unwrap_or_default();
+    let missed = |reason: &str, message: String| {
+        Ok(Claim::Missed(WarmStart { pool: pool_name.into(), claimed: false, reason: reason.into(), message }))
+    };
+    let Some(pool) = ctx.pools.get(&ObjectRef::new(pool_name).within(&namespace)) else {
+        return missed("PoolNotFound", format!("no SandboxPool {pool_name} in namespace {namespace}; started cold"));
+    };
+    if sandbox_spec_hash(&sandbox.spec) != sandbox_spec_hash(&pool.spec.template) {
+        let fields = warm::template_differences(&sandbox.spec, &pool.spec.template).join(", ");
+        return missed(
+            "TemplateMismatch",
+            format!("spec.{{{fields}}} differ from SandboxPool {pool_name}'s template; started cold"),
+        );
+    }
+    let hash = {
+        let as_pool = warm::render_pod_as(&sandbox.spec, &namespace, pool_name, class, &ctx.settings.render)?;
+        as_pool.annotations().get(POD_SPEC_HASH).cloned()
+    };
+    let pool_uid = pool.uid().unwrap_or_default();
+    let mut candidates = ctx.pods.state_filter(|p| {
+        p.metadata.namespace.as_deref() == Some(namespace.as_str())
+            && p.labels().get(labels::POOL).map(String::as_str) == Some(pool_name)
+            && warm_of(p, &pool_uid)
+            && alive(p)
+    });
+    let starting = candidates.iter().filter(|p| !ready(p)).count();
+    candidates.retain(|p| ready(p) && p.annotations().get(POD_SPEC_HASH) == hash.as_ref());
+    // The oldest first: the longest-warmed has settled.
+    candidates.sort_by(|a, b| a.metadata.creation_timestamp.cmp(&b.metadata.creation_timestamp));
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+    let owner = sandbox.controller_owner_ref(&());
+    let asked = sandbox_spec_hash(&sandbox.spec);
+    for pod in candidates {
+        let Some(uid) = pod.uid() else { continue };
+        if !reserve(ctx, &uid) {
+            continue;
+        }
+        let mut claimed_labels = warm::claimed_labels(sandbox);
+        claimed_labels.insert(labels::NETWORK_CLASS.into(), network_label.into());
+        // On the version seen: of two claims of one Pod, one write wins.
+        let patch = json!({"metadata": {
+            "resourceVersion": pod.resource_version(),
+            "ownerReferences": [owner],
+            "labels": claimed_labels,
+            "annotations": {SANDBOX_SPEC_HASH: asked},
+        }});
+        match pods.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(claimed) => {
+                ctx.own_writes.claimed_pod(sandbox, &pod.name_any(), pod.resource_version());
+                let message = format!("took warm Pod {} of SandboxPool {pool_name}", pod.name_any());
+                info!(sandbox = %sandbox.name_any(), pod = %pod.name_any(), pool = pool_name, "claimed a warm Pod");
+                let warm_start = WarmStart { pool: pool_name.into(), claimed: true, reason: "Claimed".into(), message };
+                return Ok(Claim::Claimed(Box::new(claimed), warm_start));
+            }
+            // Claimed by someone else, changed or gone since the cache saw it.
+            Err(kube::Error::Api(answer)) if answer.code == 409 || answer.code == 404 => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    missed("PoolEmpty", format!("SandboxPool {pool_name} had no ready warm Pod ({starting} starting); started cold"))
+}
+
+/// Takes `pod_uid` for one claim: no other reconciliation of this controller
+/// offers it until the cache shows what became of it.
+fn reserve(ctx: &Context, pod_uid: &str) -> bool {
+    let mut claims = ctx.claims.lock().expect("claims lock");
+    claims.retain(|_, at| at.elapsed() < CACHE_CATCH_UP);
+    if claims.contains_key(pod_uid) {
+        return false;
+    }
+    claims.insert(pod_uid.to_owned(), Instant::now());
+    true
+}
+
+/// The Pod a pooled Sandbox claimed, found by its owner (the claim may have
+/// happened just before the controller stopped, before the status named it).
+pub fn claimed_pod(ctx: &Context, sandbox: &Sandbox) -> Option<Arc<Pod>> {
+    let namespace = sandbox.namespace().unwrap_or_default();
+    let uid = sandbox.uid()?;
+    ctx.pods.find(|p| {
+        p.metadata.namespace.as_deref() == Some(namespace.as_str())
+            && p.labels().contains_key(labels::POOL)
+            && labels::controlling_sandbox(p.owner_references()).is_some_and(|o| o.uid == uid)
+    })
+}
