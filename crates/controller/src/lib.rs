@@ -21,6 +21,7 @@ pub mod status;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use dockyard_api::labels::{self, FIELD_MANAGER};
@@ -212,9 +213,11 @@ pub async fn run(
     // controller start. The Sandbox watch, which triggers reconciles, starts
     // after them. (Waiting inside reconcile instead would deadlock: with every
     // reconcile slot waiting, the controller stops polling the watches.)
+    let caches_filled = Arc::new(AtomicBool::new(false));
     let filled = {
         let (pods, classes, namespaces) = (ctx.pods.clone(), ctx.classes.clone(), ctx.namespaces.clone());
         let (policies, pools) = (ctx.network_policies.clone(), ctx.pools.clone());
+        let caches_filled = caches_filled.clone();
         async move {
             let _ = futures::join!(
                 pods.wait_until_ready(),
@@ -223,6 +226,7 @@ pub async fn run(
                 policies.wait_until_ready(),
                 pools.wait_until_ready()
             );
+            caches_filled.store(true, Ordering::Release);
             info!("caches filled: reconciling");
         }
     }
@@ -270,10 +274,17 @@ pub async fn run(
             .map(|s| ObjectRef::from_obj(s.as_ref()))
     });
     // Pools: their own watch and reconciliation, triggered by their Pods'
-    // and classes' changes through the Sandbox controller's watches.
-    let pool_events = futures::stream::once(filled).filter_map(|()| futures::future::ready(None)).chain(pool_events);
+    // and classes' changes through the Sandbox controller's watches. Their
+    // watch runs from the start (the Sandboxes' claims read its cache); they
+    // reconcile once every cache is filled (before, a pool's Pods would look
+    // missing and be started twice): all of them then, and each on its changes.
+    let ready = move || caches_filled.load(Ordering::Acquire);
+    let (events_ready, requests_ready) = (ready.clone(), ready);
+    let pool_events = pool_events.try_filter(move |_| futures::future::ready(events_ready()));
+    let pool_requests = pool_requests.filter(move |_| futures::future::ready(requests_ready()));
     let pool_controller = Controller::for_stream(pool_events, pools)
         .reconcile_on(pool_requests)
+        .reconcile_all_on(futures::stream::once(filled))
         .with_config(controller::Config::default().concurrency(4));
     on_ready(ctx.clone());
     info!(concurrency = settings.concurrency, "controller running");

@@ -393,10 +393,8 @@ pub async fn claim(
         match pods.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(claimed) => {
                 ctx.own_writes.claimed_pod(sandbox, &pod.name_any(), pod.resource_version());
-                let message = format!("took warm Pod {} of SandboxPool {pool_name}", pod.name_any());
                 info!(sandbox = %sandbox.name_any(), pod = %pod.name_any(), pool = pool_name, "claimed a warm Pod");
-                let warm_start = WarmStart { pool: pool_name.into(), claimed: true, reason: "Claimed".into(), message };
-                return Ok(Claim::Claimed(Box::new(claimed), warm_start));
+                return Ok(Claim::Claimed(Box::new(claimed), claimed_from(pool_name, &pod.name_any())));
             }
             // Claimed by someone else, changed or gone since the cache saw it.
             Err(kube::Error::Api(answer)) if answer.code == 409 || answer.code == 404 => continue,
@@ -404,6 +402,12 @@ pub async fn claim(
         }
     }
     missed("PoolEmpty", format!("SandboxPool {pool_name} had no ready warm Pod ({starting} starting); started cold"))
+}
+
+/// The status of a sandbox whose Pod is warm Pod `pod` of `pool`.
+pub fn claimed_from(pool: &str, pod: &str) -> WarmStart {
+    let message = format!("took warm Pod {pod} of SandboxPool {pool}");
+    WarmStart { pool: pool.into(), claimed: true, reason: "Claimed".into(), message }
 }
 
 /// Takes `pod_uid` for one claim: no other reconciliation of this controller

@@ -342,6 +342,13 @@ async fn finish(
     };
     let update_pending = observed.is_some_and(|pod| pod.annotations().get(POD_SPEC_HASH) != desired_hash.as_ref());
     let drift = Drift { update_pending, refusal: None };
+    // A claim whose outcome the status does not show yet (the controller
+    // stopped between the claim and the status write): the Pod tells.
+    let shown_claimed = sandbox.status.as_ref().and_then(|s| s.warm_start.as_ref()).is_some_and(|w| w.claimed);
+    let warm_start = warm_start.or_else(|| {
+        let pod = observed.filter(|pod| warm_identity(pod).is_some() && !shown_claimed)?;
+        Some(pool::claimed_from(pod.labels().get(labels::POOL)?, &pod.name_any()))
+    });
     let learned = Learned { network: Some(network), warm_start };
     let next = write_status(ctx, sandbox, &Observation::Running(observed, drift), now, learned).await?;
     let until_expiry = sandbox

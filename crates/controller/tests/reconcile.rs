@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use dockyard_api::labels::{FIELD_MANAGER, POD_SPEC_HASH, SANDBOX_SPEC_HASH};
 use dockyard_api::render::RenderSettings;
-use dockyard_api::v1alpha1::SandboxPhase;
+use dockyard_api::v1alpha1::{SandboxPhase, SandboxPool, SandboxPoolStatus};
 use dockyard_api::{Sandbox, SandboxClass};
 use dockyard_controller::agent::AgentSettings;
 use dockyard_controller::context::Settings;
@@ -1090,6 +1090,257 @@ async fn a_tightened_class_keeps_running_pods_unless_it_says_stop() {
     .await;
     assert!(stopped.contains(&format!("class {class_name}: nonConformingPods: Stop")), "{stopped}");
     wait_condition(&sandboxes, "revoked", "Ready", "False", "NotAdmitted").await;
+    controller.stop().await;
+    classes.delete(&class_name, &DeleteParams::default()).await.unwrap();
+    ns.delete().await.unwrap();
+}
+
+fn pool(name: &str, size: i32, template: serde_json::Value) -> SandboxPool {
+    serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxPool",
+        "metadata": {"name": name}, "spec": {"size": size, "template": template},
+    }))
+    .unwrap()
+}
+
+/// The live warm (unclaimed) Pods of `pool`.
+async fn warm_pods(pods: &Api<Pod>, pool: &str) -> Vec<Pod> {
+    let list = pods.list(&ListParams::default().labels(&format!("dockyard.dev/pool={pool}"))).await.unwrap();
+    list.items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| p.owner_references().iter().any(|o| o.kind == "SandboxPool"))
+        .collect()
+}
+
+/// Waits for `n` warm Pods of `pool` and runs them (Docker answering).
+async fn run_warm_pods(pods: &Api<Pod>, pool: &str, n: usize) -> Vec<Pod> {
+    let warm = eventually(&format!("{n} warm pods of {pool}"), WAIT, || async {
+        let warm = warm_pods(pods, pool).await;
+        (warm.len() == n).then_some(warm)
+    })
+    .await;
+    for pod in &warm {
+        run_pod(pods, &pod.name_any(), NODE, true, Timestamp::now()).await;
+    }
+    warm
+}
+
+async fn wait_pool(
+    api: &Api<SandboxPool>,
+    name: &str,
+    what: &str,
+    check: impl Fn(&SandboxPoolStatus) -> bool,
+) -> SandboxPool {
+    eventually(what, WAIT, || async {
+        let pool = api.get_opt(name).await.ok().flatten()?;
+        check(pool.status.as_ref()?).then_some(pool)
+    })
+    .await
+}
+
+fn pool_reason(status: &SandboxPoolStatus) -> (&str, &str) {
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").expect("Ready");
+    (ready.reason.as_str(), ready.message.as_str())
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_pool_keeps_warm_pods_and_a_matching_sandbox_claims_one_at_once() {
+    let Setup { cluster, ns, _lock } = setup("ctl-pool").await;
+    let controller = RunningController::start(&cluster.client);
+    let pools: Api<SandboxPool> = ns.api();
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let template = json!({"image": "x", "docker": {"mode": "dind"}});
+    pools.create(&PostParams::default(), &pool("py", 2, template.clone())).await.unwrap();
+    let warm = run_warm_pods(&pods, "py", 2).await;
+    for pod in &warm {
+        assert!(pod.name_any().starts_with("pool-py-"), "{}", pod.name_any());
+        assert_eq!(pod.spec.as_ref().unwrap().hostname.as_deref(), Some("py"));
+        assert!(!pod.labels().contains_key("dockyard.dev/sandbox-uid"));
+    }
+    let full = wait_pool(&pools, "py", "the pool full", |s| s.ready == 2).await;
+    assert_eq!(pool_reason(full.status.as_ref().unwrap()).0, "Full");
+
+    // A Sandbox asking for exactly the template: Ready on its first status
+    // write, its Pod a warm one, now its own.
+    let mut asked = template.clone();
+    asked["poolName"] = json!("py");
+    let alice = sandboxes.create(&PostParams::default(), &sandbox("alice", asked.clone())).await.unwrap();
+    let ready = wait_phase(&sandboxes, "alice", SandboxPhase::Ready).await;
+    let status = ready.status.as_ref().unwrap();
+    let warm_start = status.warm_start.as_ref().expect("status.warmStart");
+    assert!(warm_start.claimed && warm_start.reason == "Claimed", "{warm_start:?}");
+    let pod_name = status.pod_name.clone().unwrap();
+    assert!(warm.iter().any(|p| p.name_any() == pod_name), "{pod_name} is one of the warm pods");
+    assert_eq!(condition(&ready, "UpToDate").0, "True", "the claimed Pod is what the Sandbox gets");
+    let claimed = pods.get(&pod_name).await.unwrap();
+    let owner = &claimed.owner_references()[0];
+    assert_eq!((owner.kind.as_str(), Some(&owner.uid)), ("Sandbox", alice.uid().as_ref()));
+    assert_eq!(claimed.owner_references().len(), 1);
+    assert_eq!(claimed.labels().get("dockyard.dev/sandbox-uid"), alice.uid().as_ref());
+    assert_eq!(claimed.labels().get("dockyard.dev/sandbox").map(String::as_str), Some("alice"));
+    assert!(pods.get_opt("sbx-alice").await.unwrap().is_none(), "no cold Pod");
+    // The pool starts another and counts the claimed one.
+    let refill = run_warm_pods(&pods, "py", 2).await;
+    assert!(refill.iter().all(|p| p.name_any() != pod_name), "the claimed Pod never returns to the pool");
+    let refilled = wait_pool(&pools, "py", "the pool refilled", |s| s.ready == 2 && s.claimed == 1).await;
+    assert_eq!(refilled.status.unwrap().starting, 0);
+
+    // A different spec naming the pool starts cold and says why.
+    let mut other = asked.clone();
+    other["image"] = json!("y");
+    sandboxes.create(&PostParams::default(), &sandbox("bob", other)).await.unwrap();
+    wait_pod(&pods, "sbx-bob").await;
+    let bob = eventually("bob's warm start", WAIT, || async {
+        sandboxes.get("bob").await.ok()?.status?.warm_start.filter(|w| !w.claimed)
+    })
+    .await;
+    assert_eq!(bob.reason, "TemplateMismatch");
+    assert!(bob.message.contains("spec.{image}"), "{}", bob.message);
+    assert!(events_for(&ns, "bob").await.iter().any(|(reason, _)| reason == "WarmStartMissed"));
+    // A pool that does not exist: cold, PoolNotFound.
+    let mut lost = template.clone();
+    lost["poolName"] = json!("nope");
+    sandboxes.create(&PostParams::default(), &sandbox("carol", lost)).await.unwrap();
+    wait_pod(&pods, "sbx-carol").await;
+    let carol =
+        eventually("carol's warm start", WAIT, || async { sandboxes.get("carol").await.ok()?.status?.warm_start })
+            .await;
+    assert_eq!(carol.reason, "PoolNotFound");
+
+    // A claimed sandbox is deleted like a cold one: its Pod goes with it; the
+    // pool's warm Pods stay.
+    sandboxes.delete("alice", &DeleteParams::default()).await.unwrap();
+    wait_no_pod(&pods, &pod_name).await;
+    assert_eq!(warm_pods(&pods, "py").await.len(), 2);
+    // Suspending and resuming a claimed sandbox: the Pod goes, and comes back
+    // (a new warm one when the pool has one).
+    sandboxes.create(&PostParams::default(), &sandbox("dave", asked.clone())).await.unwrap();
+    let dave = wait_phase(&sandboxes, "dave", SandboxPhase::Ready).await;
+    let dave_pod = dave.status.unwrap().pod_name.unwrap();
+    sandboxes
+        .patch("dave", &PatchParams::default(), &Patch::Merge(json!({"spec": {"suspended": true}})))
+        .await
+        .unwrap();
+    wait_phase(&sandboxes, "dave", SandboxPhase::Suspended).await;
+    wait_no_pod(&pods, &dave_pod).await;
+    controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn concurrent_claims_never_share_a_pod_even_with_the_controller_killed_mid_claim() {
+    let Setup { cluster, ns, _lock } = setup("ctl-pool-race").await;
+    let pools: Api<SandboxPool> = ns.api();
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let template = json!({"image": "x", "docker": {"mode": "none"}});
+    let controller = RunningController::start(&cluster.client);
+    pools.create(&PostParams::default(), &pool("race", 4, template.clone())).await.unwrap();
+    run_warm_pods(&pods, "race", 4).await;
+    wait_pool(&pools, "race", "the pool full", |s| s.ready == 4).await;
+    // Eight Sandboxes at once for four warm Pods; the controller is killed
+    // while it claims and started again.
+    let mut asked = template.clone();
+    asked["poolName"] = json!("race");
+    let creates = (0..8).map(|i| {
+        let (sandboxes, spec) = (sandboxes.clone(), asked.clone());
+        async move { sandboxes.create(&PostParams::default(), &sandbox(&format!("s{i}"), spec)).await.unwrap() }
+    });
+    futures::future::join_all(creates).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    controller.kill();
+    let controller = RunningController::start(&cluster.client);
+    // Every sandbox has exactly one Pod: warm or cold.
+    let owners = eventually("a Pod for each of the eight sandboxes", WAIT, || async {
+        let all = pods.list(&ListParams::default()).await.ok()?.items;
+        let owned: Vec<(String, String)> = all
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .filter_map(|p| {
+                let owner = p.owner_references().iter().find(|o| o.kind == "Sandbox")?;
+                Some((owner.name.clone(), p.name_any()))
+            })
+            .collect();
+        (owned.len() >= 8).then_some(owned)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = pods.list(&ListParams::default()).await.unwrap().items;
+    for pod in &all {
+        let sandbox_owners =
+            pod.owner_references().iter().filter(|o| matches!(o.kind.as_str(), "Sandbox" | "SandboxPool"));
+        assert_eq!(sandbox_owners.count(), 1, "{} has one owner", pod.name_any());
+    }
+    let mut names: Vec<&String> = owners.iter().map(|(sandbox, _)| sandbox).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!((names.len(), owners.len()), (8, 8), "one Pod per sandbox: {owners:?}");
+    let claimed: Vec<_> = owners.iter().filter(|(_, pod)| pod.starts_with("pool-race-")).collect();
+    assert_eq!(claimed.len(), 4, "the four warm Pods went to four sandboxes: {owners:?}");
+    // Each sandbox's status says how it started, as its Pod does.
+    for (name, pod) in &owners {
+        let warm_start = eventually(&format!("{name}'s warm start"), WAIT, || async {
+            sandboxes.get(name).await.ok()?.status?.warm_start
+        })
+        .await;
+        assert_eq!(warm_start.claimed, pod.starts_with("pool-race-"), "{name}: {warm_start:?} for {pod}");
+        if !warm_start.claimed {
+            assert_eq!(warm_start.reason, "PoolEmpty", "{name}");
+        }
+    }
+    controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_pool_shows_its_class_refusal_and_its_quota_and_starts_what_fits() {
+    use k8s_openapi::api::core::v1::ResourceQuota;
+    let Setup { cluster, ns, _lock } = setup("ctl-pool-bad").await;
+    let quotas: Api<ResourceQuota> = ns.api();
+    let quota: ResourceQuota =
+        serde_json::from_value(json!({"metadata": {"name": "pods"}, "spec": {"hard": {"pods": "2"}}})).unwrap();
+    quotas.create(&PostParams::default(), &quota).await.unwrap();
+    eventually("the quota's usage", WAIT, || async {
+        quotas.get("pods").await.ok()?.status?.used.filter(|u| u.contains_key("pods"))
+    })
+    .await;
+    let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
+    let class_name = format!("no-dind-{}", ns.name());
+    let class: SandboxClass = serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass",
+        "metadata": {"name": class_name}, "spec": {"allowedDockerModes": ["none"]},
+    }))
+    .unwrap();
+    classes.create(&PostParams::default(), &class).await.unwrap();
+    let controller = RunningController::start(&cluster.client);
+    let pools: Api<SandboxPool> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    // The class refuses the template: the pool says why and starts nothing.
+    let refused = json!({"image": "x", "className": class_name, "docker": {"mode": "dind"}});
+    pools.create(&PostParams::default(), &pool("refused", 2, refused)).await.unwrap();
+    let pool_refused = wait_pool(&pools, "refused", "the pool refused", |s| {
+        s.conditions.iter().any(|c| c.reason == "TemplateRefused")
+    })
+    .await;
+    let (_, message) = pool_reason(pool_refused.status.as_ref().unwrap());
+    assert!(message.contains("dind"), "{message}");
+    // Over the namespace's quota: what fits starts, the rest is refused in the API server's words.
+    let fits = json!({"image": "x", "docker": {"mode": "none"}});
+    pools.create(&PostParams::default(), &pool("big", 3, fits)).await.unwrap();
+    let over =
+        wait_pool(&pools, "big", "the quota refusal", |s| s.conditions.iter().any(|c| c.reason == "QuotaExceeded"))
+            .await;
+    let (_, message) = pool_reason(over.status.as_ref().unwrap());
+    assert!(message.contains("exceeded quota: pods") && message.contains("limited: pods=2"), "{message}");
+    assert_eq!(warm_pods(&pods, "big").await.len(), 2, "what fits started");
+    assert!(warm_pods(&pods, "refused").await.is_empty());
+    let events: Vec<_> = events_for(&ns, "big").await;
+    assert!(events.iter().any(|(reason, _)| reason == "QuotaExceeded"), "{events:?}");
     controller.stop().await;
     classes.delete(&class_name, &DeleteParams::default()).await.unwrap();
     ns.delete().await.unwrap();
