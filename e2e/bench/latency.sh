@@ -8,8 +8,12 @@
 # sandbox labels, so the node agent serves it a broker socket as it would the
 # sandbox's own Pod).
 #
+# And a DinD sandbox from a warm pool (SandboxPool), apply to Ready and to
+# `docker run` done in it.
+#
 # Ends with one line per mode, appended to docs/benchmarks.md when DOCKYARD_BENCH_RECORD=1:
 #   BENCH e2e mode=<dind|hostSocket> apply_to_ready_s=<s> floor_s=<s> ratio=<x>
+#   BENCH e2e mode=dind-warm apply_to_ready_s=<s> docker_run_s=<s>
 set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(dirname "$E2E_DIR")
@@ -84,7 +88,55 @@ print(yaml.safe_dump(pod))' >"$NS.floor.yaml" 2>/dev/null || die "cannot render 
   echo "$line"
 }
 
+# measure_warm: a DinD sandbox from a warm pool. Before each run's clock the
+# pool is full (its warm Pods' dockerd answering) and the busybox image is
+# loaded into each warm Pod's daemon (what an image preload does; there is no
+# registry here). On the clock: `kubectl apply` of a Sandbox naming the pool →
+# `kubectl wait --for=condition=Ready`, then `docker run` in it as its user.
+measure_warm() {
+  local spec runs=() docker_runs=() pod t0 t1
+  spec=$(sed -n '/^spec:/,$p' "$REPO_DIR/examples/sandbox-dind.yaml" | tail -n +2)
+  printf 'apiVersion: dockyard.dev/v1alpha1\nkind: SandboxPool\nmetadata: {name: warm}\nspec:\n  size: 2\n  template:\n%s\n' \
+    "$(sed 's/^/  /' <<<"$spec")" | kubectl -n "$NS" apply -f - >/dev/null
+  printf 'apiVersion: dockyard.dev/v1alpha1\nkind: Sandbox\nmetadata: {name: warm-demo}\nspec:\n  poolName: warm\n%s\n' \
+    "$spec" >"$NS.warm.yaml"
+  for run in 1 2 3 4 5; do
+    kubectl -n "$NS" wait sandboxpool/warm --for=condition=Ready --timeout=300s >/dev/null || die "the pool did not fill"
+    for pod in $(kubectl -n "$NS" get pods -l 'dockyard.dev/pool=warm,app.kubernetes.io/component=warm' -o name); do
+      /usr/bin/docker save dockyard/busybox:1 | kubectl -n "$NS" exec -i "$pod" -c workload -- docker load >/dev/null 2>&1
+    done
+    t0=$(now_ms)
+    kubectl -n "$NS" apply -f "$NS.warm.yaml" >/dev/null
+    kubectl -n "$NS" wait sandbox/warm-demo --for=condition=Ready --timeout=180s >/dev/null
+    t1=$(now_ms)
+    pod=$(kubectl -n "$NS" get sandbox warm-demo -o jsonpath='{.status.podName}')
+    kubectl -n "$NS" exec "$pod" -c workload -- docker run --rm dockyard/busybox:1 true >/dev/null ||
+      die "docker run failed in the claimed Pod $pod"
+    runs+=("$(( t1 - t0 ))") docker_runs+=("$(( $(now_ms) - t0 ))")
+    [[ $(kubectl -n "$NS" get sandbox warm-demo -o jsonpath='{.status.warmStart.claimed}') == true ]] ||
+      die "run $run was not served from the pool"
+    kubectl -n "$NS" delete sandbox warm-demo --wait=true >/dev/null
+    info "dind-warm run $run: Ready ${runs[-1]} ms, docker run answered ${docker_runs[-1]} ms after apply"
+  done
+  kubectl -n "$NS" delete sandboxpool warm --wait=true >/dev/null
+  rm -f "$NS.warm.yaml"
+  local r d line
+  r=$(printf '%s\n' "${runs[@]}" | median); d=$(printf '%s\n' "${docker_runs[@]}" | median)
+  line=$(awk -v r="$r" -v d="$d" 'BEGIN {printf "BENCH e2e mode=dind-warm apply_to_ready_s=%.2f docker_run_s=%.2f", r/1000, d/1000}')
+  {
+    echo
+    echo "- $(date -u +%Y-%m-%d) — \`e2e/bench/latency.sh\` on the real node: a SandboxPool of two DinD sandboxes"
+    echo "  (examples/sandbox-dind.yaml's spec) full, busybox loaded into its warm Pods' daemons before the clock;"
+    echo "  \`kubectl apply\` of a Sandbox naming it → \`kubectl wait --for=condition=Ready\` (apply_to_ready_s), then"
+    echo "  \`kubectl exec … docker run --rm dockyard/busybox:1 true\` done (docker_run_s, from the apply); median of 5"
+    echo "  runs (Ready: ${runs[*]} ms; docker run: ${docker_runs[*]} ms)."
+    echo "  \`$line\`"
+  } | record_benchmark
+  echo "$line"
+}
+
 measure dind examples/sandbox-dind.yaml dind-demo
 measure hostSocket examples/sandbox-host-socket.yaml host-socket-demo
+measure_warm
 rm -f "$NS.class.yaml"
 kubectl delete namespace "$NS" --wait=false >/dev/null

@@ -167,7 +167,21 @@ pub async fn run(
                 }
             });
     let (pools, pools_writer) = reflector::store();
-    let pool_events = cached(Api::<SandboxPool>::all(client.clone()), watch.clone(), pools_writer, drop_managed_fields);
+    // Its first full list is told apart: the pool controller's runner waits
+    // on this store's readiness, and a kube Store wakes only the last of
+    // several waiters (a oneshot underneath), so `filled` must not wait on it too.
+    let (pools_listed_tx, pools_listed) = futures::channel::oneshot::channel::<()>();
+    let mut pools_listed_tx = Some(pools_listed_tx);
+    let pool_events = watcher(Api::<SandboxPool>::all(client.clone()), watch.clone())
+        .default_backoff()
+        .modify(drop_managed_fields)
+        .reflect(pools_writer)
+        .inspect_ok(move |event| {
+            if matches!(event, watcher::Event::InitDone) {
+                let _ = pools_listed_tx.take().map(|tx| tx.send(()));
+            }
+        })
+        .touched_objects();
     // Namespaces: only their labels matter (class namespace selectors).
     let (namespaces, namespaces_writer) = reflector::store();
     let namespace_api = Api::<PartialObjectMeta<Namespace>>::all(client.clone());
@@ -217,22 +231,25 @@ pub async fn run(
     let filled = {
         let (pods, classes, namespaces) = (ctx.pods.clone(), ctx.classes.clone(), ctx.namespaces.clone());
         let (policies, pools) = (ctx.network_policies.clone(), ctx.pools.clone());
-        let caches_filled = caches_filled.clone();
+        let pools_listed = pools_listed;
+        let (caches_filled, every_pool) = (caches_filled.clone(), pool_triggers.clone());
         async move {
             let _ = futures::join!(
                 pods.wait_until_ready(),
                 classes.wait_until_ready(),
                 namespaces.wait_until_ready(),
                 policies.wait_until_ready(),
-                pools.wait_until_ready()
+                pools_listed
             );
             caches_filled.store(true, Ordering::Release);
+            for pool in pools.state() {
+                let _ = every_pool.unbounded_send(ObjectRef::from_obj(pool.as_ref()));
+            }
             info!("caches filled: reconciling");
         }
-    }
-    .shared();
+    };
     let sandbox_events =
-        futures::stream::once(filled.clone()).filter_map(|()| futures::future::ready(None)).chain(sandbox_events);
+        futures::stream::once(filled).filter_map(|()| futures::future::ready(None)).chain(sandbox_events);
     let controller = Controller::for_stream(sandbox_events, sandboxes.clone())
         .with_config(controller::Config::default().concurrency(settings.concurrency));
     let in_class = sandboxes.clone();
@@ -277,14 +294,14 @@ pub async fn run(
     // and classes' changes through the Sandbox controller's watches. Their
     // watch runs from the start (the Sandboxes' claims read its cache); they
     // reconcile once every cache is filled (before, a pool's Pods would look
-    // missing and be started twice): all of them then, and each on its changes.
+    // missing and be started twice): all of them then (sent by `filled`), and
+    // each on its changes.
     let ready = move || caches_filled.load(Ordering::Acquire);
     let (events_ready, requests_ready) = (ready.clone(), ready);
     let pool_events = pool_events.try_filter(move |_| futures::future::ready(events_ready()));
     let pool_requests = pool_requests.filter(move |_| futures::future::ready(requests_ready()));
     let pool_controller = Controller::for_stream(pool_events, pools)
         .reconcile_on(pool_requests)
-        .reconcile_all_on(futures::stream::once(filled))
         .with_config(controller::Config::default().concurrency(4));
     on_ready(ctx.clone());
     info!(concurrency = settings.concurrency, "controller running");

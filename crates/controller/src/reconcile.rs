@@ -653,13 +653,14 @@ async fn write_status(
     let key = sandbox_key(sandbox);
     ctx.metrics.set_phase(key, status.phase);
     if status::status_changed(sandbox.status.as_ref(), &status) {
-        if became_ready(sandbox.status.as_ref(), &status) {
-            publish(ctx, sandbox, EventType::Normal, "Ready", "the sandbox is ready").await;
-        }
         let api: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &sandbox.namespace().unwrap_or_default());
         let patch = json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "status": status});
         api.patch_status(&sandbox.name_any(), &apply_params(), &Patch::Apply(&patch)).await?;
         ctx.own_writes.wrote_status(sandbox);
+        // After the status: a user waiting for Ready does not wait for the event.
+        if became_ready(sandbox.status.as_ref(), &status) {
+            publish(ctx, sandbox, EventType::Normal, "Ready", "the sandbox is ready").await;
+        }
     }
     Ok(recheck)
 }

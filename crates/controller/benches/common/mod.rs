@@ -1,0 +1,129 @@
+#![allow(dead_code)] // each benchmark uses some of it
+//! What the controller's benchmarks share: kwok nodes, namespaces, a quiet
+//! API server, its request counts, a process's peak memory, medians.
+
+use std::collections::BTreeMap;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, Node};
+use kube::api::{DeleteParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+pub const KWOK_NODES: usize = 4;
+
+pub async fn ensure_kwok_nodes(client: &Client) {
+    let nodes: Api<Node> = Api::all(client.clone());
+    for i in 0..KWOK_NODES {
+        let node: Node = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": format!("kwok-bench-{i}"), "labels": {"type": "kwok"},
+                         "annotations": {"kwok.x-k8s.io/node": "fake"}},
+            "spec": {"taints": [{"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}]},
+            "status": {"allocatable": {"cpu": "1000", "memory": "4Ti", "pods": "3000"},
+                       "capacity": {"cpu": "1000", "memory": "4Ti", "pods": "3000"}},
+        }))
+        .unwrap();
+        match nodes.create(&PostParams::default(), &node).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => panic!("cannot create kwok node: {e}"),
+        }
+    }
+}
+
+pub async fn namespace(client: &Client, name: &str) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": name, "labels": {"dockyard.dev/test": "bench"}}})).unwrap();
+    api.create(&PostParams::default(), &ns).await.expect("namespace");
+}
+
+/// Deletes a namespace and waits until it is gone.
+pub async fn drop_namespace(client: &Client, name: &str) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let _ = api.delete(name, &DeleteParams::background()).await;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while api.get_opt(name).await.ok().flatten().is_some() {
+        assert!(Instant::now() < deadline, "namespace {name} was not deleted within 5 minutes");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Requests the API server has served so far by verb, resource, subresource
+/// and code (its `apiserver_request_total`).
+pub async fn requests_served(client: &Client) -> BTreeMap<String, f64> {
+    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    let text = client.request_text(request).await.expect("API server /metrics");
+    let mut served = BTreeMap::new();
+    for line in text.lines().filter(|l| l.starts_with("apiserver_request_total{")) {
+        let Some((labels, value)) = line.rsplit_once(' ') else { continue };
+        let label = |name: &str| {
+            let start = labels.find(&format!("{name}=\"")).map(|i| i + name.len() + 2)?;
+            labels[start..].split('"').next()
+        };
+        let (verb, resource, code) = (label("verb"), label("resource"), label("code"));
+        let subresource = label("subresource").filter(|s| !s.is_empty()).map(|s| format!("/{s}"));
+        let key = format!(
+            "{} {}{} {}",
+            verb.unwrap_or_default(),
+            resource.unwrap_or_default(),
+            subresource.unwrap_or_default(),
+            code.unwrap_or_default()
+        );
+        *served.entry(key).or_default() += value.parse::<f64>().unwrap_or_default();
+    }
+    served
+}
+
+pub fn total(served: &BTreeMap<String, f64>) -> f64 {
+    served.values().sum()
+}
+
+/// The requests in `after` that were not in `before`, most first.
+pub fn served_between(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> Vec<(String, f64)> {
+    let mut delta: Vec<(String, f64)> = after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or_default()))
+        .filter(|(_, v)| *v > 0.0)
+        .collect();
+    delta.sort_by(|a, b| b.1.total_cmp(&a.1));
+    delta
+}
+
+/// Waits until the API server is quiet (fewer than 40 requests in each of two
+/// consecutive seconds; the control plane's own idle traffic is about 25), so
+/// the scheduler and kwok finishing off the previous phase's Pods do not
+/// weigh on the next one. Gives up after 3 minutes.
+pub async fn quiesce(client: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let (mut last, mut quiet) = (total(&requests_served(client).await), 0);
+    while quiet < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = total(&requests_served(client).await);
+        quiet = if now - last < 40.0 { quiet + 1 } else { 0 };
+        last = now;
+    }
+    if quiet < 2 {
+        eprintln!("warning: the API server did not go quiet within 3 minutes");
+    }
+}
+
+/// Peak resident memory of a process, in MiB.
+pub fn peak_rss_mib(child: &Child) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let m = v.len() / 2;
+    if v.len().is_multiple_of(2) { (v[m - 1] + v[m]) / 2.0 } else { v[m] }
+}
