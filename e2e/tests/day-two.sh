@@ -206,7 +206,7 @@ step "cleanup"
 kubectl -n "$NS" delete sandbox --all --wait=true --timeout=120s >/dev/null || true
 kubectl delete namespace "$NS" --wait=false >/dev/null
 helm uninstall dockyard -n dockyard-system --wait >/dev/null
-kubectl delete crd sandboxes.dockyard.dev sandboxclasses.dockyard.dev >/dev/null
+kubectl delete crd sandboxes.dockyard.dev sandboxclasses.dockyard.dev sandboxpools.dockyard.dev >/dev/null
 "$DOCKER" rmi dockyard-entrypoint:next dockyard-dind:next >/dev/null 2>&1 || true
 rm -f "$watch_log"
 summary day-two

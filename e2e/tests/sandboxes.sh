@@ -488,6 +488,6 @@ kubectl delete namespace "$NS" --wait=false >/dev/null
 helm uninstall dockyard -n dockyard-system --wait >/dev/null
 # The CRDs stay (deleting one deletes every Sandbox): removed here on purpose.
 kubectl get crd sandboxes.dockyard.dev >/dev/null 2>&1 && pass "helm uninstall keeps the CRDs" || fail "helm uninstall removed the CRDs"
-kubectl delete crd sandboxes.dockyard.dev sandboxclasses.dockyard.dev >/dev/null
+kubectl delete crd sandboxes.dockyard.dev sandboxclasses.dockyard.dev sandboxpools.dockyard.dev >/dev/null
 
 summary sandboxes

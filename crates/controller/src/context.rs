@@ -49,6 +49,9 @@ pub struct Context {
     /// Warm Pods (by UID) a claim took or is taking: not offered again until
     /// the cache shows them claimed.
     pub claims: Mutex<HashMap<String, Instant>>,
+    /// When each pool's status was last written (its counts are written at
+    /// most once a second).
+    pub pool_status_written: Mutex<HashMap<String, Instant>>,
     /// The NetworkPolicies of classes the controller keeps (one per class
     /// and namespace).
     pub network_policies: Store<NetworkPolicy>,

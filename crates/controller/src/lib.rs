@@ -50,6 +50,9 @@ pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=dockyard-contro
 pub const NETWORK_POLICY_SELECTOR: &str =
     "app.kubernetes.io/managed-by=dockyard-controller,app.kubernetes.io/component=network";
 
+/// How long a pool's reconciliation waits for more of its Pods' changes.
+const POOL_DEBOUNCE: Duration = Duration::from_millis(250);
+
 /// Whether `sandbox` is governed by `class` (names it, or names none while `class` is a default).
 fn uses_class(sandbox: &Sandbox, class: &SandboxClass) -> bool {
     match &sandbox.spec.class_name {
@@ -212,6 +215,7 @@ pub async fn run(
         pools: pools.clone(),
         pool_starts: Default::default(),
         claims: Default::default(),
+        pool_status_written: Default::default(),
         network_policies,
         applied_policies: Default::default(),
         failures: Default::default(),
@@ -302,7 +306,9 @@ pub async fn run(
     let pool_requests = pool_requests.filter(move |_| futures::future::ready(requests_ready()));
     let pool_controller = Controller::for_stream(pool_events, pools)
         .reconcile_on(pool_requests)
-        .with_config(controller::Config::default().concurrency(4));
+        // A pool's Pods change often while claims flow (each claim, each
+        // refill's start): their reconciles coalesce, refills come in batches.
+        .with_config(controller::Config::default().concurrency(4).debounce(POOL_DEBOUNCE));
     on_ready(ctx.clone());
     info!(concurrency = settings.concurrency, "controller running");
     let shutdown = shutdown.shared();

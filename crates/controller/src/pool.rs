@@ -45,6 +45,9 @@ const RESYNC: Duration = Duration::from_secs(300);
 /// the claim.
 const CACHE_CATCH_UP: Duration = Duration::from_secs(30);
 
+/// Least time between two writes of a pool's counts alone.
+const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Warm Pods created at once.
 const CREATE_CONCURRENCY: usize = 16;
 
@@ -232,12 +235,12 @@ pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Acti
         publish(&ctx, &pool, EventType::Warning, reason, message).await;
     }
     let problem_ref = problem.as_ref().map(|(reason, message)| (*reason, message.as_str()));
-    write_pool_status(&ctx, &pool, ready_count, starting, claimed, problem_ref, now).await?;
+    let written = write_pool_status(&ctx, &pool, ready_count, starting, claimed, problem_ref, now).await?;
     Ok(match refusal {
         Some(_) => Action::requeue(ctx.pod_refusals.failed(&format!("pool:{key}"))),
         None => {
             ctx.pod_refusals.reset(&format!("pool:{key}"));
-            Action::requeue(RESYNC)
+            Action::requeue(if written == Written::Deferred { STATUS_INTERVAL } else { RESYNC })
         }
     })
 }
@@ -275,7 +278,7 @@ async fn write_pool_status(
     claimed: usize,
     problem: Option<(&str, &str)>,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<Written> {
     let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
     let previous = pool.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let mut conditions = Conditions::new(previous, pool.metadata.generation, now);
@@ -305,12 +308,34 @@ async fn write_pool_status(
         observed_generation: pool.metadata.generation,
     };
     if pool.status.as_ref() == Some(&status) {
-        return Ok(());
+        return Ok(Written::Current);
+    }
+    // While claims flow the counts change with every claim and refill: they
+    // are written at most once a second unless the condition's reason changes
+    // (the next reconcile, at most a second later, writes them).
+    let reason_changed = pool.status.as_ref().is_none_or(|old| {
+        let reason = |s: &SandboxPoolStatus| s.conditions.first().map(|c| c.reason.clone());
+        reason(old) != reason(&status)
+    });
+    {
+        let mut written = ctx.pool_status_written.lock().expect("pool status lock");
+        let key = pool_key(pool);
+        if !reason_changed && written.get(&key).is_some_and(|at| at.elapsed() < STATUS_INTERVAL) {
+            return Ok(Written::Deferred);
+        }
+        written.insert(key, Instant::now());
     }
     let api: Api<SandboxPool> = Api::namespaced(ctx.client.clone(), &pool.namespace().unwrap_or_default());
     let patch = json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxPool", "status": status});
     api.patch_status(&pool.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
-    Ok(())
+    Ok(Written::Current)
+}
+
+/// Whether a pool's status is as observed, or its write is deferred.
+#[derive(PartialEq)]
+enum Written {
+    Current,
+    Deferred,
 }
 
 async fn publish(ctx: &Context, pool: &SandboxPool, type_: EventType, reason: &str, note: &str) {
