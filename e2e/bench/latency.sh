@@ -13,7 +13,7 @@
 #
 # Ends with one line per mode, appended to docs/benchmarks.md when DOCKYARD_BENCH_RECORD=1:
 #   BENCH e2e mode=<dind|hostSocket> apply_to_ready_s=<s> floor_s=<s> ratio=<x>
-#   BENCH e2e mode=dind-warm apply_to_ready_s=<s> docker_run_s=<s>
+#   BENCH e2e mode=dind-warm apply_to_ready_s=<s> docker_run_s=<s> kubectl_floor_s=<s>
 set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(dirname "$E2E_DIR")
@@ -94,7 +94,7 @@ print(yaml.safe_dump(pod))' >"$NS.floor.yaml" 2>/dev/null || die "cannot render 
 # registry here). On the clock: `kubectl apply` of a Sandbox naming the pool →
 # `kubectl wait --for=condition=Ready`, then `docker run` in it as its user.
 measure_warm() {
-  local spec runs=() docker_runs=() pod t0 t1
+  local spec runs=() docker_runs=() kubectl_runs=() pod t0 t1
   spec=$(sed -n '/^spec:/,$p' "$REPO_DIR/examples/sandbox-dind.yaml" | tail -n +2)
   printf 'apiVersion: dockyard.dev/v1alpha1\nkind: SandboxPool\nmetadata: {name: warm}\nspec:\n  size: 2\n  template:\n%s\n' \
     "$(sed 's/^/  /' <<<"$spec")" | kubectl -n "$NS" apply -f - >/dev/null
@@ -116,20 +116,28 @@ measure_warm() {
     [[ $(kubectl -n "$NS" get sandbox warm-demo -o jsonpath='{.status.warmStart.claimed}') == true ]] ||
       die "run $run was not served from the pool"
     kubectl -n "$NS" delete sandbox warm-demo --wait=true >/dev/null
-    info "dind-warm run $run: Ready ${runs[-1]} ms, docker run answered ${docker_runs[-1]} ms after apply"
+    # What two kubectl processes cost alone: an apply and a wait for an object
+    # that is there at once.
+    t0=$(now_ms)
+    kubectl -n "$NS" create configmap "kubectl-floor-$run" >/dev/null
+    kubectl -n "$NS" wait "configmap/kubectl-floor-$run" --for=create --timeout=30s >/dev/null
+    kubectl_runs+=("$(( $(now_ms) - t0 ))")
+    info "dind-warm run $run: Ready ${runs[-1]} ms, docker run answered ${docker_runs[-1]} ms after apply (kubectl alone: ${kubectl_runs[-1]} ms)"
   done
   kubectl -n "$NS" delete sandboxpool warm --wait=true >/dev/null
   rm -f "$NS.warm.yaml"
-  local r d line
+  local r d k line
   r=$(printf '%s\n' "${runs[@]}" | median); d=$(printf '%s\n' "${docker_runs[@]}" | median)
-  line=$(awk -v r="$r" -v d="$d" 'BEGIN {printf "BENCH e2e mode=dind-warm apply_to_ready_s=%.2f docker_run_s=%.2f", r/1000, d/1000}')
+  k=$(printf '%s\n' "${kubectl_runs[@]}" | median)
+  line=$(awk -v r="$r" -v d="$d" -v k="$k" 'BEGIN {printf "BENCH e2e mode=dind-warm apply_to_ready_s=%.2f docker_run_s=%.2f kubectl_floor_s=%.2f", r/1000, d/1000, k/1000}')
   {
     echo
     echo "- $(date -u +%Y-%m-%d) — \`e2e/bench/latency.sh\` on the real node: a SandboxPool of two DinD sandboxes"
     echo "  (examples/sandbox-dind.yaml's spec) full, busybox loaded into its warm Pods' daemons before the clock;"
     echo "  \`kubectl apply\` of a Sandbox naming it → \`kubectl wait --for=condition=Ready\` (apply_to_ready_s), then"
     echo "  \`kubectl exec … docker run --rm dockyard/busybox:1 true\` done (docker_run_s, from the apply); median of 5"
-    echo "  runs (Ready: ${runs[*]} ms; docker run: ${docker_runs[*]} ms)."
+    echo "  runs (Ready: ${runs[*]} ms; docker run: ${docker_runs[*]} ms). kubectl_floor_s: \`kubectl create configmap\` +"
+    echo "  \`kubectl wait --for=create\` of it, the two kubectl processes' own cost inside apply_to_ready_s (${kubectl_runs[*]} ms)."
     echo "  \`$line\`"
   } | record_benchmark
   echo "$line"
