@@ -275,7 +275,11 @@ async fn a_sandbox_becomes_a_pod_and_then_ready() {
     assert_eq!((status.node_name.as_deref(), status.pod_ip.as_deref()), (Some("node-a"), Some("10.213.64.200")));
     assert_eq!(status.pod_name.as_deref(), Some("sbx-dev"));
     assert_eq!(status.observed_generation, ready.metadata.generation);
-    assert!(events_for(&ns, "dev").await.iter().any(|(reason, _)| reason == "Ready"));
+    // The event follows the status write (a user waiting for Ready does not wait for it).
+    eventually("the Ready event", WAIT, || async {
+        events_for(&ns, "dev").await.iter().any(|(reason, _)| reason == "Ready").then_some(())
+    })
+    .await;
 
     // A running Pod without its network label (an earlier Dockyard's) is
     // labelled in place, and a deleted policy is put back.
