@@ -31,7 +31,6 @@
 //! Run: `cargo bench -p dockyard-controller --bench scale`
 
 use std::collections::HashSet;
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -52,6 +51,7 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
 const CONCURRENCY: usize = 32;
+const METRICS_ADDR: &str = "127.0.0.1:18080";
 
 fn sandbox(i: usize) -> Sandbox {
     serde_json::from_value(json!({
@@ -153,24 +153,6 @@ enum Sandboxes {
     Existing,
 }
 
-fn start_controller() -> Child {
-    Command::new(env!("CARGO_BIN_EXE_dockyard-controller"))
-        .args(["--metrics-addr", "127.0.0.1:18080", "--concurrency", &CONCURRENCY.to_string(), "--log", "warn"])
-        .env("KUBECONFIG", dockyard_testing::kubeconfig())
-        .spawn()
-        .expect("start dockyard-controller")
-}
-
-/// Waits until the controller's HTTP port (/metrics, /readyz) accepts connections.
-async fn controller_ready(child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect("127.0.0.1:18080").is_err() {
-        assert!(Instant::now() < deadline, "the controller did not start");
-        assert!(child.try_wait().unwrap().is_none(), "the controller exited at start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// What one phase measured.
 struct Measured {
     seconds: f64,
@@ -196,8 +178,8 @@ async fn phase(client: &Client, ns: &str, n: usize, worker: Worker, when: Sandbo
     let completion = Completion::start(client, ns).await;
     let mut controller = None;
     if worker == Worker::Controller && when == Sandboxes::CreatedInside {
-        let mut child = start_controller();
-        controller_ready(&mut child).await;
+        let mut child = start_controller(METRICS_ADDR, CONCURRENCY);
+        controller_ready(&mut child, METRICS_ADDR).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         controller = Some(child);
     }
@@ -208,7 +190,7 @@ async fn phase(client: &Client, ns: &str, n: usize, worker: Worker, when: Sandbo
         match (worker, when) {
             (Worker::Controller, Sandboxes::CreatedInside) => create_sandboxes(&sandboxes, n).await,
             // The controller catches up on its own; its start is on the clock.
-            (Worker::Controller, Sandboxes::Existing) => controller = Some(start_controller()),
+            (Worker::Controller, Sandboxes::Existing) => controller = Some(start_controller(METRICS_ADDR, CONCURRENCY)),
             (Worker::PlainClient, Sandboxes::CreatedInside) => {
                 let jobs = stream::iter(0..n).map(|i| {
                     let (pods, sandboxes) = (pods.clone(), sandboxes.clone());

@@ -20,7 +20,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,23 +49,6 @@ fn template() -> serde_json::Value {
         "nodeSelector": {"type": "kwok"},
         "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
     }})
-}
-
-fn start_controller() -> Child {
-    Command::new(env!("CARGO_BIN_EXE_dockyard-controller"))
-        .args(["--metrics-addr", METRICS_ADDR, "--concurrency", "32", "--log", "warn"])
-        .env("KUBECONFIG", dockyard_testing::kubeconfig())
-        .spawn()
-        .expect("start dockyard-controller")
-}
-
-async fn controller_ready(child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(METRICS_ADDR).is_err() {
-        assert!(Instant::now() < deadline, "the controller did not start");
-        assert!(child.try_wait().unwrap().is_none(), "the controller exited at start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Creates pool `name` of `size` and waits until all its Pods are Ready.
@@ -178,8 +160,8 @@ async fn main() {
     cluster.install_crds().await.unwrap();
     let client = cluster.client.clone();
     ensure_kwok_nodes(&client).await;
-    let mut controller = start_controller();
-    controller_ready(&mut controller).await;
+    let mut controller = start_controller(METRICS_ADDR, 32);
+    controller_ready(&mut controller, METRICS_ADDR).await;
     let run_id = std::process::id();
     let (mut p50, mut p90, mut p99, mut cold_p50, mut missed) = (vec![], vec![], vec![], vec![], 0);
     for round in 0..ROUNDS {

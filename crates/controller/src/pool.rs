@@ -25,7 +25,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
@@ -34,7 +34,7 @@ use tracing::{info, warn};
 use crate::context::Context;
 use crate::error::Result;
 use crate::pod_refusal::{self, PodRefusal};
-use crate::reconcile::ensure_network_policy;
+use crate::reconcile::{ensure_network_policy, publish_about};
 use crate::status::{Conditions, pod_condition};
 
 /// Looks again at least this often.
@@ -339,16 +339,7 @@ enum Written {
 }
 
 async fn publish(ctx: &Context, pool: &SandboxPool, type_: EventType, reason: &str, note: &str) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note.chars().take(1000).collect()),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &pool.object_ref(&())).await {
-        warn!(%error, reason, "cannot publish event");
-    }
+    publish_about(ctx, &pool.object_ref(&()), type_, reason, note).await;
 }
 
 /// What a Sandbox that names a pool got.

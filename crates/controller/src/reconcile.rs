@@ -671,6 +671,17 @@ fn became_ready(old: Option<&SandboxStatus>, new: &SandboxStatus) -> bool {
 }
 
 async fn publish(ctx: &Context, sandbox: &Sandbox, type_: EventType, reason: &str, note: &str) {
+    publish_about(ctx, &sandbox.object_ref(&()), type_, reason, note).await;
+}
+
+/// Publishes one event about `object` (a note longer than the API allows is cut).
+pub(crate) async fn publish_about(
+    ctx: &Context,
+    object: &k8s_openapi::api::core::v1::ObjectReference,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+) {
     let event = Event {
         type_,
         reason: reason.into(),
@@ -678,7 +689,7 @@ async fn publish(ctx: &Context, sandbox: &Sandbox, type_: EventType, reason: &st
         action: "Reconcile".into(),
         secondary: None,
     };
-    if let Err(error) = ctx.recorder.publish(&event, &sandbox.object_ref(&())).await {
+    if let Err(error) = ctx.recorder.publish(&event, object).await {
         warn!(%error, reason, "cannot publish event");
     }
 }

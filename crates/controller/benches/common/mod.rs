@@ -3,7 +3,7 @@
 //! API server, its request counts, a process's peak memory, medians.
 
 use std::collections::BTreeMap;
-use std::process::Child;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Namespace, Node};
@@ -126,4 +126,23 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let m = v.len() / 2;
     if v.len().is_multiple_of(2) { (v[m - 1] + v[m]) / 2.0 } else { v[m] }
+}
+
+/// Starts the `dockyard-controller` binary with its HTTP port on `addr`.
+pub fn start_controller(addr: &str, concurrency: usize) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_dockyard-controller"))
+        .args(["--metrics-addr", addr, "--concurrency", &concurrency.to_string(), "--log", "warn"])
+        .env("KUBECONFIG", dockyard_testing::kubeconfig())
+        .spawn()
+        .expect("start dockyard-controller")
+}
+
+/// Waits until the controller's HTTP port (/metrics, /readyz) accepts connections.
+pub async fn controller_ready(child: &mut Child, addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "the controller did not start");
+        assert!(child.try_wait().unwrap().is_none(), "the controller exited at start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
