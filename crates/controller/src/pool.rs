@@ -143,7 +143,9 @@ pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Acti
             }
             let refusal = PodRefusal { reason: "TemplateRefused", message };
             write_pool_status(&ctx, &pool, 0, 0, claimed, Some((&reason, &refusal.message)), now).await?;
-            return Ok(Action::await_change());
+            // A pool or class change looks again at once; a namespace's labels
+            // (class selectors, Pod Security) at the next resync.
+            return Ok(Action::requeue(RESYNC));
         }
     };
     let (class_name, class_spec) = match &class {
