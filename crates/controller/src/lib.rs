@@ -3,7 +3,9 @@
 //! [`run`] wires kube's controller runtime: Sandboxes are the primary
 //! resource; the Pods Dockyard manages, every SandboxClass and every
 //! Namespace are watched into caches; a class change re-queues the Sandboxes
-//! that use it. Each reconciliation is [`reconcile::reconcile`].
+//! that use it. Each reconciliation is [`reconcile::reconcile`]. Beside it, a
+//! second controller keeps each SandboxPool's warm Pods ([`pool::reconcile`]),
+//! triggered by its Pods' changes through the first one's Pod watch.
 
 pub mod agent;
 pub mod backoff;
