@@ -90,20 +90,20 @@ fn admit_template<'a>(
     ctx: &Context,
     pool: &SandboxPool,
     classes: &'a [Arc<dockyard_api::SandboxClass>],
-) -> std::result::Result<ClassChoice<'a>, (String, String)> {
+) -> std::result::Result<ClassChoice<'a>, String> {
     let sandbox = template_sandbox(pool);
     let namespace = pool.namespace().unwrap_or_default();
     let namespace_labels: BTreeMap<String, String> =
         ctx.namespaces.get(&ObjectRef::new(&namespace)).and_then(|ns| ns.metadata.labels.clone()).unwrap_or_default();
     let choice = policy::choose_class(&sandbox, classes)
         .and_then(|choice| policy::admit(&sandbox, choice, &namespace_labels).map(|_| choice))
-        .map_err(|refusal| ("TemplateRefused".to_string(), format!("the template is refused: {}", refusal.message)))?;
+        .map_err(|refusal| format!("the template is refused: {}", refusal.message))?;
     let class_spec = match &choice {
         ClassChoice::Class(c) => Some(&c.spec),
         ClassChoice::BuiltIn => None,
     };
     if let Some(problem) = warm::template_problem(&pool.spec.template, class_spec) {
-        return Err(("TemplateRefused".into(), problem));
+        return Err(problem);
     }
     Ok(choice)
 }
@@ -135,14 +135,13 @@ pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Acti
     let classes = ctx.classes.state();
     let class = match admit_template(&ctx, &pool, &classes) {
         Ok(class) => class,
-        Err((reason, message)) => {
+        Err(message) => {
             // Nothing starts; warm Pods of a template no longer admitted go
             // (a claim would refuse them anyway).
             for pod in warm_pods.iter().filter(|p| alive(p)) {
                 delete_warm(&pods, pod).await?;
             }
-            let refusal = PodRefusal { reason: "TemplateRefused", message };
-            write_pool_status(&ctx, &pool, 0, 0, claimed, Some((&reason, &refusal.message)), now).await?;
+            write_pool_status(&ctx, &pool, 0, 0, claimed, Some(("TemplateRefused", &message)), now).await?;
             // A pool or class change looks again at once; a namespace's labels
             // (class selectors, Pod Security) at the next resync.
             return Ok(Action::requeue(RESYNC));
@@ -231,11 +230,6 @@ pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Acti
         );
         (r.reason, message)
     });
-    if let Some((reason, message)) = &problem
-        && !shows(&pool, reason)
-    {
-        publish(&ctx, &pool, EventType::Warning, reason, message).await;
-    }
     let problem_ref = problem.as_ref().map(|(reason, message)| (*reason, message.as_str()));
     let written = write_pool_status(&ctx, &pool, ready_count, starting, claimed, problem_ref, now).await?;
     Ok(match refusal {
@@ -287,7 +281,8 @@ async fn write_pool_status(
     let size = pool.spec.size;
     match problem {
         Some((reason, message)) => {
-            if reason == "TemplateRefused" && !shows(pool, reason) {
+            // One event per refusal: when the condition does not give it yet.
+            if !shows(pool, reason) {
                 publish(ctx, pool, EventType::Warning, reason, message).await;
             }
             conditions.set("Ready", Some(false), reason, message);
