@@ -274,24 +274,17 @@ async fn main() {
         println!("{line}");
         lines.push(line);
     }
-    if std::env::var("DOCKYARD_BENCH_RECORD").as_deref() == Ok("1") {
-        use std::io::Write;
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/benchmarks.md");
-        let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-        let date = Timestamp::now().strftime("%Y-%m-%d");
-        writeln!(
-            file,
-            "\n- {date} — `cargo bench -p dockyard-controller --bench scale` against the control-plane profile with \
+    let mut entry = format!(
+        "`cargo bench -p dockyard-controller --bench scale` against the control-plane profile with \
              {KWOK_NODES} kwok nodes,\n  each phase in its own namespace on a quiet API server, timed by the same Pod and \
              Sandbox watches until every Pod\n  exists and every Sandbox has a status: the controller binary (concurrency \
              {CONCURRENCY}) while N Sandboxes are created, vs. a\n  plain client creating each Sandbox, applying its Pod \
              and writing the controller's first status (same concurrency); catch-up:\n  the Sandboxes exist first, the \
              clock runs from starting the controller, vs. a plain client applying the Pods and writing\n  the statuses (the \
              issue's literal floor). Medians of 3 rounds at 1,000, one at 5,000; RSS is the controller's peak (VmHWM)."
-        )
-        .unwrap();
-        for line in &lines {
-            writeln!(file, "  `{line}`").unwrap();
-        }
+    );
+    for line in &lines {
+        entry.push_str(&format!("\n  `{line}`"));
     }
+    record_benchmark(&entry);
 }

@@ -28,7 +28,6 @@ use dockyard_api::Sandbox;
 use dockyard_api::v1alpha1::SandboxPool;
 use dockyard_testing::TestCluster;
 use futures::StreamExt;
-use k8s_openapi::jiff::Timestamp;
 use kube::api::{ListParams, PostParams};
 use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -200,20 +199,12 @@ async fn main() {
     );
     eprintln!("controller peak RSS {rss:.1} MiB");
     println!("{line}");
-    if std::env::var("DOCKYARD_BENCH_RECORD").as_deref() == Ok("1") {
-        use std::io::Write;
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/benchmarks.md");
-        let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-        let date = Timestamp::now().strftime("%Y-%m-%d");
-        writeln!(
-            file,
-            "\n- {date} — `cargo bench -p dockyard-controller --bench warmpool` against the control-plane profile \
+    record_benchmark(&format!(
+        "`cargo bench -p dockyard-controller --bench warmpool` against the control-plane profile \
              with {KWOK_NODES} kwok nodes:\n  a SandboxPool of {POOL_SIZE} DinD sandboxes filled and Ready, then \
              {CLAIMS} Sandboxes naming it created at {}/s\n  (each create on its own schedule); latency from \
              sending a create to a Sandbox watch showing Ready=True; cold: {COLD}\n  Sandboxes naming no pool at the \
              same rate, kwok starting their Pods. Medians of {ROUNDS} rounds' percentiles; misses summed.\n  `{line}`",
-            rate()
-        )
-        .unwrap();
-    }
+        rate()
+    ));
 }

@@ -146,3 +146,16 @@ pub async fn controller_ready(child: &mut Child, addr: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Appends `entry` (its first line after "- <date> — ", the rest indented
+/// by the caller) to docs/benchmarks.md when `DOCKYARD_BENCH_RECORD=1`.
+pub fn record_benchmark(entry: &str) {
+    if std::env::var("DOCKYARD_BENCH_RECORD").as_deref() != Ok("1") {
+        return;
+    }
+    use std::io::Write;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/benchmarks.md");
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).expect("open docs/benchmarks.md");
+    let date = k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%d");
+    writeln!(file, "\n- {date} — {entry}").expect("append to docs/benchmarks.md");
+}
