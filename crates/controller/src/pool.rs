@@ -440,9 +440,16 @@ fn reserve(ctx: &Context, pod_uid: &str) -> bool {
 pub fn claimed_pod(ctx: &Context, sandbox: &Sandbox) -> Option<Arc<Pod>> {
     let namespace = sandbox.namespace().unwrap_or_default();
     let uid = sandbox.uid()?;
-    ctx.pods.find(|p| {
+    let claimed = |p: &Pod| {
         p.metadata.namespace.as_deref() == Some(namespace.as_str())
             && p.labels().contains_key(labels::POOL)
             && labels::controlling_sandbox(p.owner_references()).is_some_and(|o| o.uid == uid)
-    })
+    };
+    // The Pod the status names, looked up by name; the whole cache only
+    // when the status does not name it yet (or names another).
+    let named = sandbox.status.as_ref().and_then(|s| s.pod_name.as_ref());
+    named
+        .and_then(|name| ctx.pods.get(&ObjectRef::new(name).within(&namespace)))
+        .filter(|p| claimed(p))
+        .or_else(|| ctx.pods.find(|p| claimed(p)))
 }
