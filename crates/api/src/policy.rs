@@ -14,7 +14,9 @@ use k8s_openapi::api::core::v1::ResourceRequirements;
 use kube::ResourceExt;
 
 use crate::quantity;
-use crate::v1alpha1::{ClassNetwork, DockerMode, Egress, HostSocketAccess, PodSecurityLevel, Sandbox, SandboxClass};
+use crate::v1alpha1::{
+    ClassNetwork, DockerMode, Egress, HostSocketAccess, PodSecurityLevel, Sandbox, SandboxClass, SandboxClassSpec,
+};
 use crate::validation;
 
 /// Why a Sandbox was not admitted. The variant's name is the `reason` of the
@@ -98,6 +100,14 @@ impl ClassChoice<'_> {
         match self {
             Self::Class(c) => c.name_any(),
             Self::BuiltIn => "(built-in default)".into(),
+        }
+    }
+
+    /// The class's spec; none for the built-in policy.
+    pub fn spec(&self) -> Option<&SandboxClassSpec> {
+        match self {
+            Self::Class(c) => Some(&c.spec),
+            Self::BuiltIn => None,
         }
     }
 }

@@ -339,7 +339,33 @@ async fn publish(ctx: &Context, pool: &SandboxPool, type_: EventType, reason: &s
     publish_about(ctx, &pool.object_ref(&()), type_, reason, note).await;
 }
 
-/// What a Sandbox that names a pool got.
+/// Where a Sandbox takes a warm Pod from.
+#[derive(Clone, Copy)]
+pub enum PoolChoice<'a> {
+    /// The pool its `spec.poolName` names.
+    Named(&'a str),
+    /// Its class's `defaultPool`: it named none.
+    ClassDefault(&'a str),
+}
+
+impl<'a> PoolChoice<'a> {
+    pub fn name(self) -> &'a str {
+        match self {
+            Self::Named(name) | Self::ClassDefault(name) => name,
+        }
+    }
+}
+
+/// The pool a Sandbox of `class` takes a warm Pod from, if any.
+pub fn pool_for<'a>(sandbox: &'a Sandbox, class: Option<&'a SandboxClassSpec>) -> Option<PoolChoice<'a>> {
+    match (&sandbox.spec.pool_name, class.and_then(|c| c.default_pool.as_deref())) {
+        (Some(named), _) => Some(PoolChoice::Named(named)),
+        (None, Some(default)) => Some(PoolChoice::ClassDefault(default)),
+        (None, None) => None,
+    }
+}
+
+/// What a Sandbox that takes a warm Pod got.
 pub enum Claim {
     /// A warm Pod, now the Sandbox's (as the API server returned it).
     Claimed(Box<Pod>, WarmStart),

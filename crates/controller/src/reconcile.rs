@@ -107,11 +107,15 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     // someone else made (or an earlier Sandbox of that name left) is never
     // adopted, changed or deleted. A pooled sandbox's Pod is the warm Pod it
     // claimed, named by the pool.
+    let classes = ctx.classes.state();
+    let choice = policy::choose_class(sandbox, &classes);
     let existing =
         ctx.pods.get(&ObjectRef::new(&pod_name).within(&namespace)).filter(|pod| owned_by(pod.as_ref(), sandbox));
     let existing = match existing {
         Some(pod) => Some(pod),
-        None if sandbox.spec.pool_name.is_some() || sandbox.status.as_ref().is_some_and(|s| s.warm_start.is_some()) => {
+        None if pool::pool_for(sandbox, choice.as_ref().ok().and_then(ClassChoice::spec)).is_some()
+            || sandbox.status.as_ref().is_some_and(|s| s.warm_start.is_some()) =>
+        {
             pool::claimed_pod(ctx, sandbox)
         }
         None => None,
@@ -120,10 +124,8 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     let key = sandbox_key(sandbox);
 
     // Look up (from watched caches) → admit.
-    let classes = ctx.classes.state();
     let namespace_labels: BTreeMap<String, String> =
         ctx.namespaces.get(&ObjectRef::new(&namespace)).and_then(|ns| ns.metadata.labels.clone()).unwrap_or_default();
-    let choice = policy::choose_class(sandbox, &classes);
     let admission = choice.clone().and_then(|choice| policy::admit(sandbox, choice, &namespace_labels).map(|_| choice));
     // Only a class that exists and says so stops the Pods it no longer admits.
     let keeps_running =
@@ -269,15 +271,20 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
                 // Backing off: the status already says why.
                 return Ok(Action::requeue(wait));
             }
-            // A warm Pod of the pool it names, if one fits.
-            if let Some(pool_name) = &sandbox.spec.pool_name {
-                match pool::claim(ctx, sandbox, pool_name, class_spec, &network_label).await? {
+            // A warm Pod of the pool it names (or its class's default pool),
+            // if one fits.
+            if let Some(pool_choice) = pool::pool_for(sandbox, class_spec) {
+                match pool::claim(ctx, sandbox, pool_choice.name(), class_spec, &network_label).await? {
                     pool::Claim::Claimed(pod, claim) => {
                         ctx.pod_refusals.reset(&key);
                         return finish(ctx, sandbox, class_spec, Some(&pod), None, now, network, Some(claim)).await;
                     }
                     pool::Claim::Missed(miss) => {
-                        publish(ctx, sandbox, EventType::Normal, "WarmStartMissed", &miss.message).await;
+                        // A miss of a class's default pool is routine (most
+                        // namespaces have none): the status alone says it.
+                        if let pool::PoolChoice::Named(_) = pool_choice {
+                            publish(ctx, sandbox, EventType::Normal, "WarmStartMissed", &miss.message).await;
+                        }
                         warm_start = Some(miss);
                     }
                 }

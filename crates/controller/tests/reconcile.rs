@@ -152,7 +152,10 @@ async fn wait_pod(pods: &Api<Pod>, name: &str) -> Pod {
 }
 
 async fn wait_no_pod(pods: &Api<Pod>, name: &str) {
-    eventually(&format!("pod {name} to be gone"), WAIT, || async {
+    // Some Pods go by the garbage collector (their owner was deleted), which
+    // learns a kind whose CRD was just installed only at its next discovery
+    // sync (every 30 s): on a fresh cluster, that is on top of WAIT.
+    eventually(&format!("pod {name} to be gone"), WAIT * 2, || async {
         let pod = pods.get_opt(name).await.ok()?;
         match pod {
             None => Some(()),
@@ -1232,6 +1235,58 @@ async fn a_pool_keeps_warm_pods_and_a_matching_sandbox_claims_one_at_once() {
     wait_no_pod(&pods, &dave_pod).await;
     controller.stop().await;
     ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_class_default_pool_serves_sandboxes_that_name_no_pool() {
+    let Setup { cluster, ns, _lock } = setup("ctl-pool-default").await;
+    let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
+    let class_name = format!("pooled-{}", ns.name());
+    let class: SandboxClass = serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass",
+        "metadata": {"name": class_name}, "spec": {"defaultPool": "warm"},
+    }))
+    .unwrap();
+    classes.create(&PostParams::default(), &class).await.unwrap();
+    let controller = RunningController::start(&cluster.client);
+    let pools: Api<SandboxPool> = ns.api();
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let template = json!({"image": "x", "className": class_name, "docker": {"mode": "none"}});
+    // Before the pool exists: cold, the status says why, and no event (a
+    // default pool missing from a namespace is routine).
+    sandboxes.create(&PostParams::default(), &sandbox("early", template.clone())).await.unwrap();
+    wait_pod(&pods, "sbx-early").await;
+    let early =
+        eventually("early's warm start", WAIT, || async { sandboxes.get("early").await.ok()?.status?.warm_start })
+            .await;
+    assert_eq!((early.reason.as_str(), early.pool.as_str(), early.claimed), ("PoolNotFound", "warm", false));
+    assert!(!events_for(&ns, "early").await.iter().any(|(reason, _)| reason == "WarmStartMissed"));
+
+    pools.create(&PostParams::default(), &pool("warm", 1, template.clone())).await.unwrap();
+    let warm = run_warm_pods(&pods, "warm", 1).await;
+    wait_pool(&pools, "warm", "the pool full", |s| s.ready == 1).await;
+    // Naming no pool, asking for the template: the class's pool serves it.
+    sandboxes.create(&PostParams::default(), &sandbox("served", template.clone())).await.unwrap();
+    let served = wait_phase(&sandboxes, "served", SandboxPhase::Ready).await;
+    let status = served.status.unwrap();
+    assert!(status.warm_start.as_ref().is_some_and(|w| w.claimed && w.pool == "warm"), "{:?}", status.warm_start);
+    assert_eq!(status.pod_name.as_deref(), Some(warm[0].name_any().as_str()));
+    assert!(pods.get_opt("sbx-served").await.unwrap().is_none(), "no cold Pod");
+    // Another spec of the class: cold, TemplateMismatch, no event.
+    let mut other = template.clone();
+    other["image"] = json!("y");
+    sandboxes.create(&PostParams::default(), &sandbox("other", other)).await.unwrap();
+    wait_pod(&pods, "sbx-other").await;
+    let miss =
+        eventually("other's warm start", WAIT, || async { sandboxes.get("other").await.ok()?.status?.warm_start })
+            .await;
+    assert_eq!(miss.reason, "TemplateMismatch");
+    assert!(!events_for(&ns, "other").await.iter().any(|(reason, _)| reason == "WarmStartMissed"));
+    controller.stop().await;
+    ns.delete().await.unwrap();
+    classes.delete(&class_name, &DeleteParams::default()).await.unwrap();
 }
 
 #[tokio::test]

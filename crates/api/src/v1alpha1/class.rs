@@ -121,6 +121,17 @@ pub struct SandboxClassSpec {
     /// (so not the node, the API server or other Pods); no ingress.
     #[serde(default)]
     pub network: ClassNetwork,
+
+    /// A SandboxPool that Sandboxes of this class take a warm Pod from when
+    /// they name no pool themselves: the pool of this name in the Sandbox's
+    /// own namespace, if the Sandbox asks for exactly its `template` (name the
+    /// class in both, or in neither). A miss (no such pool in the namespace,
+    /// another spec, no ready Pod) starts the sandbox cold as without a pool;
+    /// `status.warmStart` says why, without the event a Sandbox that names a
+    /// pool gets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub default_pool: Option<String>,
 }
 
 /// A Pod Security Standards level.
@@ -191,6 +202,7 @@ impl Default for SandboxClassSpec {
             non_conforming_pods: NonConformingPods::Keep,
             pod_security_levels: Vec::new(),
             network: ClassNetwork::default(),
+            default_pool: None,
         }
     }
 }
