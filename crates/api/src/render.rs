@@ -370,6 +370,9 @@ fn dind_container(
     if let Some(driver) = class_dind.storage_driver {
         command.push(format!("--storage-driver={}", driver.as_str()));
     }
+    for image in &dind.preload_images {
+        command.push(format!("--preload-image={image}"));
+    }
 
     if let Some(privileged) = &class_dind.privileged_containers {
         // Admission keeps the Pod in the class's runtime class (policy::admit).
@@ -437,6 +440,9 @@ fn dind_container(
         restart_policy: Some("Always".into()),
         startup_probe: Some(docker_ping_probe(1, timeout)),
         liveness_probe: Some(docker_ping_probe(10, 6)),
+        // Why it stopped (a failed preload, dockerd's last words) reaches the
+        // Pod's status, and from there the Sandbox's or pool's.
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
         resources: dind.resources.clone().or(class_dind.resources.clone()),
         security_context: Some(security_context),
         volume_mounts: Some(vec![

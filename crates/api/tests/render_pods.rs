@@ -124,11 +124,19 @@ fn dind_settings_come_from_the_sandbox_and_its_class() {
     }));
     let sbx = sandbox(json!({
         "image": "x",
-        "docker": {"mode": "dind", "dind": {"readinessTimeoutSeconds": 90, "storage": {"size": "30Gi", "storageClassName": "fast"}}},
+        "docker": {"mode": "dind", "dind": {
+            "readinessTimeoutSeconds": 90,
+            "storage": {"size": "30Gi", "storageClassName": "fast"},
+            "preloadImages": ["postgres:17", "registry.internal:5000/team/tools"],
+        }},
         "workspace": {"mountPath": "/home/dev/src"},
     }));
     let pod = render(&sbx, Some(&cls));
     let dind = container(&pod, names::DIND);
+    let preload: Vec<&str> =
+        dind.command.iter().flatten().filter(|a| a.starts_with("--preload-image")).map(String::as_str).collect();
+    assert_eq!(preload, ["--preload-image=postgres:17", "--preload-image=registry.internal:5000/team/tools"]);
+    assert_eq!(dind.termination_message_policy.as_deref(), Some("FallbackToLogsOnError"));
     assert_eq!(dind.image.as_deref(), Some("registry.local/dind:27"));
     let cmd = dind.command.as_ref().unwrap();
     assert!(cmd.contains(&"--mtu=1400".to_string()), "{cmd:?}");

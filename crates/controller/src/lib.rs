@@ -116,6 +116,7 @@ fn slim_pod(pod: &mut Pod) {
                             terminated: s.terminated.map(|t| ContainerStateTerminated {
                                 exit_code: t.exit_code,
                                 reason: t.reason,
+                                message: t.message.as_deref().and_then(status::last_words),
                                 ..Default::default()
                             }),
                             ..Default::default()

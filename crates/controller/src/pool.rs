@@ -35,7 +35,7 @@ use crate::context::Context;
 use crate::error::Result;
 use crate::pod_refusal::{self, PodRefusal};
 use crate::reconcile::{ensure_network_policy, publish_about};
-use crate::status::{Conditions, pod_condition};
+use crate::status::{Conditions, container_problem, pod_condition};
 
 /// Looks again at least this often.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -222,15 +222,24 @@ pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Acti
 
     let ready_count = current.iter().filter(|p| ready(p)).count();
     let starting = current.len() - ready_count + expected + created;
-    let problem = refusal.as_ref().map(|r| {
+    let refused = refusal.as_ref().map(|r| {
         let message = format!(
             "{} of {size} warm Pods exist; the API server refused the rest: {}",
             current.len() + expected + created,
             r.message
         );
-        (r.reason, message)
+        (r.reason.to_string(), message)
     });
-    let problem_ref = problem.as_ref().map(|(reason, message)| (*reason, message.as_str()));
+    // A warm Pod that cannot start (an image the kubelet cannot pull, a
+    // preload the daemon cannot pull, a crash loop) says why on the pool.
+    let stuck = || {
+        current.iter().find_map(|pod| {
+            let (reason, message) = container_problem(pod)?;
+            Some((reason, format!("warm Pod {}: {message}", pod.name_any())))
+        })
+    };
+    let problem = refused.or_else(stuck);
+    let problem_ref = problem.as_ref().map(|(reason, message)| (reason.as_str(), message.as_str()));
     let written = write_pool_status(&ctx, &pool, ready_count, starting, claimed, problem_ref, now).await?;
     Ok(match refusal {
         Some(_) => Action::requeue(ctx.pod_refusals.failed(&format!("pool:{key}"))),

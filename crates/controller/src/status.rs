@@ -345,15 +345,26 @@ pub fn container_problem(pod: &Pod) -> Option<(String, String)> {
         let reason = waiting.reason.as_deref().filter(|r| !STARTING.contains(r))?;
         let mut message = format!("container {}: {}", container.name, waiting.message.as_deref().unwrap_or(reason));
         if let Some(ended) = container.last_state.as_ref().and_then(|s| s.terminated.as_ref()) {
+            // Its last words (the termination message, or the end of its log):
+            // the last line says why, e.g. a preload's failed pull.
+            let last_words = ended.message.as_deref().and_then(last_words);
             message.push_str(&format!(
-                " (last run ended: exit code {}{}; restarted {} times)",
+                " (last run ended: exit code {}{}{}; restarted {} times)",
                 ended.exit_code,
                 ended.reason.as_deref().map(|r| format!(", {r}")).unwrap_or_default(),
+                last_words.map(|l| format!(": {l}")).unwrap_or_default(),
                 container.restart_count
             ));
         }
         Some((reason.to_string(), message))
     })
+}
+
+/// The last line of a container's termination message (its own, or the end
+/// of its log), which says why it stopped; at most 512 characters.
+pub fn last_words(message: &str) -> Option<String> {
+    let line = message.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
+    Some(line.chars().take(512).collect())
 }
 
 fn unscheduled_message(pod: &Pod) -> String {

@@ -881,12 +881,12 @@ async fn what_keeps_a_container_from_running_is_on_the_sandbox() {
     let crashing = json!({"status": {"containerStatuses": [{
         "name": "workload", "ready": false, "restartCount": 4, "image": "dockyard-sandbx:latest", "imageID": "",
         "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 1m20s restarting failed container=workload"}},
-        "lastState": {"terminated": {"exitCode": 127, "reason": "Error"}},
+        "lastState": {"terminated": {"exitCode": 127, "reason": "Error", "message": "starting\nsh: typo: not found\n\n"}},
     }]}});
     pods.patch_status("sbx-typo", &PatchParams::default(), &Patch::Merge(&crashing)).await.unwrap();
     let crashing = wait_ready_reason(&sandboxes, "typo", "CrashLoopBackOff").await;
     let message = condition(&crashing, "Ready").2;
-    assert!(message.contains("exit code 127, Error; restarted 4 times"), "{message}");
+    assert!(message.contains("exit code 127, Error: sh: typo: not found; restarted 4 times"), "{message}");
     controller.stop().await;
     ns.delete().await.unwrap();
 }
@@ -1216,6 +1216,29 @@ async fn a_pool_keeps_warm_pods_and_a_matching_sandbox_claims_one_at_once() {
         eventually("carol's warm start", WAIT, || async { sandboxes.get("carol").await.ok()?.status?.warm_start })
             .await;
     assert_eq!(carol.reason, "PoolNotFound");
+
+    // A warm Pod whose sidecar cannot start (here: a preload's pull fails)
+    // says why on the pool, with its last words, and one event.
+    let stuck = &refill[0];
+    let crashing = json!({"status": {
+        "conditions": [{"type": "Ready", "status": "False"}, {"type": "ContainersReady", "status": "False"}],
+        "initContainerStatuses": [{"name": "dind", "ready": false, "started": false, "restartCount": 3, "image": "d", "imageID": "",
+        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container=dind"}},
+        "lastState": {"terminated": {"exitCode": 1, "reason": "Error",
+            "message": "dockyard-entrypoint: error: cannot preload image nope:1 (spec.docker.dind.preloadImages): manifest unknown\n"}},
+    }]}});
+    pods.patch_status(&stuck.name_any(), &PatchParams::default(), &Patch::Merge(&crashing)).await.unwrap();
+    let shown = wait_pool(&pools, "py", "the stuck warm Pod shown", |s| pool_reason(s).0 == "CrashLoopBackOff").await;
+    let (_, message) = pool_reason(shown.status.as_ref().unwrap());
+    assert!(message.starts_with(&format!("warm Pod {}: container dind:", stuck.name_any())), "{message}");
+    assert!(
+        message.contains("cannot preload image nope:1 (spec.docker.dind.preloadImages): manifest unknown"),
+        "{message}"
+    );
+    let events = events_for(&ns, "py").await;
+    assert_eq!(events.iter().filter(|(reason, _)| reason == "CrashLoopBackOff").count(), 1, "{events:?}");
+    run_pod(&pods, &stuck.name_any(), NODE, true, Timestamp::now()).await;
+    wait_pool(&pools, "py", "the pool full again", |s| pool_reason(s).0 == "Full").await;
 
     // A claimed sandbox is deleted like a cold one: its Pod goes with it; the
     // pool's warm Pods stay.

@@ -102,6 +102,102 @@ pub fn wait_until_ready(path: &Path, timeout: Duration) -> Result<Duration, Wait
     }
 }
 
+/// Why an image did not arrive.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PullError {
+    #[error("cannot talk to {path}: {error}")]
+    Io { path: PathBuf, error: String },
+    #[error("the daemon answered {status}: {message}")]
+    Refused { status: String, message: String },
+    #[error("{0}")]
+    Failed(String),
+    #[error("the daemon's answer ended without saying the pull finished")]
+    Unfinished,
+}
+
+/// One line of the daemon's pull progress (`POST /images/create`).
+#[derive(serde::Deserialize)]
+struct PullProgress {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// An error body of the Docker API.
+#[derive(serde::Deserialize)]
+struct ApiError {
+    message: String,
+}
+
+/// `reference` as the docker CLI pulls it: without a tag or digest it means
+/// `:latest` (the API itself would pull every tag of the repository).
+pub fn with_default_tag(reference: &str) -> String {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    if reference.contains('@') || last.contains(':') { reference.to_string() } else { format!("{reference}:latest") }
+}
+
+/// A query-string value: everything but unreserved characters percent-encoded.
+fn query_escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Pulls `reference` into the daemon at `path` and returns the daemon's last
+/// word on it (`Status: Downloaded newer image for …`). `silence` bounds each
+/// wait for the daemon's next progress line, not the whole pull.
+pub fn pull(path: &Path, reference: &str, silence: Duration) -> Result<String, PullError> {
+    use std::io::BufRead;
+    let io = |e: std::io::Error| PullError::Io { path: path.into(), error: e.to_string() };
+    let mut stream = UnixStream::connect(path).map_err(io)?;
+    stream.set_read_timeout(Some(silence)).map_err(io)?;
+    stream.set_write_timeout(Some(silence)).map_err(io)?;
+    // HTTP/1.0: the daemon streams the progress and closes; no chunking.
+    let request = format!(
+        "POST /images/create?fromImage={} HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n",
+        query_escape(&with_default_tag(reference))
+    );
+    stream.write_all(request.as_bytes()).map_err(io)?;
+    let mut reader = std::io::BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).map_err(io)?;
+    let status = status_line.split_whitespace().nth(1).unwrap_or_default().to_string();
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).map_err(io)? == 0 || header.trim().is_empty() {
+            break;
+        }
+    }
+    if status != "200" {
+        let mut body = String::new();
+        reader.take(64 * 1024).read_to_string(&mut body).map_err(io)?;
+        let message = serde_json::from_str::<ApiError>(&body).map(|e| e.message).unwrap_or(body);
+        return Err(PullError::Refused { status, message: message.trim().to_string() });
+    }
+    let mut last = None;
+    for line in reader.lines() {
+        let line = line.map_err(io)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let progress: PullProgress = serde_json::from_str(&line)
+            .map_err(|e| PullError::Failed(format!("cannot read the daemon's progress {line:?}: {e}")))?;
+        if let Some(error) = progress.error {
+            return Err(PullError::Failed(error));
+        }
+        if progress.status.is_some() {
+            last = progress.status;
+        }
+    }
+    // The daemon's last line of a pull that worked is its `Status: …`.
+    last.filter(|s| s.starts_with("Status:")).ok_or(PullError::Unfinished)
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::net::UnixListener;
@@ -115,6 +211,53 @@ mod tests {
             let _ = conn.read(&mut buf);
             conn.write_all(answer.as_bytes()).unwrap();
         })
+    }
+
+    #[test]
+    fn a_reference_without_tag_or_digest_means_latest() {
+        assert_eq!(with_default_tag("busybox"), "busybox:latest");
+        assert_eq!(with_default_tag("busybox:1.36"), "busybox:1.36");
+        assert_eq!(with_default_tag("localhost:5000/team/tools"), "localhost:5000/team/tools:latest");
+        assert_eq!(with_default_tag("localhost:5000/tools:2"), "localhost:5000/tools:2");
+        let digest = format!("registry.example.com/tools@sha256:{}", "a".repeat(64));
+        assert_eq!(with_default_tag(&digest), digest);
+        assert_eq!(query_escape("r.example:5000/a_b@sha256:0f"), "r.example%3A5000%2Fa_b%40sha256%3A0f");
+    }
+
+    #[test]
+    fn a_pull_reports_the_daemons_error_refusal_or_last_status() {
+        let dir = tempdir();
+        let serve = |name: &str, answer: &'static str| {
+            let path = dir.join(name);
+            let handle = serve_once(UnixListener::bind(&path).unwrap(), answer);
+            (path, handle)
+        };
+        let (path, server) = serve(
+            "ok.sock",
+            "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n\
+             {\"status\":\"Pulling from library/busybox\",\"id\":\"latest\"}\r\n\
+             {\"status\":\"Status: Downloaded newer image for busybox:latest\"}\r\n",
+        );
+        assert_eq!(
+            pull(&path, "busybox", Duration::from_secs(5)).unwrap(),
+            "Status: Downloaded newer image for busybox:latest"
+        );
+        server.join().unwrap();
+        let (path, server) = serve(
+            "error.sock",
+            "HTTP/1.0 200 OK\r\n\r\n{\"status\":\"Pulling\"}\n\
+             {\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"manifest unknown\"}\n",
+        );
+        assert_eq!(pull(&path, "nope", Duration::from_secs(5)), Err(PullError::Failed("manifest unknown".into())));
+        server.join().unwrap();
+        let (path, server) =
+            serve("refused.sock", "HTTP/1.0 404 Not Found\r\n\r\n{\"message\":\"pull access denied\"}\n");
+        let refused = pull(&path, "private/x", Duration::from_secs(5)).unwrap_err();
+        assert_eq!(refused.to_string(), "the daemon answered 404: pull access denied");
+        server.join().unwrap();
+        let (path, server) = serve("cut.sock", "HTTP/1.0 200 OK\r\n\r\n{\"status\":\"Downloading\"}\n");
+        assert_eq!(pull(&path, "busybox", Duration::from_secs(5)), Err(PullError::Unfinished));
+        server.join().unwrap();
     }
 
     #[test]

@@ -196,6 +196,11 @@ struct DindArgs {
     /// `SandboxClass.spec.dind.privilegedContainers.reason`) and is logged.
     #[arg(long, value_name = "REASON")]
     allow_privileged_containers: Option<String>,
+    /// An image dockerd pulls before the workload's socket is served (and so
+    /// before the sandbox is Ready); repeat for more. A failed pull stops the
+    /// sidecar with the daemon's message. Needs --raw-socket.
+    #[arg(long, value_name = "IMAGE")]
+    preload_image: Vec<String>,
     /// Extra arguments for dockerd.
     #[arg(last = true)]
     extra: Vec<String>,
@@ -428,6 +433,11 @@ fn dind(args: DindArgs) -> Result<i32, Failure> {
     // as the node agent's broker. The raw socket is in the sidecar's own
     // filesystem, so a proxy that stopped leaves the workload without Docker,
     // never with the raw daemon.
+    if !args.preload_image.is_empty() && settings.serves_workload_directly() {
+        return Err(
+            "--preload-image needs --raw-socket: the workload's socket is served once the images are there".into()
+        );
+    }
     if !settings.serves_workload_directly() {
         let proxy = proxy::ProxySettings {
             socket: settings.socket.clone().into(),
@@ -439,10 +449,56 @@ fn dind(args: DindArgs) -> Result<i32, Failure> {
         if let Some(reason) = &args.allow_privileged_containers {
             log(format_args!("the class allows privileged containers in this daemon: {reason}"));
         }
-        proxy::spawn(proxy).map_err(|e| format!("cannot serve {}: {e}", settings.socket))?;
-        log(format_args!("serving {} through the policy proxy to {}", settings.socket, settings.raw_socket));
+        let socket = settings.socket.clone();
+        let raw_socket = settings.raw_socket.clone();
+        let serve = move || -> Result<(), String> {
+            proxy::spawn(proxy).map_err(|e| format!("cannot serve {socket}: {e}"))?;
+            log(format_args!("serving {socket} through the policy proxy to {raw_socket}"));
+            Ok(())
+        };
+        if args.preload_image.is_empty() {
+            serve()?;
+        } else {
+            // The workload's socket appears once the images are there: the
+            // startup probe pings through it, so nothing starts before.
+            let raw_socket = PathBuf::from(&settings.raw_socket);
+            let images = args.preload_image.clone();
+            std::thread::spawn(move || {
+                if let Err(failure) = preload(&raw_socket, &images).and_then(|()| serve()) {
+                    // dockerd is stopped the usual way (SIGTERM, forwarded);
+                    // the sidecar then exits with this, which the kubelet
+                    // keeps as its termination message.
+                    let _ = PRELOAD_FAILURE.set(failure);
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGTERM);
+                }
+            });
+        }
     }
-    supervisor.run(command, None).map_err(|e| format!("cannot start {}: {e}", args.dockerd.dockerd))
+    let code = supervisor.run(command, None).map_err(|e| format!("cannot start {}: {e}", args.dockerd.dockerd))?;
+    match PRELOAD_FAILURE.get() {
+        Some(failure) => Err(failure.clone()),
+        None => Ok(code),
+    }
+}
+
+/// Why preloading stopped the sidecar, once it did.
+static PRELOAD_FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Longest wait for the next word of a pull in progress.
+const PULL_SILENCE: Duration = Duration::from_secs(120);
+
+/// Waits for dockerd on `raw_socket`, then pulls `images` into it, one by one.
+fn preload(raw_socket: &Path, images: &[String]) -> Result<(), String> {
+    // No deadline of its own: the kubelet's startup probe bounds the start.
+    docker::wait_until_ready(raw_socket, Duration::from_secs(24 * 3600)).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    for image in images {
+        let done = docker::pull(raw_socket, image, PULL_SILENCE)
+            .map_err(|e| format!("cannot preload image {image} (spec.docker.dind.preloadImages): {e}"))?;
+        log(format_args!("preloaded {image}: {done}"));
+    }
+    log(format_args!("preloaded {} images in {:.1}s", images.len(), started.elapsed().as_secs_f64()));
+    Ok(())
 }
 
 fn install(dir: &Path) -> Result<i32, Failure> {

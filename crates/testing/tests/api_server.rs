@@ -52,6 +52,20 @@ async fn sandboxes_are_defaulted_validated_and_have_a_status_subresource() {
             .await,
     );
     assert!(message.contains("spec.sudo.commands") && message.contains("absolute path"), "{message}");
+    // Images to preload: references by the daemon's grammar, nothing else.
+    let digest = format!("registry.example.com:5000/team/tools@sha256:{}", "0a".repeat(32));
+    let good = ["busybox", "postgres:17", "localhost:5000/a/b_c:1.2-x", "registry.internal:5000/tools", &digest];
+    let spec = json!({"image": "x", "docker": {"mode": "dind", "dind": {"preloadImages": good}}});
+    let preloading = sandboxes.create(&pp, &sandbox("preload", spec)).await.unwrap();
+    assert_eq!(preloading.spec.docker.dind.unwrap().preload_images, good);
+    for bad in ["Busybox", "busybox:", "a//b", "http://r.example/x", "busybox@sha256:abc", "-x", "r.example/x y"] {
+        let spec = json!({"image": "x", "docker": {"mode": "dind", "dind": {"preloadImages": ["busybox", bad]}}});
+        let message = refusal(sandboxes.create(&pp, &sandbox("bad-preload", spec)).await);
+        assert!(
+            message.contains("spec.docker.dind.preloadImages") && message.contains("image reference such as"),
+            "{bad}: {message}"
+        );
+    }
     let long = "a".repeat(59);
     let message = refusal(sandboxes.create(&pp, &sandbox(&long, json!({"image": "x"}))).await);
     assert!(message.contains("at most 58 characters"), "{message}");

@@ -272,7 +272,35 @@ pub struct DindSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = pod_rules::resources)]
     pub resources: Option<ResourceRequirements>,
+    /// Images the sidecar's daemon pulls before the sandbox's workload starts
+    /// (a SandboxPool's warm Pods have them when claimed), e.g. `postgres:17`
+    /// or `registry.example.com/team/tools@sha256:…`; no tag means `latest`.
+    /// The Pod becomes Ready only once every image is there, so
+    /// `readinessTimeoutSeconds` must cover the pulls. A failed pull stops the
+    /// sidecar with the daemon's message (shown in the Sandbox's or pool's
+    /// status) and is retried when the sidecar restarts. Pulled from inside the
+    /// sandbox's network: the class's `network.egressTo` and `dind`
+    /// registry settings apply, and only public images (no credentials).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(min = 1, max = 255)))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": format!("self.all(i, i.matches('{IMAGE_REFERENCE}'))"),
+        "message": "each must be an image reference such as busybox, postgres:17 or registry.example.com:5000/team/tools@sha256:<64 hex digits>",
+    }]))]
+    pub preload_images: Vec<String>,
 }
+
+/// What `dind.preloadImages` accepts: a Docker image reference by the grammar
+/// of the daemon's own parser (github.com/distribution/reference): an optional
+/// registry (with a dot or a port, or `localhost`), lower-case path
+/// components, an optional tag, an optional sha256 digest. No backslash: the
+/// same text is a CEL string and a Rust regex.
+pub const IMAGE_REFERENCE: &str = concat!(
+    r"^((localhost|[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?([.][a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)+)(:[0-9]+)?/",
+    r"|[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?:[0-9]+/)?",
+    r"[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*",
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$",
+);
 
 /// Default readiness timeout of the DinD daemon, in seconds.
 pub const DEFAULT_DOCKER_READINESS_TIMEOUT_SECONDS: i32 = 30;
