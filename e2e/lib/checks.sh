@@ -12,6 +12,14 @@ expect() {
   done
   pass "$name"
 }
+# settles NAME EXPECTED COMMAND...: for what takes a moment (the policy engine
+# syncs in a few seconds): runs COMMAND until its output has EXPECTED
+# (SETTLE_SECONDS, default 30, at most), then checks it.
+settles() {
+  local name=$1 expected=$2 out; shift 2
+  for _ in $(seq "${SETTLE_SECONDS:-30}"); do out=$("$@"); grep -qF -- "$expected" <<<"$out" && break; sleep 1; done
+  expect "$name" "$out" "$expected"
+}
 # expect_not NAME HAYSTACK NEEDLE: passes when NEEDLE does not occur in HAYSTACK.
 expect_not() {
   if grep -qF -- "$3" <<<"$2"; then fail "$1: unexpected '$3' in: $2"; else pass "$1"; fi

@@ -49,13 +49,6 @@ reach() {
   kubectl -n "$NS" exec "$1" -- sh -c "printf 'GET /x HTTP/1.0\r\n\r\n' | nc -w 3 $web_ip 8080 || echo refused" 2>&1 || true
 }
 kubelet_port() { kubectl -n "$NS" exec fenced -- sh -c "nc -w 3 $node_ip 10250 </dev/null && echo open || echo closed" 2>&1 || true; }
-# settles NAME EXPECTED COMMAND...: the policy engine syncs in a few seconds;
-# runs COMMAND until its output has EXPECTED (20 s at most), then checks it.
-settles() {
-  local name=$1 expected=$2 out; shift 2
-  for _ in $(seq 20); do out=$("$@"); grep -qF -- "$expected" <<<"$out" && break; sleep 1; done
-  expect "$name" "$out" "$expected"
-}
 expect "without a policy, any Pod reaches the server" "$(reach stranger)" "reached"
 expect "... and the node's kubelet" "$(kubelet_port)" "open"
 kubectl -n "$NS" apply -f - >/dev/null <<YAML

@@ -49,13 +49,6 @@ probe() { # NAMESPACE SANDBOX HOST PORT [RUNNER]
 probe_container() { # NAMESPACE SANDBOX HOST PORT
   in_sandbox "$1" "$2" "docker run --rm dockyard/busybox:1 sh -c \"printf 'GET /x HTTP/1.0\r\n\r\n' | nc -w 3 $3 $4 > /tmp/probe 2>&1 && { grep -q reached /tmp/probe && echo reached || echo open; } || echo closed\""
 }
-# settles NAME EXPECTED COMMAND...: the policy engine syncs in a few seconds;
-# runs COMMAND until its output has EXPECTED (30 s at most), then checks it.
-settles() {
-  local name=$1 expected=$2 out; shift 2
-  for _ in $(seq 30); do out=$("$@"); grep -qF -- "$expected" <<<"$out" && break; sleep 1; done
-  expect "$name" "$out" "$expected"
-}
 ready() { # NAMESPACE SANDBOX
   if kubectl -n "$1" wait "sandbox/$2" --for=condition=Ready --timeout=180s >/dev/null; then
     pass "$1/$2 Ready"

@@ -4,13 +4,17 @@
 # Pod and uses Docker there as its user, the pool refills, a Sandbox that asks
 # for something else starts cold and says why, the pool's Pods cannot be
 # relabelled or forged, deleting the Sandbox removes its Pod and deleting the
-# pool removes only its warm Pods.
+# pool removes only its warm Pods. A pool that preloads an image (from a
+# registry on the node, reached as its class allows) hands out Pods that have
+# it; one whose image cannot be pulled says so on the pool.
 set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(dirname "$E2E_DIR")
 source "$E2E_DIR/lib/log.sh"
 source "$E2E_DIR/lib/checks.sh"
 source "$E2E_DIR/lib/chart-values.sh"
+source "$E2E_DIR/lib/deps.sh"
+ensure_packages docker-registry
 
 start_node_with_images
 install_dockyard
@@ -108,6 +112,68 @@ expect "status.warmStart names what differs from the template" "$out" "false Tem
 out=$(kubectl -n "$NS" get events --field-selector involvedObject.name=bob -o jsonpath='{.items[*].reason}')
 expect "an event says the warm start missed" "$out" "WarmStartMissed"
 
+step "a pool's warm Pods have the images it preloads"
+# A registry on the node, serving an image pushed from the node's daemon
+# (127.0.0.1 is insecure to it by default); sandboxes reach it at the node's
+# address, which their class lets them and lets their daemon use without TLS.
+node_ip=$(kubectl get node dockyard-node -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
+REGISTRY_DIR=$(mktemp -d)
+cat >"$REGISTRY_DIR/config.yml" <<YAML
+version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $REGISTRY_DIR/data}}
+http: {addr: "0.0.0.0:5055"}
+YAML
+docker-registry serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/log" 2>&1 &
+REGISTRY_PID=$!
+trap 'kill "$REGISTRY_PID" 2>/dev/null || true; rm -rf "$REGISTRY_DIR"' EXIT
+for _ in $(seq 50); do curl -fsS http://127.0.0.1:5055/v2/ >/dev/null 2>&1 && break; sleep 0.1; done
+/usr/bin/docker tag dockyard/busybox:1 127.0.0.1:5055/dockyard/busybox:1
+/usr/bin/docker push -q 127.0.0.1:5055/dockyard/busybox:1 >/dev/null
+/usr/bin/docker rmi 127.0.0.1:5055/dockyard/busybox:1 >/dev/null
+IMAGE=$node_ip:5055/dockyard/busybox:1
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: dockyard.dev/v1alpha1
+kind: SandboxClass
+metadata: {name: e2e-preload}
+spec:
+  dind: {insecureRegistries: ["$node_ip:5055"]}
+  network:
+    egressTo:
+      - {cidr: "$node_ip/32", ports: [{port: 5055}]}
+YAML
+PRELOAD_SPEC="  className: e2e-preload
+  image: dockyard-sandbox:latest
+  imagePullPolicy: IfNotPresent
+  user: {name: dev}
+  docker: {mode: dind, dind: {readinessTimeoutSeconds: 60, preloadImages: [\"$IMAGE\"]}}
+  workspace: {mountPath: /workspace, emptyDir: {sizeLimit: 1Gi}}"
+printf 'apiVersion: dockyard.dev/v1alpha1\nkind: SandboxPool\nmetadata: {name: preload}\nspec:\n  size: 1\n  template:\n%s\n' \
+  "$(sed 's/^/  /' <<<"$PRELOAD_SPEC")" | kubectl -n "$NS" apply -f - >/dev/null
+if kubectl -n "$NS" wait sandboxpool/preload --for=condition=Ready --timeout=240s >/dev/null; then
+  pass "the preloading pool is Ready"
+else
+  dump; kubectl -n "$NS" describe sandboxpool preload >&2; fail "the preloading pool did not fill"
+fi
+printf 'apiVersion: dockyard.dev/v1alpha1\nkind: Sandbox\nmetadata: {name: carol}\nspec:\n  poolName: preload\n%s\n' \
+  "$PRELOAD_SPEC" | kubectl -n "$NS" apply -f - >/dev/null
+kubectl -n "$NS" wait sandbox/carol --for=condition=Ready --timeout=60s >/dev/null || { dump; fail "carol did not become Ready"; }
+out=$(kubectl -n "$NS" get sandbox carol -o jsonpath='{.status.warmStart.reason}')
+expect "carol took the preloading pool's warm Pod" "$out" "Claimed"
+carol_pod=$(kubectl -n "$NS" get sandbox carol -o jsonpath='{.status.podName}')
+out=$(kubectl -n "$NS" exec "$carol_pod" -c workload -- docker image ls --format '{{.Repository}}:{{.Tag}}' 2>&1 || true)
+expect "the claimed Pod's daemon has the preloaded image" "$out" "$IMAGE"
+out=$(kubectl -n "$NS" exec "$carol_pod" -c workload -- docker run --rm --pull never "$IMAGE" echo preloaded-image-ran 2>&1 || true)
+expect "docker run of the preloaded image needs no pull" "$out" "preloaded-image-ran"
+printf 'apiVersion: dockyard.dev/v1alpha1\nkind: SandboxPool\nmetadata: {name: missing}\nspec:\n  size: 1\n  template:\n%s\n' \
+  "$(sed "s/^/  /; s|$IMAGE|$node_ip:5055/dockyard/missing:1|" <<<"$PRELOAD_SPEC")" | kubectl -n "$NS" apply -f - >/dev/null
+missing_message() { kubectl -n "$NS" get sandboxpool missing -o jsonpath='{.status.conditions[?(@.type=="Ready")].message}'; }
+SETTLE_SECONDS=180 settles "a pool whose image cannot be pulled says why" "cannot preload image $node_ip:5055/dockyard/missing:1" missing_message
+out=$(kubectl -n "$NS" get events --field-selector involvedObject.name=missing -o jsonpath='{.items[*].message}')
+expect "with one event" "$out" "cannot preload image"
+kubectl -n "$NS" delete sandboxpool preload missing --wait=false >/dev/null
+kubectl -n "$NS" delete sandbox carol --wait=false >/dev/null
+
 step "deleting"
 kubectl -n "$NS" delete sandbox alice --wait=true --timeout=120s >/dev/null
 if kubectl -n "$NS" wait "pod/$pod" --for=delete --timeout=120s >/dev/null 2>&1; then
@@ -124,5 +190,6 @@ fi
 out=$(kubectl -n "$NS" get sandbox bob -o jsonpath='{.status.phase}')
 expect "a Sandbox of the namespace is untouched by the pool's deletion" "$out" "Ready"
 kubectl delete namespace "$NS" --wait=false >/dev/null
+kubectl delete sandboxclass e2e-preload --wait=false >/dev/null
 
 summary pools
