@@ -163,6 +163,8 @@ expect "carol took the preloading pool's warm Pod" "$out" "Claimed"
 carol_pod=$(kubectl -n "$NS" get sandbox carol -o jsonpath='{.status.podName}')
 out=$(kubectl -n "$NS" exec "$carol_pod" -c workload -- docker image ls --format '{{.Repository}}:{{.Tag}}' 2>&1 || true)
 expect "the claimed Pod's daemon has the preloaded image" "$out" "$IMAGE"
+out=$(kubectl -n "$NS" exec "$pod" -c workload -- docker image ls --format '{{.Repository}}:{{.Tag}}' 2>&1 || true)
+expect_not "... which a Pod of a pool without it lacks" "$out" "$IMAGE"
 out=$(kubectl -n "$NS" exec "$carol_pod" -c workload -- docker run --rm --pull never "$IMAGE" echo preloaded-image-ran 2>&1 || true)
 expect "docker run of the preloaded image needs no pull" "$out" "preloaded-image-ran"
 printf 'apiVersion: dockyard.dev/v1alpha1\nkind: SandboxPool\nmetadata: {name: missing}\nspec:\n  size: 1\n  template:\n%s\n' \
