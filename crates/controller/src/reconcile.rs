@@ -279,11 +279,18 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
                         ctx.pod_refusals.reset(&key);
                         return finish(ctx, sandbox, class_spec, Some(&pod), None, now, network, Some(claim)).await;
                     }
-                    pool::Claim::Missed(miss) => {
-                        // A miss of a class's default pool is routine (most
-                        // namespaces have none): the status alone says it.
-                        if let pool::PoolChoice::Named(_) = pool_choice {
-                            publish(ctx, sandbox, EventType::Normal, "WarmStartMissed", &miss.message).await;
+                    pool::Claim::Missed(mut miss) => {
+                        match pool_choice {
+                            pool::PoolChoice::Named(_) => {
+                                publish(ctx, sandbox, EventType::Normal, "WarmStartMissed", &miss.message).await;
+                            }
+                            // Routine (most namespaces have no such pool, most
+                            // Sandboxes ask for something else): the status
+                            // alone says it.
+                            pool::PoolChoice::ClassDefault(_) => {
+                                let class = class_name.as_deref().unwrap_or_default();
+                                miss.message = format!("class {class}'s defaultPool: {}", miss.message);
+                            }
                         }
                         warm_start = Some(miss);
                     }

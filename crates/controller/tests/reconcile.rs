@@ -1285,6 +1285,7 @@ async fn a_class_default_pool_serves_sandboxes_that_name_no_pool() {
         eventually("early's warm start", WAIT, || async { sandboxes.get("early").await.ok()?.status?.warm_start })
             .await;
     assert_eq!((early.reason.as_str(), early.pool.as_str(), early.claimed), ("PoolNotFound", "warm", false));
+    assert!(early.message.starts_with(&format!("class {class_name}'s defaultPool: no SandboxPool warm")), "{early:?}");
     assert!(!events_for(&ns, "early").await.iter().any(|(reason, _)| reason == "WarmStartMissed"));
 
     pools.create(&PostParams::default(), &pool("warm", 1, template.clone())).await.unwrap();

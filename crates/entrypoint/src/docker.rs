@@ -130,13 +130,6 @@ struct ApiError {
     message: String,
 }
 
-/// `reference` as the docker CLI pulls it: without a tag or digest it means
-/// `:latest` (the API itself would pull every tag of the repository).
-pub fn with_default_tag(reference: &str) -> String {
-    let last = reference.rsplit('/').next().unwrap_or(reference);
-    if reference.contains('@') || last.contains(':') { reference.to_string() } else { format!("{reference}:latest") }
-}
-
 /// A query-string value: everything but unreserved characters percent-encoded.
 fn query_escape(value: &str) -> String {
     value
@@ -160,7 +153,9 @@ pub fn pull(path: &Path, reference: &str, silence: Duration) -> Result<String, P
     // HTTP/1.0: the daemon streams the progress and closes; no chunking.
     let request = format!(
         "POST /images/create?fromImage={} HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n",
-        query_escape(&with_default_tag(reference))
+        // Normalised as the daemon does, `:latest` included: without a tag
+        // the API would pull every tag of the repository.
+        query_escape(&dockyard_docker_policy::reference::normalize(reference))
     );
     stream.write_all(request.as_bytes()).map_err(io)?;
     let mut reader = std::io::BufReader::new(stream);
@@ -214,13 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reference_without_tag_or_digest_means_latest() {
-        assert_eq!(with_default_tag("busybox"), "busybox:latest");
-        assert_eq!(with_default_tag("busybox:1.36"), "busybox:1.36");
-        assert_eq!(with_default_tag("localhost:5000/team/tools"), "localhost:5000/team/tools:latest");
-        assert_eq!(with_default_tag("localhost:5000/tools:2"), "localhost:5000/tools:2");
-        let digest = format!("registry.example.com/tools@sha256:{}", "a".repeat(64));
-        assert_eq!(with_default_tag(&digest), digest);
+    fn a_reference_is_escaped_for_the_query() {
         assert_eq!(query_escape("r.example:5000/a_b@sha256:0f"), "r.example%3A5000%2Fa_b%40sha256%3A0f");
     }
 
