@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use dockyard_api::labels::{self, CLEANUP_FINALIZER, FIELD_MANAGER, POD_SPEC_HASH, SANDBOX_SPEC_HASH};
 use dockyard_api::policy::{self, ClassChoice};
 use dockyard_api::v1alpha1::{ClassNetwork, DockerMode, NetworkStatus, NonConformingPods, WarmStart};
-use dockyard_api::{Sandbox, SandboxClassSpec, SandboxStatus};
+use dockyard_api::{Sandbox, SandboxStatus};
 use dockyard_api::{network, render};
 use dockyard_proto::agent::v1::SandboxRef;
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
@@ -221,8 +221,16 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
         }
     }
 
-    // Render → apply.
-    let mut desired = render::render_pod(sandbox, class_spec, &ctx.settings.render)?;
+    // Render → apply. A claimed warm Pod is compared with the Pod rendered
+    // for its pool's identity (its hostname, which a running Pod keeps); any
+    // other with the Sandbox's own, which is also what a create makes (only
+    // without an existing Pod).
+    let mut desired = match existing.as_deref().and_then(warm_identity) {
+        Some(identity) => {
+            dockyard_api::pool::render_pod_as(&sandbox.spec, &namespace, identity, class_spec, &ctx.settings.render)?
+        }
+        None => render::render_pod(sandbox, class_spec, &ctx.settings.render)?,
+    };
     desired.labels_mut().insert(labels::NETWORK_CLASS.into(), network_label.clone());
     let asked = desired.annotations().get(SANDBOX_SPEC_HASH);
     let created: Option<Pod>;
@@ -277,7 +285,9 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
                 match pool::claim(ctx, sandbox, pool_choice.name(), class_spec, &network_label).await? {
                     pool::Claim::Claimed(pod, claim) => {
                         ctx.pod_refusals.reset(&key);
-                        return finish(ctx, sandbox, class_spec, Some(&pod), None, now, network, Some(claim)).await;
+                        // Claimed only when it is what the Sandbox gets now.
+                        let hash = pod.annotations().get(POD_SPEC_HASH).cloned();
+                        return finish(ctx, sandbox, Some(&pod), hash, now, network, Some(claim)).await;
                     }
                     pool::Claim::Missed(mut miss) => {
                         match pool_choice {
@@ -327,7 +337,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     };
 
     let desired_hash = desired.annotations().get(POD_SPEC_HASH).cloned();
-    finish(ctx, sandbox, class_spec, observed, desired_hash, now, network, warm_start).await
+    finish(ctx, sandbox, observed, desired_hash, now, network, warm_start).await
 }
 
 /// Writes the status of a sandbox whose Pod is `observed` and says when to
@@ -338,22 +348,12 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
 async fn finish(
     ctx: &Context,
     sandbox: &Sandbox,
-    class: Option<&SandboxClassSpec>,
     observed: Option<&Pod>,
     desired_hash: Option<String>,
     now: Timestamp,
     network: NetworkStatus,
     warm_start: Option<WarmStart>,
 ) -> Result<Action> {
-    let desired_hash = match observed.and_then(warm_identity) {
-        Some(identity) => {
-            let namespace = sandbox.namespace().unwrap_or_default();
-            let as_pool =
-                dockyard_api::pool::render_pod_as(&sandbox.spec, &namespace, identity, class, &ctx.settings.render)?;
-            as_pool.annotations().get(POD_SPEC_HASH).cloned()
-        }
-        None => desired_hash,
-    };
     let update_pending = observed.is_some_and(|pod| pod.annotations().get(POD_SPEC_HASH) != desired_hash.as_ref());
     let drift = Drift { update_pending, refusal: None };
     // A claim whose outcome the status does not show yet (the controller
