@@ -30,7 +30,9 @@ kubectl create namespace "$NS" >/dev/null 2>&1 || true
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-kubectl get sandboxclass default -o yaml >"$NS.class.yaml"
+# The default class, for the floor's render; outside the repository.
+CLASS_FILE=$(mktemp --suffix=.class.yaml)
+kubectl get sandboxclass default -o yaml >"$CLASS_FILE"
 
 # measure MODE EXAMPLE SANDBOX: 5 alternating runs of the sandbox and its floor.
 measure() {
@@ -38,7 +40,7 @@ measure() {
   # The floor: the Pod the controller renders, minus the controller (same images,
   # init containers, probes), created directly (brokered: without its broker).
   (cd "$REPO_DIR" && cargo run -q -p dockyard-api --bin dockyard-render -- "$example" \
-    --namespace "$NS" --class "$OLDPWD/$NS.class.yaml") 2>/dev/null |
+    --namespace "$NS" --class "$CLASS_FILE") 2>/dev/null |
     FLOOR_MODE="$mode" python3 -c 'import os, sys, yaml
 docs = list(yaml.safe_load_all(sys.stdin)); pod = docs[0]
 pod["metadata"].pop("ownerReferences", None); pod["metadata"]["name"] = "floor"
@@ -146,5 +148,5 @@ measure_warm() {
 measure dind examples/sandbox-dind.yaml dind-demo
 measure hostSocket examples/sandbox-host-socket.yaml host-socket-demo
 measure_warm
-rm -f "$NS.class.yaml"
+rm -f "$CLASS_FILE"
 kubectl delete namespace "$NS" --wait=false >/dev/null
