@@ -3,7 +3,7 @@
 # $DOCKYARD_CACHE_DIR/bin/<component>-<version>/, once. A finished build leaves a
 # `.complete` stamp; a rerun with the stamp present does nothing.
 #
-# usage: e2e/lib/build-tools.sh [kubernetes|etcd|helm|kwok|containerd|all]...
+# usage: e2e/lib/build-tools.sh [kubernetes|etcd|helm|kwok|containerd|kube_router|agent_sandbox|all]...
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=e2e/lib/versions.sh
@@ -137,12 +137,34 @@ build_kube_router() {
   finish kube-router "$build" "$tmp"
 }
 
+# The peer controller the scale bench compares with (issue 21), and its Sandbox
+# CRD with conversion None: its conversion webhook is off in the bench, and
+# only v1beta1 (the stored version) is used. Not part of `all`: only the peer
+# comparison needs it.
+build_agent_sandbox() {
+  local v=$AGENT_SANDBOX_VERSION
+  already_built agent-sandbox "$v" "$(printf '%s\n' agent-sandbox-controller sandboxes.crd.yaml)" && return 0
+  step "building agent-sandbox-controller $v (the scale bench's peer)"
+  # A helper module: `go install …@v` asks the proxy for the version list,
+  # which it refuses for this module.
+  local src="$SRC_ROOT/agent-sandbox-$v" tmp dir
+  helper_module "$src" sigs.k8s.io/agent-sandbox "$v"
+  tmp=$(mktemp -d "$BIN_ROOT/.agent-sandbox.XXXX")
+  (cd "$src" && GOFLAGS="$GOFLAGS -mod=mod" go build -ldflags "-s -w" -o "$tmp/agent-sandbox-controller" \
+    sigs.k8s.io/agent-sandbox/cmd/agent-sandbox-controller)
+  dir=$(cd "$src" && go list -m -json sigs.k8s.io/agent-sandbox | jq -r .Dir)
+  # The conversion block is the file's tail.
+  { sed '/^  conversion:/,$d' "$dir/k8s/crds/agents.x-k8s.io_sandboxes.yaml"
+    printf '  conversion:\n    strategy: None\n'; } >"$tmp/sandboxes.crd.yaml"
+  finish agent-sandbox "$v" "$tmp"
+}
+
 mkdir -p "$SRC_ROOT" "$BIN_ROOT"
 targets=("$@")
 [[ ${#targets[@]} -eq 0 || " ${targets[*]} " == *" all "* ]] && targets=(etcd helm kwok containerd kube_router kubernetes)
 for t in "${targets[@]}"; do
   case $t in
-    kubernetes|etcd|helm|kwok|containerd|kube_router) "build_$t" ;;
-    *) die "unknown build target '$t' (allowed: kubernetes, etcd, helm, kwok, containerd, kube_router, all)" ;;
+    kubernetes|etcd|helm|kwok|containerd|kube_router|agent_sandbox) "build_$t" ;;
+    *) die "unknown build target '$t' (allowed: kubernetes, etcd, helm, kwok, containerd, kube_router, agent_sandbox, all)" ;;
   esac
 done

@@ -22,5 +22,9 @@ KUBE_ROUTER_RAISED=(
 # The version a kube-router build is cached under: a change of a raised dependency is a new build.
 KUBE_ROUTER_BUILD=$KUBE_ROUTER_VERSION-$(printf '%s\n' "${KUBE_ROUTER_RAISED[@]}" | sha256sum | cut -c1-8)
 
+# The peer controller of the scale bench (issue 21); the proxy serves this exact
+# version only (no version list).
+AGENT_SANDBOX_VERSION=v0.5.6
+
 # Everything built or downloaded lives here, outside the repository.
 DOCKYARD_CACHE_DIR=${DOCKYARD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dockyard}
