@@ -202,6 +202,10 @@ fn write_context(dir: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the node's dockerd and the project's images (scripts/test builds them)"]
 async fn buildkit_and_compose_v2_through_the_broker_on_docker_26_and_20_10() {
+    // The broker's own log, for a failure's story: e.g. DOCKYARD_TEST_LOG=dockyard_docker_proxy=debug.
+    if let Ok(filter) = std::env::var("DOCKYARD_TEST_LOG") {
+        dockyard_process::init_logging(&filter, dockyard_process::LogFormat::Text);
+    }
     let uid = format!("buildkit-test-{}", std::process::id());
     let dir = std::env::temp_dir().join(&uid);
     let context = dir.join("context");

@@ -223,7 +223,23 @@ async fn session_call(
         let trailers = answer_body.trailers().await?.unwrap_or_default();
         out.send_trailers(session_answer_headers(&trailers))
     };
-    tokio::try_join!(requests, answers).map(drop)
+    // The answer decides how the call ends. The request half may end early
+    // without ending the call: a peer that has sent its whole answer resets
+    // the request half with NO_ERROR (HTTP/2 §8.1; h2 and grpc-go both do),
+    // and the answer, perhaps still in our buffers, must reach the caller;
+    // cancelling it there made the caller see `RST_STREAM CANCEL` and the
+    // build fail. An answer that ends (or fails) drops the request half:
+    // the call is over.
+    tokio::pin!(requests, answers);
+    tokio::select! {
+        answered = &mut answers => answered,
+        sent = &mut requests => {
+            if let Err(e) = sent {
+                debug!(%path, error = %e, "build session call's request half ended early; relaying the answer");
+            }
+            answers.await
+        }
+    }
 }
 
 fn session_answer_headers(headers: &HeaderMap) -> HeaderMap {
