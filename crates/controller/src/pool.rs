@@ -98,11 +98,7 @@ fn admit_template<'a>(
     let choice = policy::choose_class(&sandbox, classes)
         .and_then(|choice| policy::admit(&sandbox, choice, &namespace_labels).map(|_| choice))
         .map_err(|refusal| format!("the template is refused: {}", refusal.message))?;
-    let class_spec = match &choice {
-        ClassChoice::Class(c) => Some(&c.spec),
-        ClassChoice::BuiltIn => None,
-    };
-    if let Some(problem) = warm::template_problem(&pool.spec.template, class_spec) {
+    if let Some(problem) = warm::template_problem(&pool.spec.template, choice.spec()) {
         return Err(problem);
     }
     Ok(choice)
