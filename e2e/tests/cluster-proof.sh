@@ -29,6 +29,9 @@ if kubectl -n "$NS" wait --for=jsonpath='{.status.phase}'=Succeeded pod/proof --
     fail "pod ran on '$node' and printed '$logs'"
 else
   kubectl -n "$NS" describe pod proof >&2 || true
+  # A tainted node (memory or disk pressure) leaves Pods Pending: say which.
+  kubectl get node dockyard-node -o custom-columns='CONDITIONS:.status.conditions[?(@.status=="True")].type,TAINTS:.spec.taints[*].key' >&2 || true
+  df -h / "$STATE_DIR" >&2 || true
   fail "the pod did not complete"
 fi
 

@@ -12,6 +12,11 @@ use tonic::{Request, Response, Status};
 use tracing::info;
 
 use crate::auth::Authenticator;
+use crate::csi::{
+    self,
+    node::Grant,
+    publish::{self, PodRef},
+};
 use crate::node::{Agent, AgentError};
 use crate::resources::SandboxResources;
 use crate::state::{Mode, SandboxRecord};
@@ -19,6 +24,8 @@ use crate::state::{Mode, SandboxRecord};
 pub struct NodeAgentService {
     pub agent: Arc<Agent>,
     pub auth: Arc<Authenticator>,
+    /// Asks the API server whose a Pod is (`BindPod`).
+    pub client: kube::Client,
 }
 
 impl From<AgentError> for Status {
@@ -121,6 +128,35 @@ impl NodeAgent for NodeAgentService {
             socket_path: socket.map(|p| p.display().to_string()).unwrap_or_default(),
             socket_gid: self.agent.brokers.socket_gid(),
         }))
+    }
+
+    async fn bind_pod(&self, request: Request<pb::BindPodRequest>) -> Result<Response<pb::BindPodResponse>, Status> {
+        let caller = self.auth.authorize(&request).await?;
+        let request = request.into_inner();
+        let sandbox = sandbox_ref(request.sandbox)?;
+        if request.pod_name.is_empty() || request.pod_uid.is_empty() {
+            return Err(Status::invalid_argument("`pod_name` and `pod_uid` are required"));
+        }
+        let pod = PodRef { namespace: sandbox.namespace.clone(), name: request.pod_name, uid: request.pod_uid };
+        match csi::node::authorize(&self.client, &self.agent.settings.node_name, &pod, true).await? {
+            Grant::Sandbox(uid) if uid == sandbox.uid => {}
+            Grant::Sandbox(uid) => {
+                return Err(Status::permission_denied(format!(
+                    "Pod {}/{} is Sandbox {uid}'s, not {}'s",
+                    pod.namespace, pod.name, sandbox.uid
+                )));
+            }
+            Grant::Warm => {
+                return Err(Status::failed_precondition(format!(
+                    "Pod {}/{} is still its pool's: claim it first",
+                    pod.namespace, pod.name
+                )));
+            }
+        }
+        let target = publish::target_path(&self.agent.settings.kubelet_root, &pod.uid);
+        let socket = csi::node::publish_sandbox(&self.agent, &sandbox.uid, &target).await?;
+        info!(%caller, sandbox = %sandbox.uid, pod = %pod.name, "bound the claimed warm Pod's socket to its Sandbox");
+        Ok(Response::new(pb::BindPodResponse { socket_path: socket.display().to_string() }))
     }
 
     async fn check_readiness(

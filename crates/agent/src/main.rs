@@ -215,8 +215,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         });
     }
-    let auth = Arc::new(Authenticator::new(client, args.allowed_users.clone(), args.token_audiences.clone()));
-    let service = NodeAgentService { agent: agent.clone(), auth };
+    let auth = Arc::new(Authenticator::new(client.clone(), args.allowed_users.clone(), args.token_audiences.clone()));
+    let service = NodeAgentService { agent: agent.clone(), auth, client };
     if let Some(address) = args.health_listen {
         let health = health.clone();
         tokio::spawn(async move {

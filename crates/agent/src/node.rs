@@ -527,6 +527,7 @@ fn scope(record: &SandboxRecord) -> Scope {
         cgroup_parent: record.cgroup_parent.clone(),
         own_network: Some(dockyard_docker_policy::scope::own_network_name(&record.uid)),
         rules: record.rules.clone(),
+        unclaimed: false,
     }
 }
 

@@ -30,6 +30,7 @@ use tracing::{debug, error, info, warn};
 use crate::broker::SOCKET_NAME;
 use crate::csi::{
     self,
+    node::Grant,
     publish::{self, PodRef},
 };
 use crate::node::{Agent, CgroupUnknown, Prepared};
@@ -158,7 +159,9 @@ async fn sandbox_rules(
 }
 
 async fn prepare_pod(agent: &Agent, client: &Client, classes: &Store<SandboxClass>, pod: &Pod) {
-    let Some((mut record, mount_path, source)) = record_from_pod(pod, &agent.settings.kubelet_root) else { return };
+    let Some((mut record, mount_path, source)) = record_from_pod(pod, &agent.settings.kubelet_root) else {
+        return serve_warm_published(agent, client, pod).await;
+    };
     // A Pod on its way out, or whose sandbox was cleaned up already: nothing to prepare.
     let finished =
         pod.status.as_ref().and_then(|s| s.phase.as_deref()).is_some_and(|p| p == "Succeeded" || p == "Failed");
@@ -231,14 +234,17 @@ async fn prepare_pod(agent: &Agent, client: &Client, classes: &Store<SandboxClas
 /// sandbox its labels name (its tenant may change them).
 async fn serve_published(agent: &Agent, client: &Client, pod: &Pod, pod_uid: &str) {
     let target = publish::target_path(&agent.settings.kubelet_root, pod_uid);
-    // Served already (every Pod event comes here): no API round trips.
-    if agent.brokers.serves(&target) || target.join(SOCKET_NAME).symlink_metadata().is_err() {
+    // Served already (every Pod event comes here): no API round trips. A
+    // claimed warm Pod's own socket is replaced by its Sandbox's when the
+    // controller binds it (`BindPod`), which says the Pod is the Sandbox's.
+    if agent.brokers.holder(&target).is_some() || target.join(SOCKET_NAME).symlink_metadata().is_err() {
         return;
     }
     let Some(namespace) = pod.namespace() else { return };
     let pod_ref = PodRef { namespace, name: pod.name_any(), uid: pod_uid.to_string() };
-    let uid = match csi::node::authorize(client, &agent.settings.node_name, &pod_ref).await {
-        Ok(uid) => uid,
+    let uid = match csi::node::authorize(client, &agent.settings.node_name, &pod_ref, false).await {
+        Ok(Grant::Sandbox(uid)) => uid,
+        Ok(Grant::Warm) => return,
         Err(status) => {
             return warn!(pod = %pod_ref.name, namespace = %pod_ref.namespace, reason = %status.message(),
                          "not serving the socket in its CSI volume again");
@@ -247,6 +253,34 @@ async fn serve_published(agent: &Agent, client: &Client, pod: &Pod, pod_uid: &st
     match agent.brokers.publish(&uid, &target) {
         Ok(socket) => debug!(sandbox = %uid, socket = %socket.display(), "serving its published socket"),
         Err(e) => warn!(sandbox = %uid, error = %e, "cannot serve its published socket again"),
+    }
+}
+
+/// After an agent restart, the socket published into an unclaimed warm
+/// Pod's CSI volume is there without a server: served again, as
+/// `NodePublishVolume` would serve it (checked against the API server).
+async fn serve_warm_published(agent: &Agent, client: &Client, pod: &Pod) {
+    let warm_host_socket = pod.labels().get(labels::POOL).is_some()
+        && pod.labels().get(labels::DOCKER_MODE).is_some_and(|m| m == "hostSocket")
+        && pod.metadata.deletion_timestamp.is_none();
+    let (Some(pod_uid), Some(namespace)) = (pod.metadata.uid.clone(), pod.namespace()) else { return };
+    let target = publish::target_path(&agent.settings.kubelet_root, &pod_uid);
+    if !warm_host_socket
+        || agent.brokers.holder(&target).is_some()
+        || target.join(SOCKET_NAME).symlink_metadata().is_err()
+    {
+        return;
+    }
+    let pod_ref = PodRef { namespace, name: pod.name_any(), uid: pod_uid.clone() };
+    match csi::node::authorize(client, &agent.settings.node_name, &pod_ref, false).await {
+        Ok(Grant::Warm) => match agent.brokers.publish_warm(&pod_uid, &target) {
+            Ok(_) => debug!(pod = %pod_ref.name, "serving the warm Pod's published socket again"),
+            Err(e) => warn!(pod = %pod_ref.name, error = %e, "cannot serve the warm Pod's published socket again"),
+        },
+        // Claimed meanwhile: its Sandbox's record serves it.
+        Ok(Grant::Sandbox(_)) => {}
+        Err(status) => warn!(pod = %pod_ref.name, namespace = %pod_ref.namespace, reason = %status.message(),
+                             "not serving the socket in its CSI volume again"),
     }
 }
 

@@ -16,17 +16,17 @@ use kube::{Resource, ResourceExt};
 
 use crate::labels;
 use crate::render::{self, RenderError, RenderSettings};
-use crate::v1alpha1::{DockerMode, Sandbox, SandboxClassSpec, SandboxPool, SandboxSpec};
+use crate::v1alpha1::{DockerMode, HostSocketAccess, Sandbox, SandboxClassSpec, SandboxPool, SandboxSpec};
 
 /// The component label of a warm Pod (a claimed one is `sandbox`).
 pub const WARM_COMPONENT: &str = "warm";
 
 /// Why a pool's template cannot give warm Pods (beyond its class's rules).
 pub fn template_problem(template: &SandboxSpec, class: Option<&SandboxClassSpec>) -> Option<String> {
-    if template.docker.mode == DockerMode::HostSocket {
+    if template.docker.mode == DockerMode::HostSocket && template.host_socket_access() != HostSocketAccess::Brokered {
         return Some(
-            "template.docker.mode: hostSocket sandboxes cannot be pooled yet (the node agent prepares a brokered socket \
-             for one Sandbox, known when its Pod starts); use dind or none"
+            "template.docker.hostSocket.access: only brokered host-socket sandboxes can be pooled (a warm Pod's \
+             socket answers only ping, version and info until a Sandbox claims it; the raw socket cannot wait)"
                 .into(),
         );
     }
@@ -198,8 +198,10 @@ mod tests {
         let spec = |v: serde_json::Value| -> SandboxSpec { serde_json::from_value(v).unwrap() };
         assert!(template_problem(&spec(json!({"image": "i", "docker": {"mode": "dind"}})), None).is_none());
         assert!(template_problem(&spec(json!({"image": "i"})), None).is_none());
-        let host = template_problem(&spec(json!({"image": "i", "docker": {"mode": "hostSocket"}})), None).unwrap();
-        assert!(host.starts_with("template.docker.mode"), "{host}");
+        assert!(template_problem(&spec(json!({"image": "i", "docker": {"mode": "hostSocket"}})), None).is_none());
+        let raw = spec(json!({"image": "i", "docker": {"mode": "hostSocket", "hostSocket": {"access": "raw"}}}));
+        let raw = template_problem(&raw, None).unwrap();
+        assert!(raw.starts_with("template.docker.hostSocket.access"), "{raw}");
         let claim = spec(json!({"image": "i", "workspace": {"persistentVolumeClaim": {"claimName": "c"}}}));
         assert!(template_problem(&claim, None).unwrap().starts_with("template.workspace"));
         let store = spec(json!({"image": "i", "docker": {"mode": "dind", "dind": {"storage": {"persistent": true}}}}));

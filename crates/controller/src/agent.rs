@@ -1,15 +1,16 @@
 //! The controller's side of the node agent: find the agent on a node and ask
-//! it to clean up after a sandbox.
+//! it to clean up after a sandbox, or to bind a claimed warm Pod's socket.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use dockyard_proto::agent::v1::node_agent_client::NodeAgentClient;
-use dockyard_proto::agent::v1::{CleanupSandboxRequest, SandboxRef};
+use dockyard_proto::agent::v1::{BindPodRequest, CleanupSandboxRequest, SandboxRef};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use kube::{Api, Client};
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 /// Where the node agents run.
@@ -45,7 +46,7 @@ pub enum AgentError {
     List(#[from] kube::Error),
     #[error("cannot reach the node agent at {0}: {1}")]
     Connect(String, String),
-    #[error("the node agent refused the cleanup: {0}")]
+    #[error("the node agent refused: {0}")]
     Call(String),
     #[error("cannot read the token for the node agent from {0}: {1}")]
     Token(String, String),
@@ -65,6 +66,40 @@ pub async fn cleanup_sandbox(
     node: &str,
     sandbox: SandboxRef,
 ) -> Result<(), AgentError> {
+    let (mut agent, bearer) = agent_on(client, settings, node).await?;
+    let mut request = tonic::Request::new(CleanupSandboxRequest { sandbox: Some(sandbox) });
+    request.metadata_mut().insert("authorization", bearer);
+    match agent.cleanup_sandbox(request).await {
+        Ok(_) => Ok(()),
+        // The agent has nothing for this sandbox: nothing to clean.
+        Err(status) if status.code() == tonic::Code::NotFound => Ok(()),
+        Err(status) => Err(AgentError::Call(status.to_string())),
+    }
+}
+
+/// Asks the agent on `node` to make the socket of warm Pod `pod` (name,
+/// UID), which `sandbox` claimed, the sandbox's (a brokered host-socket
+/// pool's Pod answers only ping, version and info until then).
+pub async fn bind_pod(
+    client: &Client,
+    settings: &AgentSettings,
+    node: &str,
+    sandbox: SandboxRef,
+    pod: (&str, &str),
+) -> Result<(), AgentError> {
+    let (mut agent, bearer) = agent_on(client, settings, node).await?;
+    let (pod_name, pod_uid) = (pod.0.to_string(), pod.1.to_string());
+    let mut request = tonic::Request::new(BindPodRequest { sandbox: Some(sandbox), pod_name, pod_uid });
+    request.metadata_mut().insert("authorization", bearer);
+    agent.bind_pod(request).await.map(|_| ()).map_err(|status| AgentError::Call(status.message().to_string()))
+}
+
+/// A client of the agent on `node` and the bearer token its calls carry.
+async fn agent_on(
+    client: &Client,
+    settings: &AgentSettings,
+    node: &str,
+) -> Result<(NodeAgentClient<Channel>, MetadataValue<Ascii>), AgentError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), &settings.namespace);
     let params = ListParams::default().labels(&settings.label_selector).fields(&format!("spec.nodeName={node}"));
     let agent_ip = pods
@@ -78,17 +113,10 @@ pub async fn cleanup_sandbox(
     let channel = connect(settings, &agent_ip).await?;
     let token = std::fs::read_to_string(&settings.token_file)
         .map_err(|e| AgentError::Token(settings.token_file.display().to_string(), e.to_string()))?;
-    let mut request = tonic::Request::new(CleanupSandboxRequest { sandbox: Some(sandbox) });
     let bearer = format!("Bearer {}", token.trim())
         .parse()
         .map_err(|_| AgentError::Token(settings.token_file.display().to_string(), "not a valid token".into()))?;
-    request.metadata_mut().insert("authorization", bearer);
-    match NodeAgentClient::new(channel).cleanup_sandbox(request).await {
-        Ok(_) => Ok(()),
-        // The agent has nothing for this sandbox: nothing to clean.
-        Err(status) if status.code() == tonic::Code::NotFound => Ok(()),
-        Err(status) => Err(AgentError::Call(status.to_string())),
-    }
+    Ok((NodeAgentClient::new(channel), bearer))
 }
 
 /// A channel to the agent at `ip`: TLS checked against the agents' CA, or

@@ -147,7 +147,7 @@ async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
                 let message = format!("{}; its running Pod is kept, no new one starts", refusal.message);
                 publish(ctx, sandbox, EventType::Warning, refusal.reason.as_str(), &message).await;
             }
-            let drift = Drift { update_pending: false, refusal: Some(&refusal) };
+            let drift = Drift { update_pending: false, refusal: Some(&refusal), unbound: None };
             let next =
                 write_status(ctx, sandbox, &Observation::Running(Some(pod), drift), now, Learned::default()).await?;
             return Ok(Action::requeue(next.unwrap_or(RESYNC).min(RESYNC)));
@@ -355,7 +355,11 @@ async fn finish(
     warm_start: Option<WarmStart>,
 ) -> Result<Action> {
     let update_pending = observed.is_some_and(|pod| pod.annotations().get(POD_SPEC_HASH) != desired_hash.as_ref());
-    let drift = Drift { update_pending, refusal: None };
+    let unbound = match observed {
+        Some(pod) if needs_bind(sandbox, pod) => bind(ctx, sandbox, pod).await.err(),
+        _ => None,
+    };
+    let drift = Drift { update_pending, refusal: None, unbound: unbound.as_deref() };
     // A claim whose outcome the status does not show yet (the controller
     // stopped between the claim and the status write): the Pod tells.
     let shown_claimed = sandbox.status.as_ref().and_then(|s| s.warm_start.as_ref()).is_some_and(|w| w.claimed);
@@ -373,6 +377,39 @@ async fn finish(
         .map(|d| d + Duration::from_secs(1));
     let requeue = [next, until_expiry, Some(RESYNC)].into_iter().flatten().min().unwrap_or(RESYNC);
     Ok(Action::requeue(requeue))
+}
+
+/// Whether `pod`, a warm Pod `sandbox` claimed, is a brokered host-socket one
+/// whose socket the status does not show bound to the Sandbox yet: until it
+/// is, the socket answers only ping, version and info.
+fn needs_bind(sandbox: &Sandbox, pod: &Pod) -> bool {
+    let spec = &sandbox.spec;
+    let brokered = spec.docker.mode == DockerMode::HostSocket
+        && spec.host_socket_access() == dockyard_api::v1alpha1::HostSocketAccess::Brokered;
+    let status = sandbox.status.as_ref();
+    let shown_bound = status.is_some_and(|s| {
+        s.pod_name.as_deref() == pod.metadata.name.as_deref()
+            && s.conditions
+                .iter()
+                .any(|c| c.type_ == dockyard_api::v1alpha1::condition::DOCKER_READY && c.status == "True")
+    });
+    brokered && warm_identity(pod).is_some() && !shown_bound
+}
+
+/// Asks the node agent to make the claimed warm `pod`'s socket the
+/// sandbox's; why not, in words for the Sandbox's conditions.
+async fn bind(ctx: &Context, sandbox: &Sandbox, pod: &Pod) -> std::result::Result<(), String> {
+    let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or_default();
+    let target = SandboxRef {
+        namespace: sandbox.namespace().unwrap_or_default(),
+        name: sandbox.name_any(),
+        uid: sandbox.uid().unwrap_or_default(),
+    };
+    let pod_ref = (pod.metadata.name.as_deref().unwrap_or_default(), pod.metadata.uid.as_deref().unwrap_or_default());
+    agent::bind_pod(&ctx.client, &ctx.settings.agent, node, target, pod_ref).await.map_err(|e| {
+        warn!(sandbox = %sandbox.name_any(), pod = %pod_ref.0, error = %e, "cannot bind the claimed warm Pod's socket");
+        format!("the claimed warm Pod {}'s Docker socket is not yet this Sandbox's: {e}", pod_ref.0)
+    })
 }
 
 /// A Pod of the sandbox's Pod's name exists that is not in the cache as its

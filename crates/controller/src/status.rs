@@ -44,12 +44,18 @@ pub struct Drift<'a> {
     /// The Sandbox is no longer admitted (its class was deleted or tightened,
     /// or the user's latest change is refused): the Pod runs on, no new one starts.
     pub refusal: Option<&'a Refusal>,
+    /// A claimed warm Pod of a brokered host-socket pool whose socket is not
+    /// yet the Sandbox's (the node agent could not bind it): why.
+    pub unbound: Option<&'a str>,
 }
 
 impl Drift<'_> {
     /// A Pod that is what the Sandbox gets now.
-    pub const NONE: Drift<'static> = Drift { update_pending: false, refusal: None };
+    pub const NONE: Drift<'static> = Drift { update_pending: false, refusal: None, unbound: None };
 }
+
+/// How soon a claimed warm Pod's socket is bound again after the agent failed to.
+const BIND_RETRY: Duration = Duration::from_secs(5);
 
 /// Whether the sandbox's Docker daemon answers, and why (not).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -277,7 +283,16 @@ pub fn sandbox_status(
                 None => c.set(condition::POD_SCHEDULED, Some(false), "Unschedulable", unscheduled_message(pod)),
             }
             let timeout = Duration::from_secs(sandbox.spec.docker_readiness_timeout_seconds().max(1) as u64);
-            let docker = if scheduled { docker_readiness(mode, timeout, pod, now) } else { None };
+            let docker = match drift.unbound {
+                Some(why) if scheduled => Some(DockerReadiness {
+                    ready: false,
+                    reason: "DockerNotBound",
+                    message: why.to_string(),
+                    recheck_after: Some(BIND_RETRY),
+                }),
+                _ if scheduled => docker_readiness(mode, timeout, pod, now),
+                _ => None,
+            };
             if let Some(d) = &docker {
                 c.set(condition::DOCKER_READY, Some(d.ready), d.reason, &d.message);
                 recheck = d.recheck_after;
@@ -529,7 +544,7 @@ mod tests {
         assert_eq!(cond(&s, "UpToDate").status, "True");
         let refusal =
             Refusal { reason: RefusalReason::ClassNotFound, message: "SandboxClass \"gone\" does not exist".into() };
-        let drift = Drift { update_pending: true, refusal: Some(&refusal) };
+        let drift = Drift { update_pending: true, refusal: Some(&refusal), unbound: None };
         let (s, _) = sandbox_status(&sbx, &Observation::Running(Some(&running), drift), now());
         assert_eq!(s.phase, Some(SandboxPhase::Ready), "it runs on");
         let admitted = cond(&s, "Admitted");

@@ -596,8 +596,8 @@ async fn start_agent(namespace: &str, port: u16) -> JoinHandle<()> {
     );
     let client = TestCluster::connect().await.unwrap().client;
     let allowed = vec![format!("system:serviceaccount:{namespace}:controller")];
-    let auth = Arc::new(dockyard_agent::auth::Authenticator::new(client, allowed, Vec::new()));
-    let service = dockyard_agent::grpc::NodeAgentService { agent, auth };
+    let auth = Arc::new(dockyard_agent::auth::Authenticator::new(client.clone(), allowed, Vec::new()));
+    let service = dockyard_agent::grpc::NodeAgentService { agent, auth, client };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     tokio::spawn(async move {
         tonic::transport::Server::builder()

@@ -685,6 +685,7 @@ mod tests {
             cgroup_parent: Some("/kubepods/burstable/podp".into()),
             own_network: None,
             rules: Rules::default(),
+            unclaimed: false,
         }
     }
 

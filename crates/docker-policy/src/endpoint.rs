@@ -373,6 +373,13 @@ pub struct Plan {
 pub fn plan(method: &Method, raw_path: &str, raw_query: Option<&str>, scope: &Scope) -> Result<Plan, Refusal> {
     let path = ApiPath::parse(raw_path)?;
     let endpoint = route(method, &path)?;
+    if scope.unclaimed && !matches!(endpoint, Endpoint::Ping | Endpoint::Version | Endpoint::Info) {
+        return Err(Refusal::forbidden(format!(
+            "{method} {}: this is a warm pool's Pod that no Sandbox has claimed yet; until one does, only /_ping, \
+             /version and /info answer",
+            path.display()
+        )));
+    }
     let mut query = Query::parse(raw_query)?;
     let name = format!("{method} {}", path.display());
     let mut plan = Plan {
@@ -632,6 +639,29 @@ mod tests {
             let refusal = planned(method, path, None).unwrap_err();
             assert_eq!(refusal.status, http::StatusCode::FORBIDDEN, "{path}");
             assert!(refusal.message.contains(reason), "{path}: {}", refusal.message);
+        }
+    }
+
+    #[test]
+    fn an_unclaimed_warm_pod_only_pings() {
+        let warm = Scope { unclaimed: true, ..scope() };
+        for (method, path) in [(Method::GET, "/_ping"), (Method::HEAD, "/_ping"), (Method::GET, "/v1.41/version")] {
+            assert!(plan(&method, path, None, &warm).is_ok(), "{path}");
+        }
+        assert!(plan(&Method::GET, "/info", None, &warm).is_ok());
+        for (method, path) in [
+            (Method::POST, "/containers/create"),
+            (Method::GET, "/containers/json"),
+            (Method::POST, "/images/create"),
+            (Method::POST, "/build"),
+            (Method::GET, "/events"),
+            (Method::POST, "/networks/create"),
+            (Method::POST, "/volumes/create"),
+        ] {
+            let refusal = plan(&method, path, None, &warm).unwrap_err();
+            assert_eq!(refusal.status, http::StatusCode::FORBIDDEN, "{path}");
+            assert!(refusal.message.contains("no Sandbox has claimed"), "{path}: {}", refusal.message);
+            assert!(plan(&method, path, None, &scope()).is_ok(), "{path} once claimed");
         }
     }
 

@@ -31,6 +31,11 @@ pub struct Scope {
     /// What its class allows beyond the defaults.
     #[serde(default)]
     pub rules: Rules,
+    /// A warm pool's Pod no Sandbox has claimed yet: only `/_ping`,
+    /// `/version` and `/info` answer (its startup probe, a client's first
+    /// calls), so nothing is ever made under a stand-in identity.
+    #[serde(default)]
+    pub unclaimed: bool,
 }
 
 /// The name of the network a brokered sandbox's containers join instead of

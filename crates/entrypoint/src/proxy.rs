@@ -49,6 +49,7 @@ pub fn scope(settings: &ProxySettings) -> Scope {
         // Its own daemon's default bridge is the sandbox's alone.
         own_network: None,
         rules: Rules { privileged_containers: settings.privileged_containers, ..Rules::own_daemon() },
+        unclaimed: false,
     }
 }
 

@@ -68,6 +68,7 @@ pub fn broker_scope(
         cgroup_parent: Some(format!("/dockyard-tests/{uid}")),
         own_network: Some(dockyard_docker_policy::scope::own_network_name(uid)),
         rules: dockyard_docker_policy::Rules { shared_images: vec![TEST_IMAGE.into()], ..Default::default() },
+        unclaimed: false,
     }
 }
 

@@ -55,9 +55,20 @@ pub struct Brokers {
     /// sandbox's network appears.
     firewall: Option<Arc<Firewall>>,
     running: Mutex<HashMap<String, Served>>,
-    /// Sockets of the same proxies published into CSI volumes: the target
-    /// directory, the sandbox's UID and the task serving it.
-    published: Mutex<HashMap<PathBuf, (String, JoinHandle<()>)>>,
+    /// Sockets published into CSI volumes: the target directory, whose it
+    /// is and the task serving it.
+    published: Mutex<HashMap<PathBuf, (Holder, JoinHandle<()>)>>,
+}
+
+/// Whose a socket published into a Pod's CSI volume is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// A sandbox's: its broker's proxy, by the Sandbox's UID.
+    Sandbox(String),
+    /// An unclaimed warm pool Pod's (by its Pod UID): a proxy of its own
+    /// whose scope answers only ping, version and info
+    /// ([`Scope::unclaimed`]), until a claim publishes a sandbox's in its place.
+    Warm(String),
 }
 
 /// A sandbox's proxy and the task serving its socket.
@@ -190,31 +201,67 @@ impl Brokers {
             }
         };
         let mut published = self.published.lock().expect("broker registry poisoned");
-        if let Some((owner, handle)) = published.get(target_dir) {
-            if owner != uid {
+        match published.get(target_dir) {
+            Some((Holder::Sandbox(owner), _)) if owner != uid => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::AlreadyExists,
                     format!("{} serves sandbox {owner}, not {uid}", target_dir.display()),
                 ));
             }
-            if !handle.is_finished() && path.symlink_metadata().is_ok() {
+            Some((Holder::Sandbox(_), handle)) if !handle.is_finished() && path.symlink_metadata().is_ok() => {
                 return Ok(path);
             }
+            // A warm Pod claimed: the sandbox's socket replaces its own (its
+            // connections end; the next ones reach the sandbox's broker).
+            _ => {}
         }
         if let Some((_, handle)) = published.remove(target_dir) {
             handle.abort();
         }
         let listener = self.listen_in(target_dir)?;
         let handle = tokio::spawn(dockyard_docker_proxy::serve(listener, proxy));
-        published.insert(target_dir.to_path_buf(), (uid.to_string(), handle));
+        published.insert(target_dir.to_path_buf(), (Holder::Sandbox(uid.to_string()), handle));
         drop(running);
         Ok(path)
     }
 
-    /// Whether a live task serves the socket published in `target_dir`.
-    pub fn serves(&self, target_dir: &Path) -> bool {
+    /// Serves the socket of a warm pool Pod (`pod_uid`) no Sandbox has claimed
+    /// yet at `SOCKET_NAME` in `target_dir`: it answers only ping, version and
+    /// info, so the Pod starts (its readiness probe pings) and nothing is ever
+    /// made under a stand-in identity. Never replaces a sandbox's socket.
+    /// Idempotent; the socket path.
+    pub fn publish_warm(&self, pod_uid: &str, target_dir: &Path) -> std::io::Result<PathBuf> {
+        let path = target_dir.join(SOCKET_NAME);
+        let mut published = self.published.lock().expect("broker registry poisoned");
+        match published.get(target_dir) {
+            Some((Holder::Sandbox(owner), _)) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!("{} serves sandbox {owner}: the Pod was claimed", target_dir.display()),
+                ));
+            }
+            Some((Holder::Warm(_), handle)) if !handle.is_finished() && path.symlink_metadata().is_ok() => {
+                return Ok(path);
+            }
+            _ => {}
+        }
+        if let Some((_, handle)) = published.remove(target_dir) {
+            handle.abort();
+        }
+        let scope = Scope { uid: format!("warm-{pod_uid}"), unclaimed: true, ..Scope::default() };
+        let lookups =
+            NodeLookups { docker: self.docker.clone(), ledger: self.ledger.clone(), firewall: self.firewall.clone() };
+        let proxy = Arc::new(Proxy::new(scope, self.daemon_socket.clone(), lookups));
+        let listener = self.listen_in(target_dir)?;
+        let handle = tokio::spawn(dockyard_docker_proxy::serve(listener, proxy));
+        published.insert(target_dir.to_path_buf(), (Holder::Warm(pod_uid.to_string()), handle));
+        Ok(path)
+    }
+
+    /// Whose socket a live task serves in `target_dir`, if any.
+    pub fn holder(&self, target_dir: &Path) -> Option<Holder> {
         let published = self.published.lock().expect("broker registry poisoned");
-        published.get(target_dir).is_some_and(|(_, handle)| !handle.is_finished())
+        published.get(target_dir).filter(|(_, handle)| !handle.is_finished()).map(|(holder, _)| holder.clone())
     }
 
     /// Stops serving the socket published in `target_dir` and removes it
@@ -237,7 +284,8 @@ impl Brokers {
         }
         let targets: Vec<PathBuf> = {
             let published = self.published.lock().expect("broker registry poisoned");
-            published.iter().filter(|(_, (owner, _))| owner == uid).map(|(dir, _)| dir.clone()).collect()
+            let holder = Holder::Sandbox(uid.to_string());
+            published.iter().filter(|(_, (owner, _))| *owner == holder).map(|(dir, _)| dir.clone()).collect()
         };
         // Every published socket goes, even when one cannot be removed.
         let failed: Vec<std::io::Error> = targets.iter().filter_map(|dir| self.unpublish(dir).err()).collect();
