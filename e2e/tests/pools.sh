@@ -6,7 +6,9 @@
 # relabelled or forged, deleting the Sandbox removes its Pod and deleting the
 # pool removes only its warm Pods. A pool that preloads an image (from a
 # registry on the node, reached as its class allows) hands out Pods that have
-# it; one whose image cannot be pulled says so on the pool.
+# it; one whose image cannot be pulled says so on the pool. A pool of brokered
+# host-socket sandboxes: a warm Pod's socket only pings until a claim binds it
+# to the claiming Sandbox.
 set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(dirname "$E2E_DIR")
@@ -175,6 +177,58 @@ out=$(kubectl -n "$NS" get events --field-selector involvedObject.name=missing -
 expect "with one event" "$out" "cannot preload image"
 kubectl -n "$NS" delete sandboxpool preload missing --wait=false >/dev/null
 kubectl -n "$NS" delete sandbox carol --wait=false >/dev/null
+
+step "a pool of brokered host-socket sandboxes: a warm Pod's socket only pings until a Sandbox claims it"
+HOST_SPEC='  image: dockyard-sandbox:latest
+  imagePullPolicy: IfNotPresent
+  user: {name: dev}
+  docker: {mode: hostSocket}'
+printf 'apiVersion: dockyard.dev/v1alpha1\nkind: SandboxPool\nmetadata: {name: host}\nspec:\n  size: 1\n  template:\n%s\n' \
+  "$(sed 's/^/  /' <<<"$HOST_SPEC")" | kubectl -n "$NS" apply -f - >/dev/null
+if kubectl -n "$NS" wait sandboxpool/host --for=condition=Ready --timeout=180s >/dev/null; then
+  pass "the host-socket pool is Ready: its warm Pod's readiness probe pinged the published socket"
+else
+  dump; kubectl -n "$NS" describe sandboxpool host >&2; fail "the host-socket pool did not fill"
+fi
+host_warm=$(kubectl -n "$NS" get pods -l dockyard.dev/pool=host -o jsonpath='{.items[0].metadata.name}')
+hx() { kubectl -n "$NS" exec "$host_warm" -c workload -- "$@" 2>&1 || true; }
+expect "the warm Pod's socket answers version" "$(hx docker version --format 'server {{.Server.Version}}')" "server "
+node_containers=$(/usr/bin/docker ps -aq | wc -l)
+out=$(hx docker run --rm dockyard/busybox:1 echo made-before-a-claim)
+expect "... and refuses to run a container before a claim (nothing is made under a stand-in identity)" "$out" \
+  "no Sandbox has claimed yet"
+expect "... or to list the node's containers" "$(hx docker ps)" "no Sandbox has claimed yet"
+expect "... and the node's daemon has no new container" "$(/usr/bin/docker ps -aq | wc -l)" "$node_containers"
+printf 'apiVersion: dockyard.dev/v1alpha1\nkind: Sandbox\nmetadata: {name: dave}\nspec:\n  poolName: host\n%s\n' \
+  "$HOST_SPEC" | kubectl -n "$NS" apply -f - >/dev/null
+applied=$(date +%s%N)
+if kubectl -n "$NS" wait sandbox/dave --for=condition=Ready --timeout=60s >/dev/null; then
+  pass "dave Ready from the host-socket pool in $(( ($(date +%s%N) - applied) / 1000000 )) ms"
+else
+  dump; fail "dave did not become Ready: $(ready_reason "$NS" dave Ready)"
+fi
+out=$(kubectl -n "$NS" get sandbox dave -o jsonpath='{.status.warmStart.reason} {.status.podName} {.status.conditions[?(@.type=="DockerReady")].reason}')
+expect "dave took the warm Pod, its socket bound to it" "$out" "Claimed $host_warm DockerAnswering"
+dave_uid=$(kubectl -n "$NS" get sandbox dave -o jsonpath='{.metadata.uid}')
+out=$(hx sh -c 'docker run -d --name e2e-pool-kept dockyard/busybox:1 sleep 600 >/dev/null && docker run --rm dockyard/busybox:1 echo ran-through-the-bound-socket')
+expect "docker run through the same socket once claimed" "$out" "ran-through-the-bound-socket"
+out=$(/usr/bin/docker ps --filter "label=dockyard.dev/sandbox=$dave_uid" --format '{{.Names}}')
+expect "on the node, its container is labelled with the claiming Sandbox's UID" "$out" "e2e-pool-kept"
+out=$(/usr/bin/docker inspect --format '{{.HostConfig.CgroupParent}}' e2e-pool-kept 2>&1 || true)
+host_warm_uid=$(kubectl -n "$NS" get pod "$host_warm" -o jsonpath='{.metadata.uid}')
+# cgroupfs spells the Pod's UID as is, systemd with underscores.
+[[ $out == *"pod$host_warm_uid"* || $out == *"pod${host_warm_uid//-/_}"* ]] &&
+  pass "... in the claimed Pod's cgroup (its limits bound it): $out" ||
+  fail "the container's cgroup parent is '$out', not the claimed Pod's (pod $host_warm_uid)"
+if kubectl -n "$NS" wait sandboxpool/host --for=jsonpath='{.status.ready}'=1 --timeout=120s >/dev/null; then
+  pass "the host-socket pool refilled"
+else
+  dump; fail "the host-socket pool did not refill"
+fi
+kubectl -n "$NS" delete sandbox dave --wait=true --timeout=120s >/dev/null
+out=$(/usr/bin/docker ps -a --filter "label=dockyard.dev/sandbox=$dave_uid" --format '{{.Names}}')
+expect "deleting dave removed its containers from the node" "[$out]" "[]"
+kubectl -n "$NS" delete sandboxpool host --wait=false >/dev/null
 
 step "deleting"
 kubectl -n "$NS" delete sandbox alice --wait=true --timeout=120s >/dev/null

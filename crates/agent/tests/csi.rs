@@ -198,3 +198,132 @@ async fn only_the_current_pod_of_an_admitted_brokered_sandbox_gets_its_socket() 
     ns.delete().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `docker ARGS` through the socket published in `target` (relative: the
+/// kubelet's target paths are longer than a socket address): its output, or
+/// its error output when it failed.
+async fn docker_in(target: &Path, args: &[&str]) -> Result<String, String> {
+    let out = tokio::process::Command::new("docker")
+        .current_dir(target)
+        .args(["-H", "unix://docker.sock"])
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    if out.status.success() { Ok(text(&out.stdout)) } else { Err(text(&out.stderr)) }
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e control plane and the node's dockerd (scripts/test starts them)"]
+async fn a_warm_pool_pod_only_pings_until_its_claim_is_bound() {
+    use dockyard_agent::csi::node::{Grant, authorize, publish_sandbox};
+    use dockyard_api::SandboxPool;
+
+    let cluster = TestCluster::connect().await.expect("start the cluster: e2e/cluster up --profile control-plane");
+    cluster.install_crds().await.unwrap();
+    let ns = cluster.namespace("csi-warm").await.unwrap();
+    let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
+    let class_name = format!("{}-class", ns.name());
+    let class: SandboxClass = serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass", "metadata": {"name": class_name}, "spec": {},
+    }))
+    .unwrap();
+    classes.create(&PostParams::default(), &class).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("dockyard-csi-warm-{}", std::process::id()));
+    let settings = Settings::under(&dir, NODE, dockyard_testing::node_docker_socket());
+    let kubelet_root: PathBuf = settings.kubelet_root.clone();
+    let agent = Arc::new(Agent::new(settings).unwrap());
+    let sockets = PluginSockets::under(&dir.join("plugins"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server =
+        tokio::spawn(csi::serve(agent.clone(), cluster.client.clone(), sockets.clone(), stopped.map(|_| ()).boxed()));
+    for _ in 0..100 {
+        if sockets.endpoint.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let channel = tonic::transport::Endpoint::try_from(format!("unix://{}", sockets.endpoint.display()))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect to the CSI endpoint");
+    let mut node = NodeClient::new(channel);
+
+    let pools: Api<SandboxPool> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let sandboxes: Api<Sandbox> = ns.api();
+    let new_pool = |name: &str, mode: &str| -> SandboxPool {
+        serde_json::from_value(json!({
+            "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxPool", "metadata": {"name": name},
+            "spec": {"size": 1, "template": {"image": "x", "className": class_name, "docker": {"mode": mode}}},
+        }))
+        .unwrap()
+    };
+    let host = pools.create(&PostParams::default(), &new_pool("host", "hostSocket")).await.unwrap();
+    let dind = pools.create(&PostParams::default(), &new_pool("dind", "dind")).await.unwrap();
+    let pool_pod = |name: &str, pool: &SandboxPool| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "ownerReferences": [pool.controller_owner_ref(&()).unwrap()]},
+            "spec": {"nodeName": NODE, "containers": [{"name": "c", "image": "x"}]},
+        }))
+        .unwrap()
+    };
+    let warm = pods.create(&PostParams::default(), &pool_pod("pool-host-a1b2c", &host)).await.unwrap();
+    // A DinD pool's Pod, and a Pod the pool controls under another name: no socket.
+    let dind_pod = pods.create(&PostParams::default(), &pool_pod("pool-dind-a1b2c", &dind)).await.unwrap();
+    refused(&mut node, request(&kubelet_root, &dind_pod), "is not a brokered host-socket one").await;
+    let misnamed = pods.create(&PostParams::default(), &pool_pod("sbx-host", &host)).await.unwrap();
+    refused(&mut node, request(&kubelet_root, &misnamed), "is not named as SandboxPool host's warm Pods are").await;
+
+    // The warm Pod's socket answers version, and refuses anything that would
+    // make or show something on the node's daemon.
+    let published = request(&kubelet_root, &warm);
+    let target = PathBuf::from(&published.target_path);
+    node.node_publish_volume(published.clone()).await.expect("publish for the warm Pod");
+    node.node_publish_volume(published.clone()).await.expect("publishing again is idempotent");
+    let version = docker_in(&target, &["version", "--format", "{{.Server.Version}}"]).await;
+    assert!(version.as_ref().is_ok_and(|v| !v.trim().is_empty()), "version through the warm socket: {version:?}");
+    for args in [&["ps"][..], &["run", "--rm", "x", "true"], &["network", "create", "warm-net"], &["volume", "ls"]] {
+        let refused = docker_in(&target, args).await.expect_err("refused before a claim");
+        assert!(refused.contains("no Sandbox has claimed yet"), "docker {args:?}: {refused}");
+    }
+
+    // Claimed: the Pod is now the Sandbox's. Its name alone does not say so,
+    // so only the controller's word (the bind) or the status makes it so.
+    let claimer: Sandbox = serde_json::from_value(json!({
+        "apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "metadata": {"name": "claimer"},
+        "spec": {"image": "x", "className": class_name, "poolName": "host", "docker": {"mode": "hostSocket"}},
+    }))
+    .unwrap();
+    let claimer = sandboxes.create(&PostParams::default(), &claimer).await.unwrap();
+    let owner = json!({"metadata": {"ownerReferences": [claimer.controller_owner_ref(&()).unwrap()]}});
+    pods.patch("pool-host-a1b2c", &PatchParams::default(), &Patch::Merge(owner)).await.unwrap();
+    let pod_ref = publish::PodRef { namespace: ns.name().into(), name: warm.name_any(), uid: warm.uid().unwrap() };
+    let unbound = authorize(&cluster.client, NODE, &pod_ref, false).await.expect_err("not the Sandbox's Pod by name");
+    assert!(unbound.message().contains("nor a warm Pod it claimed"), "{unbound:?}");
+    let uid = claimer.uid().unwrap();
+    assert_eq!(authorize(&cluster.client, NODE, &pod_ref, true).await.unwrap(), Grant::Sandbox(uid.clone()));
+    // Until the agent's Pod watch prepared the Sandbox's broker, and bound it, the socket stays warm.
+    let still_warm = docker_in(&target, &["ps"]).await.expect_err("still warm");
+    assert!(still_warm.contains("no Sandbox has claimed yet"), "{still_warm}");
+    agent.brokers.ensure(dockyard_testing::broker_scope(&uid, None)).unwrap();
+    publish_sandbox(&agent, &uid, &target).await.expect("bind the claimed Pod");
+    let listed = docker_in(&target, &["ps", "--format", "{{.Names}}"]).await;
+    assert_eq!(listed.as_deref(), Ok(""), "docker ps through the bound socket: the sandbox's containers, none");
+    // A warm publish never takes a bound socket back.
+    let back = agent.brokers.publish_warm(&warm.uid().unwrap(), &target).expect_err("bound stays bound");
+    assert_eq!(back.kind(), std::io::ErrorKind::AlreadyExists, "{back}");
+    // After a restart, the status (the controller's) names the Pod.
+    let status = json!({"status": {"podName": "pool-host-a1b2c"}});
+    sandboxes.patch_status("claimer", &PatchParams::default(), &Patch::Merge(status)).await.unwrap();
+    assert_eq!(authorize(&cluster.client, NODE, &pod_ref, false).await.unwrap(), Grant::Sandbox(uid.clone()));
+
+    agent.brokers.remove(&uid).unwrap();
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    classes.delete(&class_name, &Default::default()).await.unwrap();
+    ns.delete().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
