@@ -588,24 +588,34 @@ async fn suspending_a_brokered_sandbox_removes_what_it_started_on_its_node() {
 }
 
 async fn start_agent(namespace: &str, port: u16) -> JoinHandle<()> {
+    start_agent_on(namespace, port, "node-b").await.0
+}
+
+/// `start_agent` for node `node`, with the agent it serves.
+async fn start_agent_on(
+    namespace: &str,
+    port: u16,
+    node: &str,
+) -> (JoinHandle<()>, std::sync::Arc<dockyard_agent::node::Agent>) {
     use std::sync::Arc;
-    let dir = std::env::temp_dir().join(format!("dockyard-ctl-agent-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("dockyard-ctl-agent-{node}-{}", std::process::id()));
     let agent = Arc::new(
-        dockyard_agent::node::Agent::new(dockyard_agent::node::Settings::under(&dir, "node-b", node_docker_socket()))
+        dockyard_agent::node::Agent::new(dockyard_agent::node::Settings::under(&dir, node, node_docker_socket()))
             .unwrap(),
     );
     let client = TestCluster::connect().await.unwrap().client;
     let allowed = vec![format!("system:serviceaccount:{namespace}:controller")];
     let auth = Arc::new(dockyard_agent::auth::Authenticator::new(client.clone(), allowed, Vec::new()));
-    let service = dockyard_agent::grpc::NodeAgentService { agent, auth, client };
+    let service = dockyard_agent::grpc::NodeAgentService { agent: agent.clone(), auth, client };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    tokio::spawn(async move {
+    let server = tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(dockyard_proto::agent::v1::node_agent_server::NodeAgentServer::new(service))
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
             .await
             .unwrap();
-    })
+    });
+    (server, agent)
 }
 
 #[tokio::test]
@@ -1426,5 +1436,55 @@ async fn a_pool_shows_its_class_refusal_and_its_quota_and_starts_what_fits() {
     assert!(events.iter().any(|(reason, _)| reason == "QuotaExceeded"), "{events:?}");
     controller.stop().await;
     classes.delete(&class_name, &DeleteParams::default()).await.unwrap();
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster and the node's dockerd (scripts/test starts them)"]
+async fn a_claimed_host_socket_pod_is_ready_only_once_the_agent_bound_its_socket() {
+    let Setup { cluster, ns, _lock } = setup("ctl-pool-bind").await;
+    let port = free_port();
+    let token_file = std::env::temp_dir().join(format!("dockyard-ctl-token-b-{}", std::process::id()));
+    std::fs::write(&token_file, ns.service_account_token("controller").await.unwrap()).unwrap();
+    let controller = RunningController::start_with_agents(
+        &cluster.client,
+        agent_settings(ns.name(), port, token_file.to_str().unwrap()),
+    );
+    let pools: Api<SandboxPool> = ns.api();
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let template = json!({"image": "x", "docker": {"mode": "hostSocket"}});
+    pools.create(&PostParams::default(), &pool("hs", 1, template.clone())).await.unwrap();
+    let warm = run_warm_pods(&pods, "hs", 1).await.remove(0);
+    wait_pool(&pools, "hs", "the pool full", |s| s.ready == 1).await;
+
+    // Claimed, but no agent answers on the node: the Pod is the Sandbox's, its
+    // socket not yet, and the Sandbox says so rather than Ready.
+    let mut asked = template.clone();
+    asked["poolName"] = json!("hs");
+    let claimer = sandboxes.create(&PostParams::default(), &sandbox("claimer", asked)).await.unwrap();
+    let unbound = wait_condition(&sandboxes, "claimer", "DockerReady", "False", "DockerNotBound").await;
+    let (_, _, message) = condition(&unbound, "DockerReady");
+    assert!(message.contains(&warm.name_any()) && message.contains("no running node agent on node"), "{message}");
+    assert_eq!(condition(&unbound, "Ready").0, "False");
+    assert_eq!(unbound.status.as_ref().unwrap().warm_start.as_ref().map(|w| w.claimed), Some(true));
+
+    // The agent comes up; once its Pod watch serves the Sandbox's broker (here
+    // by hand), the controller's retry binds the Pod's socket and only then
+    // is the Sandbox Ready.
+    let (server, agent) = start_agent_on(ns.name(), port, NODE).await;
+    agent_pod_on(&pods, NODE).await;
+    let uid = claimer.uid().unwrap();
+    agent.brokers.ensure(dockyard_testing::broker_scope(&uid, None)).unwrap();
+    let ready = wait_phase(&sandboxes, "claimer", SandboxPhase::Ready).await;
+    assert_eq!(condition(&ready, "DockerReady").1, "DockerAnswering");
+    let target = dockyard_agent::csi::publish::target_path(&agent.settings.kubelet_root, &warm.uid().unwrap());
+    let holder = agent.brokers.holder(&target);
+    assert_eq!(holder, Some(dockyard_agent::broker::Holder::Sandbox(uid.clone())), "the Pod's socket is the Sandbox's");
+
+    agent.brokers.remove(&uid).unwrap();
+    server.abort();
+    controller.stop().await;
+    std::fs::remove_file(token_file).unwrap();
     ns.delete().await.unwrap();
 }
