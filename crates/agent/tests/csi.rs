@@ -71,40 +71,63 @@ async fn refused(node: &mut NodeClient<Channel>, request: NodePublishVolumeReque
     assert!(status.message().contains(reason), "{:?} does not say {reason:?}", status.message());
 }
 
+/// A namespace and a class of its own on the real API server, and the
+/// agent's CSI Node service (for node `NODE`) serving on a Unix socket, as
+/// the kubelet reaches it.
+struct Csi {
+    cluster: TestCluster,
+    ns: dockyard_testing::TestNamespace,
+    classes: Api<SandboxClass>,
+    class_name: String,
+    dir: PathBuf,
+    kubelet_root: PathBuf,
+    agent: Arc<Agent>,
+    node: NodeClient<Channel>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Csi {
+    async fn start(prefix: &str) -> Csi {
+        let cluster = TestCluster::connect().await.expect("start the cluster: e2e/cluster up --profile control-plane");
+        cluster.install_crds().await.unwrap();
+        let ns = cluster.namespace(prefix).await.unwrap();
+        let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
+        let class_name = format!("{}-class", ns.name());
+        let class: SandboxClass = serde_json::from_value(json!({
+            "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass", "metadata": {"name": class_name}, "spec": {},
+        }))
+        .unwrap();
+        classes.create(&PostParams::default(), &class).await.unwrap();
+
+        let dir = std::env::temp_dir().join(format!("dockyard-{prefix}-{}", std::process::id()));
+        let settings = Settings::under(&dir, NODE, dockyard_testing::node_docker_socket());
+        let kubelet_root: PathBuf = settings.kubelet_root.clone();
+        let agent = Arc::new(Agent::new(settings).unwrap());
+        let sockets = PluginSockets::under(&dir.join("plugins"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = csi::serve(agent.clone(), cluster.client.clone(), sockets.clone(), stopped.map(|_| ()).boxed());
+        let server = tokio::spawn(served);
+        for _ in 0..100 {
+            if sockets.endpoint.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let channel = tonic::transport::Endpoint::try_from(format!("unix://{}", sockets.endpoint.display()))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect to the CSI endpoint");
+        let node = NodeClient::new(channel);
+        Csi { cluster, ns, classes, class_name, dir, kubelet_root, agent, node, stop, server }
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs the e2e control plane and the node's dockerd (scripts/test starts them)"]
 async fn only_the_current_pod_of_an_admitted_brokered_sandbox_gets_its_socket() {
-    let cluster = TestCluster::connect().await.expect("start the cluster: e2e/cluster up --profile control-plane");
-    cluster.install_crds().await.unwrap();
-    let ns = cluster.namespace("csi").await.unwrap();
-    let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
-    let class_name = format!("{}-class", ns.name());
-    let class: SandboxClass = serde_json::from_value(json!({
-        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass", "metadata": {"name": class_name}, "spec": {},
-    }))
-    .unwrap();
-    classes.create(&PostParams::default(), &class).await.unwrap();
-
-    let dir = std::env::temp_dir().join(format!("dockyard-csi-{}", std::process::id()));
-    let settings = Settings::under(&dir, NODE, dockyard_testing::node_docker_socket());
-    let kubelet_root: PathBuf = settings.kubelet_root.clone();
-    let agent = Arc::new(Agent::new(settings).unwrap());
-    let sockets = PluginSockets::under(&dir.join("plugins"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server =
-        tokio::spawn(csi::serve(agent.clone(), cluster.client.clone(), sockets.clone(), stopped.map(|_| ()).boxed()));
-    for _ in 0..100 {
-        if sockets.endpoint.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let channel = tonic::transport::Endpoint::try_from(format!("unix://{}", sockets.endpoint.display()))
-        .unwrap()
-        .connect()
-        .await
-        .expect("connect to the CSI endpoint");
-    let mut node = NodeClient::new(channel);
+    let Csi { ns, classes, class_name, dir, kubelet_root, agent, mut node, stop, server, .. } = Csi::start("csi").await;
 
     let sandboxes: Api<Sandbox> = ns.api();
     let pods: Api<Pod> = ns.api();
@@ -220,36 +243,8 @@ async fn a_warm_pool_pod_only_pings_until_its_claim_is_bound() {
     use dockyard_agent::csi::node::{Grant, authorize, publish_sandbox};
     use dockyard_api::SandboxPool;
 
-    let cluster = TestCluster::connect().await.expect("start the cluster: e2e/cluster up --profile control-plane");
-    cluster.install_crds().await.unwrap();
-    let ns = cluster.namespace("csi-warm").await.unwrap();
-    let classes: Api<SandboxClass> = Api::all(cluster.client.clone());
-    let class_name = format!("{}-class", ns.name());
-    let class: SandboxClass = serde_json::from_value(json!({
-        "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxClass", "metadata": {"name": class_name}, "spec": {},
-    }))
-    .unwrap();
-    classes.create(&PostParams::default(), &class).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("dockyard-csi-warm-{}", std::process::id()));
-    let settings = Settings::under(&dir, NODE, dockyard_testing::node_docker_socket());
-    let kubelet_root: PathBuf = settings.kubelet_root.clone();
-    let agent = Arc::new(Agent::new(settings).unwrap());
-    let sockets = PluginSockets::under(&dir.join("plugins"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server =
-        tokio::spawn(csi::serve(agent.clone(), cluster.client.clone(), sockets.clone(), stopped.map(|_| ()).boxed()));
-    for _ in 0..100 {
-        if sockets.endpoint.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let channel = tonic::transport::Endpoint::try_from(format!("unix://{}", sockets.endpoint.display()))
-        .unwrap()
-        .connect()
-        .await
-        .expect("connect to the CSI endpoint");
-    let mut node = NodeClient::new(channel);
+    let Csi { cluster, ns, classes, class_name, dir, kubelet_root, agent, mut node, stop, server } =
+        Csi::start("csi-warm").await;
 
     let pools: Api<SandboxPool> = ns.api();
     let pods: Api<Pod> = ns.api();
