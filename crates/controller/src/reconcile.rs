@@ -698,11 +698,25 @@ async fn write_status(
     if let Some(network) = learned.network {
         status.network = Some(network);
     }
+    // A missed warm start is learned once, at the cold start: never held back.
+    let learned_once = learned.warm_start.is_some();
     if let Some(warm_start) = learned.warm_start {
         status.warm_start = Some(warm_start);
     }
     let key = sandbox_key(sandbox);
     ctx.metrics.set_phase(key, status.phase);
+    // A new sandbox's first progress waits a moment: its Pod is usually Ready
+    // by then, and one write says so (the watch of its Pod comes back here).
+    let pod_made = match observation {
+        Observation::Running(Some(pod), _) => pod.metadata.creation_timestamp.as_ref(),
+        _ => None,
+    };
+    if let Some(made) = pod_made.filter(|_| !learned_once) {
+        let age = Duration::try_from(now.duration_since(made.0)).unwrap_or_default();
+        if let Some(wait) = status::hold_first_progress(sandbox.status.as_ref(), &status, age) {
+            return Ok(Some(recheck.map_or(wait, |r| r.min(wait))));
+        }
+    }
     if status::status_changed(sandbox.status.as_ref(), &status) {
         let api: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &sandbox.namespace().unwrap_or_default());
         let patch = json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "status": status});

@@ -280,7 +280,10 @@ pub fn sandbox_status(
             let scheduled = status.node_name.is_some();
             match &status.node_name {
                 Some(node) => c.set(condition::POD_SCHEDULED, Some(true), "Scheduled", format!("on node {node}")),
-                None => c.set(condition::POD_SCHEDULED, Some(false), "Unschedulable", unscheduled_message(pod)),
+                None => {
+                    let (reason, message) = unscheduled(pod);
+                    c.set(condition::POD_SCHEDULED, Some(false), reason, message)
+                }
             }
             let timeout = Duration::from_secs(sandbox.spec.docker_readiness_timeout_seconds().max(1) as u64);
             let docker = match drift.unbound {
@@ -316,7 +319,10 @@ pub fn sandbox_status(
                 _ if let Some((reason, message)) = container_problem(pod) => {
                     c.set(condition::READY, Some(false), &reason, message)
                 }
-                _ if !scheduled => c.set(condition::READY, Some(false), "Unschedulable", unscheduled_message(pod)),
+                _ if !scheduled => {
+                    let (reason, message) = unscheduled(pod);
+                    c.set(condition::READY, Some(false), reason, message)
+                }
                 _ if !docker_ok => {
                     let d = docker.as_ref().expect("checked");
                     c.set(condition::READY, Some(false), d.reason, &d.message)
@@ -382,13 +388,18 @@ pub fn last_words(message: &str) -> Option<String> {
     Some(line.chars().take(512).collect())
 }
 
-fn unscheduled_message(pod: &Pod) -> String {
-    pod.status
+/// Why a Pod has no node: the scheduler's words when it tried
+/// (`Unschedulable`), else `Scheduling` (it has not yet).
+fn unscheduled(pod: &Pod) -> (&'static str, String) {
+    let tried = pod
+        .status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
-        .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled"))
-        .and_then(|c| c.message.clone())
-        .unwrap_or_else(|| "waiting for the scheduler".into())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False"));
+    match tried {
+        Some(c) => ("Unschedulable", c.message.clone().unwrap_or_else(|| "the scheduler found no node".into())),
+        None => ("Scheduling", "waiting for the scheduler".into()),
+    }
 }
 
 fn failed_message(pod: &Pod) -> String {
@@ -444,6 +455,26 @@ pub fn status_changed(old: Option<&SandboxStatus>, new: &SandboxStatus) -> bool 
         s
     };
     strip(old) != strip(new)
+}
+
+/// How long a new sandbox's progress (its Pod made, scheduled, starting)
+/// waits before it is written: a Pod Ready within it gets one status write,
+/// Ready, with every condition; a slower one shows its progress then.
+pub const FIRST_PROGRESS_AFTER: Duration = Duration::from_secs(5);
+
+/// Reasons of `Ready=False` that say only that the sandbox is on its way.
+const PROGRESS: [&str; 4] = ["PodCreating", "Scheduling", "Starting", "DockerStarting"];
+
+/// How long to hold back `new`, the first status of a sandbox whose Pod was
+/// made `pod_age` ago, when it only says that the sandbox is on its way
+/// (`None`: write it now). Anything a user must act on (a refusal, a
+/// scheduling or container problem, a failure) and every later status is
+/// written at once: only the first write is coalesced with the next.
+pub fn hold_first_progress(old: Option<&SandboxStatus>, new: &SandboxStatus, pod_age: Duration) -> Option<Duration> {
+    let ready = new.conditions.iter().find(|c| c.type_ == condition::READY);
+    let progress = ready.is_some_and(|c| c.status == "False" && PROGRESS.contains(&c.reason.as_str()))
+        && matches!(new.phase, Some(SandboxPhase::Pending | SandboxPhase::Starting));
+    (old.is_none() && progress && pod_age < FIRST_PROGRESS_AFTER).then(|| FIRST_PROGRESS_AFTER - pod_age)
 }
 
 #[cfg(test)]
@@ -657,5 +688,30 @@ mod tests {
         assert_eq!(cond(&third, "Ready").last_transition_time, cond(&first, "Ready").last_transition_time);
         assert_eq!(cond(&third, "Admitted").last_transition_time, Time(later));
         assert!(status_changed(Some(&first), &third));
+    }
+
+    #[test]
+    fn only_a_new_sandboxs_first_progress_waits() {
+        let s = sandbox(json!({"image": "x", "docker": {"mode": "none"}}));
+        let now = Timestamp::now();
+        let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "sbx-dev"}})).unwrap();
+        let (scheduling, _) = sandbox_status(&s, &Observation::Running(Some(&pod), Drift::NONE), now);
+        assert_eq!(cond(&scheduling, "Ready").reason, "Scheduling");
+        let second = Duration::from_secs(1);
+        assert_eq!(hold_first_progress(None, &scheduling, second), Some(FIRST_PROGRESS_AFTER - second));
+        assert_eq!(
+            hold_first_progress(None, &scheduling, FIRST_PROGRESS_AFTER),
+            None,
+            "shown once the Pod is that old"
+        );
+        assert_eq!(hold_first_progress(Some(&scheduling), &scheduling, second), None, "later statuses at once");
+        // The scheduler tried and found no node: a problem, at once.
+        let unschedulable: Pod = serde_json::from_value(json!({"metadata": {"name": "sbx-dev"}, "status": {
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                            "message": "0/3 nodes are available"}]}}))
+        .unwrap();
+        let (problem, _) = sandbox_status(&s, &Observation::Running(Some(&unschedulable), Drift::NONE), now);
+        assert_eq!(cond(&problem, "Ready").message, "0/3 nodes are available");
+        assert_eq!(hold_first_progress(None, &problem, second), None);
     }
 }
