@@ -1,36 +1,46 @@
 //! Scale benchmark of the controller against the real API server of the e2e
-//! cluster (`e2e/cluster up --profile control-plane`) with kwok nodes.
+//! cluster (`e2e/cluster up --profile control-plane`) with kwok nodes, side
+//! by side with the peer controller `sigs.k8s.io/agent-sandbox` (issue 21).
 //!
-//! For N sandboxes (1,000, then 5,000), four phases, each in its own namespace
-//! on a quiet API server, each timed by the same observer (a watch of Pods and
-//! one of Sandboxes) until every Pod exists and every Sandbox has a status:
-//! - **controller**: the `dockyard-controller` binary runs as its own process
-//!   while the benchmark creates the N Sandboxes; the clock starts with the
-//!   first creation. Its peak RSS is the process's VmHWM.
-//! - **floor**: a plain client doing the same by hand: for each Sandbox it
-//!   creates the Sandbox, applies its Pod (rendered the same way) and writes
-//!   the status the controller writes first, with the controller's concurrency.
-//! - **catch-up**: the N Sandboxes exist first; the clock runs from starting
-//!   the controller (start, list, cache sync included) to the last Pod and
-//!   status.
-//! - **catch-up floor**: the N Sandboxes exist first; a plain client applies
-//!   the N Pods and writes the N statuses.
+//! For N sandboxes (1,000, then 5,000), three phases, one controller at a
+//! time, each in its own namespace on a quiet API server. In each, the bench
+//! creates N sandboxes (32 at a time) while the worker runs, and the clock
+//! runs from the first creation until a watch of the namespace's sandboxes
+//! has seen every one `Ready=True`:
+//! - **dockyard**: the `dockyard-controller` binary, as its own process; N
+//!   Sandboxes of mode `none` (one container, image `dockyard-sandbox:latest`,
+//!   no resources, on the kwok nodes). Its peak RSS is the process's VmHWM.
+//! - **floor**: a minimal client in this process making exactly the writes a
+//!   correct controller must make for a Sandbox to be Ready and visible, with
+//!   the controller's watches (Sandboxes, and Pods by the controller's label,
+//!   cluster-wide): for each Sandbox it sees, its Pod (rendered as the
+//!   controller renders it); for each of those Pods the kubelet (kwok) reports
+//!   Ready, one status write (the controller's whole Ready status) and the one
+//!   event the docs promise (`Ready`). Three writes per sandbox, counted by it.
+//! - **peer**: the `agent-sandbox-controller` binary v0.5.6 (built from its Go
+//!   module by `e2e/lib/build-tools.sh agent_sandbox`, found in
+//!   `$DOCKYARD_PEER_BIN_DIR`), webhook off, its Sandbox CRD with conversion
+//!   None, as shipped otherwise; N of its Sandboxes with the same container,
+//!   image and scheduling. Ready is its `Ready=True` condition.
 //!
-//! The issue's literal floor ("create the same pods and patch the statuses")
-//! is the catch-up floor; the controller phase also creates the Sandboxes,
-//! which on a CPU-bound API server costs half as much again as the floor's
-//! whole work, so its ratio is taken against a floor that creates them too.
-//! Both pairs are reported.
+//! Requests per sandbox come from the API server's `apiserver_request_total`:
+//! the writes (creates, patches, applies, updates, deletes; not leases) it
+//! served on the clock, less what the other writers make for the same N
+//! sandboxes (the bench's creates, the scheduler's bindings and events, kwok's
+//! Pod statuses), which is the floor phase's writes less the floor's own.
 //!
-//! At 1,000 it runs three rounds (phases in the order above) and takes medians;
-//! at 5,000 one round. Ends with
-//! `BENCH controller sandboxes=1000 seconds=<s> floor_seconds=<s> ratio=<x> rss_mib=<m> ...`
-//! (and a line for 5,000), appended to docs/benchmarks.md when
-//! `DOCKYARD_BENCH_RECORD=1`.
+//! At 1,000 it runs three rounds (phases in the order above) and takes
+//! medians (RSS: the peak); at 5,000 one round. Ends with
+//! `BENCH controller sandboxes=1000 ready_seconds=… peer_ready_seconds=… peer_ratio=… floor_seconds=… ratio=…
+//! rss_mib=… peer_rss_mib=… requests_per_sandbox=…` (and a line for 5,000),
+//! appended to docs/benchmarks.md when `DOCKYARD_BENCH_RECORD=1`.
 //!
-//! Run: `cargo bench -p dockyard-controller --bench scale`
+//! Run: `scripts/bench` (builds the peer), or `cargo bench -p dockyard-controller --bench scale`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -39,30 +49,67 @@ use common::*;
 use dockyard_api::Sandbox;
 use dockyard_api::labels::FIELD_MANAGER;
 use dockyard_api::render::{RenderSettings, render_pod};
-use dockyard_controller::status::{Drift, Observation, sandbox_status};
+use dockyard_controller::MANAGED_SELECTOR;
+use dockyard_controller::status::{Drift, Observation, pod_condition, sandbox_status};
 use dockyard_testing::TestCluster;
-use futures::stream::BoxStream;
+use futures::stream::{BoxStream, FuturesUnordered};
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::wait::{await_condition, conditions};
 use kube::runtime::watcher::{self, Event, watcher};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 const CONCURRENCY: usize = 32;
 const METRICS_ADDR: &str = "127.0.0.1:18080";
+const PEER_VERSION: &str = "v0.5.6";
 
-fn sandbox(i: usize) -> Sandbox {
+/// Where a kwok node takes a Pod: both sides' Pods ask for this.
+fn kwok_scheduling() -> serde_json::Value {
+    json!({
+        "nodeSelector": {"type": "kwok"},
+        "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
+    })
+}
+
+fn sandbox(i: usize) -> DynamicObject {
+    let pod = kwok_scheduling();
     serde_json::from_value(json!({
         "apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox",
         "metadata": {"name": format!("s{i}")},
-        "spec": {"image": "dockyard-sandbox:latest", "pod": {
-            "nodeSelector": {"type": "kwok"},
-            "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
-        }},
+        "spec": {"image": "dockyard-sandbox:latest", "docker": {"mode": "none"}, "pod": pod},
     }))
     .unwrap()
+}
+
+fn peer_sandbox(i: usize) -> DynamicObject {
+    let mut spec = kwok_scheduling();
+    spec["containers"] = json!([{"name": "workload", "image": "dockyard-sandbox:latest"}]);
+    serde_json::from_value(json!({
+        "apiVersion": "agents.x-k8s.io/v1beta1", "kind": "Sandbox",
+        "metadata": {"name": format!("s{i}")},
+        "spec": {"podTemplate": {"spec": spec}},
+    }))
+    .unwrap()
+}
+
+fn dockyard_resource() -> ApiResource {
+    ApiResource::erase::<Sandbox>(&())
+}
+
+fn peer_resource() -> ApiResource {
+    ApiResource {
+        group: "agents.x-k8s.io".into(),
+        version: "v1beta1".into(),
+        api_version: "agents.x-k8s.io/v1beta1".into(),
+        kind: "Sandbox".into(),
+        plural: "sandboxes".into(),
+    }
 }
 
 /// Runs `jobs` CONCURRENCY at a time; a failed request fails the benchmark.
@@ -73,157 +120,255 @@ where
     jobs.buffer_unordered(CONCURRENCY).try_collect::<()>().await.unwrap_or_else(|e| panic!("{what}: {e}"));
 }
 
-async fn create_sandboxes(api: &Api<Sandbox>, n: usize) {
+async fn create_all(api: &Api<DynamicObject>, n: usize, make: fn(usize) -> DynamicObject) {
     let jobs = stream::iter(0..n).map(|i| {
         let api = api.clone();
-        async move { api.create(&PostParams::default(), &sandbox(i)).await.map(|_| ()) }
+        async move { api.create(&PostParams::default(), &make(i)).await.map(|_| ()) }
     });
-    run_all(jobs, "create Sandboxes").await;
+    run_all(jobs, "create sandboxes").await;
 }
 
-/// A watch of one namespace's Pods and one of its Sandboxes, both listed
-/// (established) before the clock starts.
-struct Completion {
-    pods: BoxStream<'static, Result<Event<Pod>, watcher::Error>>,
-    sandboxes: BoxStream<'static, Result<Event<Sandbox>, watcher::Error>>,
+/// Whether an object's status has the condition `Ready=True` (both kinds say so alike).
+fn is_ready(object: &DynamicObject) -> bool {
+    object.data["status"]["conditions"]
+        .as_array()
+        .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
 }
 
-impl Completion {
-    async fn start(client: &Client, ns: &str) -> Self {
-        async fn listed<K: Send + 'static>(
-            mut events: BoxStream<'static, Result<Event<K>, watcher::Error>>,
-        ) -> BoxStream<'static, Result<Event<K>, watcher::Error>> {
-            while let Some(event) = events.next().await {
-                if let Ok(Event::InitDone) = event {
-                    return events;
-                }
+/// A watch of one namespace's sandboxes (either kind), listed (established)
+/// before the clock starts.
+struct ReadyWatch(BoxStream<'static, Result<Event<DynamicObject>, watcher::Error>>);
+
+impl ReadyWatch {
+    async fn start(client: &Client, ns: &str, resource: &ApiResource) -> Self {
+        let api = Api::<DynamicObject>::namespaced_with(client.clone(), ns, resource);
+        let mut events = watcher(api, watcher::Config::default()).boxed();
+        while let Some(event) = events.next().await {
+            if let Ok(Event::InitDone) = event {
+                return ReadyWatch(events);
             }
-            panic!("watch ended before its initial list");
         }
-        let config = watcher::Config::default;
-        let pods = watcher(Api::<Pod>::namespaced(client.clone(), ns), config()).boxed();
-        let sandboxes = watcher(Api::<Sandbox>::namespaced(client.clone(), ns), config()).boxed();
-        Completion { pods: listed(pods).await, sandboxes: listed(sandboxes).await }
+        panic!("watch ended before its initial list");
     }
 
-    /// Until `n` Pods exist and `n` Sandboxes have a status phase.
+    /// Until `n` sandboxes are Ready.
     async fn wait(mut self, n: usize) {
-        let (mut with_pod, mut with_status) = (HashSet::new(), HashSet::new());
-        while with_pod.len() < n || with_status.len() < n {
-            tokio::select! {
-                Some(event) = self.pods.next() => {
-                    if let Ok(Event::Apply(pod)) = event { with_pod.insert(pod.name_any()); }
+        let mut ready = HashSet::new();
+        while ready.len() < n {
+            match self.0.next().await {
+                Some(Ok(Event::Apply(object))) if is_ready(&object) => {
+                    ready.insert(object.name_any());
                 }
-                Some(event) = self.sandboxes.next() => {
-                    if let Ok(Event::Apply(s)) = event
-                        && s.status.as_ref().is_some_and(|st| st.phase.is_some())
-                    {
-                        with_status.insert(s.name_any());
-                    }
-                }
+                Some(_) => {}
+                None => panic!("the watch of sandboxes ended"),
             }
         }
     }
 }
 
-/// The plain client's work for one existing Sandbox: apply its Pod, write the
-/// status the controller writes first (the same fields, the same size).
-async fn pod_and_status(sandbox: Sandbox, pods: Api<Pod>, sandboxes: Api<Sandbox>) -> Result<(), kube::Error> {
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let pod = render_pod(&sandbox, None, &RenderSettings::default()).expect("render");
-    let pod = pods.patch(&pod.name_any(), &params, &Patch::Apply(&pod)).await?;
-    let (status, _) = sandbox_status(&sandbox, &Observation::Running(Some(&pod), Drift::NONE), Timestamp::now());
-    let status = json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "status": status});
-    sandboxes.patch_status(&sandbox.name_any(), &params, &Patch::Apply(&status)).await.map(|_| ())
+/// The floor: the writes a correct controller must make, and no more, for
+/// the Sandboxes of namespace `ns` until `n` have their Ready status. Returns
+/// how many writes it made.
+async fn floor(client: Client, ns: String, n: usize) -> usize {
+    let watch = watcher::Config::default().any_semantic();
+    let mut sandboxes = watcher(Api::<Sandbox>::all(client.clone()), watch.clone()).boxed();
+    let mut pods = watcher(Api::<Pod>::all(client.clone()), watch.labels(MANAGED_SELECTOR)).boxed();
+    let reporter = Reporter { controller: "dockyard-bench-floor".into(), instance: None };
+    let recorder = Recorder::new(client.clone(), reporter);
+    let pods_api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let sandboxes_api: Api<Sandbox> = Api::namespaced(client.clone(), &ns);
+    let (mut known, mut with_pod, mut with_status) = (HashMap::new(), HashSet::new(), HashSet::new());
+    let mut ready_pods: HashMap<String, Pod> = HashMap::new();
+    let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let mut jobs = FuturesUnordered::new();
+    let mut writes = 0;
+    while with_status.len() < n || !jobs.is_empty() {
+        tokio::select! {
+            Some(event) = sandboxes.next() => {
+                let Ok(Event::Apply(sandbox) | Event::InitApply(sandbox)) = event else { continue };
+                if sandbox.namespace().as_deref() != Some(ns.as_str()) {
+                    continue;
+                }
+                let name = sandbox.name_any();
+                known.insert(name.clone(), sandbox.clone());
+                if with_pod.insert(name) {
+                    let (pods, limit) = (pods_api.clone(), limit.clone());
+                    jobs.push(tokio::spawn(async move {
+                        let _turn = limit.acquire().await.expect("semaphore");
+                        let pod = render_pod(&sandbox, None, &RenderSettings::default()).expect("render");
+                        pods.create(&PostParams::default(), &pod).await.expect("floor: create Pod");
+                        1
+                    }));
+                }
+            }
+            Some(event) = pods.next() => {
+                let Ok(Event::Apply(pod) | Event::InitApply(pod)) = event else { continue };
+                if pod.namespace().as_deref() == Some(ns.as_str()) && pod_condition(&pod, "Ready") == Some(true) {
+                    ready_pods.insert(pod.name_any(), pod);
+                }
+            }
+            Some(done) = jobs.next() => writes += done.expect("floor job"),
+        }
+        // A Ready Pod of a known Sandbox: its one status write, then its event.
+        let ready: Vec<(Sandbox, Pod)> = ready_pods
+            .iter()
+            .filter_map(|(pod_name, pod)| {
+                let name = pod_name.strip_prefix("sbx-")?;
+                (!with_status.contains(name)).then(|| Some((known.get(name)?.clone(), pod.clone())))?
+            })
+            .collect();
+        for (sandbox, pod) in ready {
+            with_status.insert(sandbox.name_any());
+            ready_pods.remove(&pod.name_any());
+            let (sandboxes, recorder, limit) = (sandboxes_api.clone(), recorder.clone(), limit.clone());
+            jobs.push(tokio::spawn(async move {
+                let _turn = limit.acquire().await.expect("semaphore");
+                let observation = Observation::Running(Some(&pod), Drift::NONE);
+                let (status, _) = sandbox_status(&sandbox, &observation, Timestamp::now());
+                let patch = json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "status": status});
+                let params = PatchParams::apply(FIELD_MANAGER).force();
+                sandboxes.patch_status(&sandbox.name_any(), &params, &Patch::Apply(&patch)).await.expect("floor: status");
+                let event = KubeEvent {
+                    type_: EventType::Normal,
+                    reason: "Ready".into(),
+                    note: Some("the sandbox is ready".into()),
+                    action: "Reconcile".into(),
+                    secondary: None,
+                };
+                recorder.publish(&event, &sandbox.object_ref(&())).await.expect("floor: event");
+                2
+            }));
+        }
+    }
+    writes
 }
 
-/// Who turns Sandboxes into Pods and statuses.
-#[derive(Clone, Copy, PartialEq, Debug)]
+/// The directory of the peer's binary and CRD (`e2e/lib/build-tools.sh agent_sandbox`).
+fn peer_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DOCKYARD_PEER_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let cache = std::env::var_os("DOCKYARD_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache"));
+        home.join("dockyard")
+    });
+    cache.join("bin").join(format!("agent-sandbox-{PEER_VERSION}"))
+}
+
+async fn install_peer_crd(client: &Client) {
+    let path = peer_dir().join("sandboxes.crd.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("the peer's CRD {}: {e}; build the peer first: e2e/lib/build-tools.sh agent_sandbox", path.display())
+    });
+    let crd: CustomResourceDefinition = serde_yaml::from_str(&text).expect("the peer's CRD");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let name = crd.name_any();
+    crds.patch(&name, &PatchParams::apply("dockyard-bench").force(), &Patch::Apply(&crd)).await.expect("peer CRD");
+    tokio::time::timeout(Duration::from_secs(60), await_condition(crds, &name, conditions::is_crd_established()))
+        .await
+        .expect("the peer's CRD established in time")
+        .expect("the peer's CRD");
+}
+
+/// Starts the peer controller and waits until its workers run (its log says
+/// "Starting workers", after its caches synced).
+async fn start_peer() -> Child {
+    let binary = peer_dir().join("agent-sandbox-controller");
+    let mut child = Command::new(&binary)
+        .args([
+            "--leader-elect=false",
+            "--enable-webhook=false",
+            "--metrics-bind-address=127.0.0.1:18090",
+            "--health-probe-bind-address=127.0.0.1:18091",
+            &format!("--sandbox-concurrent-workers={CONCURRENCY}"),
+        ])
+        .env("KUBECONFIG", dockyard_testing::kubeconfig())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}; build it: e2e/lib/build-tools.sh agent_sandbox", binary.display()));
+    let stderr = tokio::process::ChildStderr::from_std(child.stderr.take().expect("stderr")).expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let started = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("the peer's log") {
+            if line.contains("Starting workers") {
+                return;
+            }
+        }
+        panic!("the peer exited before its workers started");
+    });
+    started.await.expect("the peer's workers started within 60 s");
+    // Its log is read to the end, so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    child
+}
+
+/// Who turns sandboxes into Ready Pods.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Worker {
-    Controller,
-    PlainClient,
-}
-
-/// When the Sandboxes are created.
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Sandboxes {
-    /// Inside the clock, while the worker runs.
-    CreatedInside,
-    /// Before the clock (catch-up).
-    Existing,
+    Dockyard,
+    Floor,
+    Peer,
 }
 
 /// What one phase measured.
 struct Measured {
     seconds: f64,
-    /// Requests the API server served on the clock (everyone's).
-    requests: f64,
+    /// Writes the API server served on the clock (everyone's, leases aside).
+    writes: f64,
+    /// The worker's own writes, where it counts them (the floor).
+    own_writes: Option<usize>,
     /// The controller's peak RSS in MiB.
     rss_mib: Option<f64>,
 }
 
 /// One phase in namespace `ns`.
-async fn phase(client: &Client, ns: &str, n: usize, worker: Worker, when: Sandboxes) -> Measured {
+async fn phase(client: &Client, ns: &str, n: usize, worker: Worker) -> Measured {
     quiesce(client).await;
     namespace(client, ns).await;
-    let sandboxes: Api<Sandbox> = Api::namespaced(client.clone(), ns);
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let existing = match when {
-        Sandboxes::Existing => {
-            create_sandboxes(&sandboxes, n).await;
-            sandboxes.list(&Default::default()).await.expect("list Sandboxes").items
+    let resource = if worker == Worker::Peer { peer_resource() } else { dockyard_resource() };
+    let make = if worker == Worker::Peer { peer_sandbox } else { sandbox };
+    let api = Api::<DynamicObject>::namespaced_with(client.clone(), ns, &resource);
+    let watch = ReadyWatch::start(client, ns, &resource).await;
+    let mut process = match worker {
+        Worker::Dockyard => {
+            let mut child = start_controller(METRICS_ADDR, CONCURRENCY);
+            controller_ready(&mut child, METRICS_ADDR).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Some(child)
         }
-        Sandboxes::CreatedInside => Vec::new(),
+        Worker::Peer => Some(start_peer().await),
+        Worker::Floor => None,
     };
-    let completion = Completion::start(client, ns).await;
-    let mut controller = None;
-    if worker == Worker::Controller && when == Sandboxes::CreatedInside {
-        let mut child = start_controller(METRICS_ADDR, CONCURRENCY);
-        controller_ready(&mut child, METRICS_ADDR).await;
+    let floor_task = (worker == Worker::Floor).then(|| tokio::spawn(floor(client.clone(), ns.to_string(), n)));
+    if floor_task.is_some() {
+        // Its watches listed, as the controllers' are before they count as started.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        controller = Some(child);
     }
 
     let requests_before = requests_served(client).await;
     let started = Instant::now();
-    let work = async {
-        match (worker, when) {
-            (Worker::Controller, Sandboxes::CreatedInside) => create_sandboxes(&sandboxes, n).await,
-            // The controller catches up on its own; its start is on the clock.
-            (Worker::Controller, Sandboxes::Existing) => controller = Some(start_controller(METRICS_ADDR, CONCURRENCY)),
-            (Worker::PlainClient, Sandboxes::CreatedInside) => {
-                let jobs = stream::iter(0..n).map(|i| {
-                    let (pods, sandboxes) = (pods.clone(), sandboxes.clone());
-                    async move {
-                        let created = sandboxes.create(&PostParams::default(), &sandbox(i)).await?;
-                        pod_and_status(created, pods, sandboxes).await
-                    }
-                });
-                run_all(jobs, "plain client").await;
-            }
-            (Worker::PlainClient, Sandboxes::Existing) => {
-                let jobs = stream::iter(existing).map(|s| pod_and_status(s, pods.clone(), sandboxes.clone()));
-                run_all(jobs, "plain client").await;
-            }
-        }
-    };
-    tokio::join!(work, completion.wait(n));
+    tokio::join!(create_all(&api, n, make), watch.wait(n));
     let seconds = started.elapsed().as_secs_f64();
+    let own_writes = match floor_task {
+        Some(task) => Some(task.await.expect("the floor")),
+        None => None,
+    };
     let served = served_between(&requests_before, &requests_served(client).await);
     if std::env::var_os("DOCKYARD_BENCH_VERBOSE").is_some() {
-        let top: Vec<String> = served.iter().take(12).map(|(k, v)| format!("{k}={v:.0}")).collect();
-        eprintln!("{ns} {worker:?} {when:?}: {:.2}s, {}", seconds, top.join(", "));
+        let top: Vec<String> = served.iter().take(14).map(|(k, v)| format!("{k}={v:.0}")).collect();
+        eprintln!("{ns} {worker:?}: {seconds:.2}s, {}", top.join(", "));
     }
-    let requests = served.iter().map(|(_, v)| v).sum();
-
-    let rss_mib = controller.map(|mut child| {
-        let rss = peak_rss_mib(&child);
+    let rss_mib = process.as_mut().map(|child| {
+        let rss = peak_rss_mib(child);
         let _ = child.kill();
         let _ = child.wait();
         rss
     });
     drop_namespace(client, ns).await;
-    Measured { seconds, requests, rss_mib }
+    Measured { seconds, writes: writes(&served), own_writes, rss_mib }
 }
 
 #[tokio::main]
@@ -231,6 +376,7 @@ async fn main() {
     let cluster = TestCluster::connect().await.expect("start the cluster: e2e/cluster up --profile control-plane");
     cluster.install_crds().await.unwrap();
     let client = cluster.client.clone();
+    install_peer_crd(&client).await;
     ensure_kwok_nodes(&client).await;
     let run_id = std::process::id();
     let mut lines = Vec::new();
@@ -238,12 +384,7 @@ async fn main() {
     let sizes = std::env::var("DOCKYARD_BENCH_SIZES").unwrap_or_else(|_| "1000,5000".into());
     let sizes: Vec<usize> =
         sizes.split(',').map(|s| s.trim().parse().expect("DOCKYARD_BENCH_SIZES: numbers")).collect();
-    let phases = [
-        ("controller", Worker::Controller, Sandboxes::CreatedInside),
-        ("floor", Worker::PlainClient, Sandboxes::CreatedInside),
-        ("catch-up", Worker::Controller, Sandboxes::Existing),
-        ("catch-up floor", Worker::PlainClient, Sandboxes::Existing),
-    ];
+    let phases = [Worker::Dockyard, Worker::Floor, Worker::Peer];
     for n in sizes {
         // DOCKYARD_BENCH_ROUNDS overrides the rounds (default 3 at 1,000 or fewer, else 1).
         let rounds = match std::env::var("DOCKYARD_BENCH_ROUNDS") {
@@ -251,37 +392,61 @@ async fn main() {
             Err(_) if n <= 1000 => 3,
             Err(_) => 1,
         };
-        let mut seconds = vec![Vec::new(); phases.len()];
-        let mut peak_rss: f64 = 0.0;
+        let mut seconds: HashMap<&str, Vec<f64>> = HashMap::new();
+        let (mut rss, mut peer_rss): (f64, f64) = (0.0, 0.0);
+        let (mut per_sandbox, mut peer_per_sandbox) = (Vec::new(), Vec::new());
         for round in 0..rounds {
-            let mut report = format!("n={n} round {round}:");
-            for (i, (name, worker, when)) in phases.iter().enumerate() {
+            let mut measured = HashMap::new();
+            for (i, worker) in phases.iter().enumerate() {
                 let ns = format!("bench-{run_id}-{n}-{round}-{i}");
-                let measured = phase(&client, &ns, n, *worker, *when).await;
-                seconds[i].push(measured.seconds);
-                peak_rss = peak_rss.max(measured.rss_mib.unwrap_or_default());
-                report.push_str(&format!(" {name} {:.2}s ({:.0} requests),", measured.seconds, measured.requests));
+                measured.insert(*worker, phase(&client, &ns, n, *worker).await);
             }
-            eprintln!("{report} peak RSS {peak_rss:.1} MiB");
+            let (dockyard, floor, peer) = (&measured[&Worker::Dockyard], &measured[&Worker::Floor], &measured[&Worker::Peer]);
+            // What the scheduler, kwok and the bench wrote for N sandboxes.
+            let others = floor.writes - floor.own_writes.unwrap_or_default() as f64;
+            per_sandbox.push((dockyard.writes - others) / n as f64);
+            peer_per_sandbox.push((peer.writes - others) / n as f64);
+            rss = rss.max(dockyard.rss_mib.unwrap_or_default());
+            peer_rss = peer_rss.max(peer.rss_mib.unwrap_or_default());
+            for (name, m) in [("dockyard", dockyard), ("floor", floor), ("peer", peer)] {
+                seconds.entry(name).or_default().push(m.seconds);
+            }
+            eprintln!(
+                "n={n} round {round}: dockyard {:.2}s ({:.2} writes/sandbox, {:.1} MiB), floor {:.2}s ({} own writes), \
+                 peer {:.2}s ({:.2} writes/sandbox, {:.1} MiB); others' writes {others:.0}",
+                dockyard.seconds,
+                per_sandbox[round],
+                dockyard.rss_mib.unwrap_or_default(),
+                floor.seconds,
+                floor.own_writes.unwrap_or_default(),
+                peer.seconds,
+                peer_per_sandbox[round],
+                peer.rss_mib.unwrap_or_default(),
+            );
         }
-        let [t, f, c, cf] = [0, 1, 2, 3].map(|i| median(seconds[i].clone()));
+        let [t, f, p] = ["dockyard", "floor", "peer"].map(|k| median(seconds[k].clone()));
         let line = format!(
-            "BENCH controller sandboxes={n} seconds={t:.2} floor_seconds={f:.2} ratio={:.2} rss_mib={peak_rss:.1} \
-             catchup_seconds={c:.2} catchup_floor_seconds={cf:.2} catchup_ratio={:.2}",
+            "BENCH controller sandboxes={n} ready_seconds={t:.2} peer_ready_seconds={p:.2} peer_ratio={:.2} \
+             floor_seconds={f:.2} ratio={:.2} rss_mib={rss:.1} peer_rss_mib={peer_rss:.1} \
+             requests_per_sandbox={:.2} peer_requests_per_sandbox={:.2}",
+            t / p,
             t / f,
-            c / cf
+            median(per_sandbox),
+            median(peer_per_sandbox),
         );
         println!("{line}");
         lines.push(line);
     }
     let mut entry = format!(
-        "`cargo bench -p dockyard-controller --bench scale` against the control-plane profile with \
-             {KWOK_NODES} kwok nodes,\n  each phase in its own namespace on a quiet API server, timed by the same Pod and \
-             Sandbox watches until every Pod\n  exists and every Sandbox has a status: the controller binary (concurrency \
-             {CONCURRENCY}) while N Sandboxes are created, vs. a\n  plain client creating each Sandbox, applying its Pod \
-             and writing the controller's first status (same concurrency); catch-up:\n  the Sandboxes exist first, the \
-             clock runs from starting the controller, vs. a plain client applying the Pods and writing\n  the statuses (the \
-             issue's literal floor). Medians of 3 rounds at 1,000, one at 5,000; RSS is the controller's peak (VmHWM)."
+        "`cargo bench -p dockyard-controller --bench scale` (scripts/bench) against the control-plane profile with \
+         {KWOK_NODES} kwok nodes,\n  one controller at a time, each phase in its own namespace on a quiet API server: \
+         N sandboxes created {CONCURRENCY} at a time,\n  the clock from the first creation until a watch saw all N \
+         Ready=True. Dockyard's controller binary (mode none: one\n  container), the floor (a minimal client with the \
+         controller's watches: the Pod, one Ready status, one Ready event per\n  sandbox), the peer \
+         agent-sandbox-controller {PEER_VERSION} (webhook off, conversion None, {CONCURRENCY} workers, otherwise as \
+         shipped;\n  the same container, image and scheduling). Requests per sandbox: writes the API server counted \
+         (leases aside) less\n  the other writers' (the floor phase's writes less the floor's own). Medians of 3 \
+         rounds at 1,000, one at 5,000; RSS is\n  each controller's peak (VmHWM)."
     );
     for line in &lines {
         entry.push_str(&format!("\n  `{line}`"));

@@ -51,8 +51,9 @@ pub async fn drop_namespace(client: &Client, name: &str) {
     }
 }
 
-/// Requests the API server has served so far by verb, resource, subresource
-/// and code (its `apiserver_request_total`).
+/// Requests the API server has served so far by verb, group, resource,
+/// subresource and code (its `apiserver_request_total`), keyed
+/// `VERB group/resource[/subresource] CODE` (the core group is empty).
 pub async fn requests_served(client: &Client) -> BTreeMap<String, f64> {
     let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
     let text = client.request_text(request).await.expect("API server /metrics");
@@ -63,11 +64,12 @@ pub async fn requests_served(client: &Client) -> BTreeMap<String, f64> {
             let start = labels.find(&format!("{name}=\"")).map(|i| i + name.len() + 2)?;
             labels[start..].split('"').next()
         };
-        let (verb, resource, code) = (label("verb"), label("resource"), label("code"));
+        let (verb, group, resource, code) = (label("verb"), label("group"), label("resource"), label("code"));
         let subresource = label("subresource").filter(|s| !s.is_empty()).map(|s| format!("/{s}"));
         let key = format!(
-            "{} {}{} {}",
+            "{} {}/{}{} {}",
             verb.unwrap_or_default(),
+            group.unwrap_or_default(),
             resource.unwrap_or_default(),
             subresource.unwrap_or_default(),
             code.unwrap_or_default()
@@ -75,6 +77,20 @@ pub async fn requests_served(client: &Client) -> BTreeMap<String, f64> {
         *served.entry(key).or_default() += value.parse::<f64>().unwrap_or_default();
     }
     served
+}
+
+/// The writes among `served` (`served_between`'s keys) a controller could
+/// have made: creates, updates, patches, applies and deletes, except leases
+/// (the control plane's heartbeats, which depend only on how long the clock
+/// ran) and the kubelet's and scheduler's own subresources (a Pod's status
+/// and binding, which kwok sometimes retries).
+pub fn writes(served: &[(String, f64)]) -> f64 {
+    let write = |key: &str| {
+        let verb = key.split(' ').next().unwrap_or_default();
+        matches!(verb, "POST" | "PUT" | "PATCH" | "APPLY" | "DELETE" | "DELETECOLLECTION")
+            && ![" coordination.k8s.io/leases ", " /pods/status ", " /pods/binding "].iter().any(|r| key.contains(r))
+    };
+    served.iter().filter(|(k, _)| write(k)).map(|(_, v)| v).sum()
 }
 
 pub fn total(served: &BTreeMap<String, f64>) -> f64 {
