@@ -225,6 +225,17 @@ if kubectl -n "$NS" wait sandboxpool/host --for=jsonpath='{.status.ready}'=1 --t
 else
   dump; fail "the host-socket pool did not refill"
 fi
+# The kubelet publishes a volume once: a restarted agent serves both sockets
+# again, each as the API server says (the claimed one by the Sandbox's status).
+refill=$(kubectl -n "$NS" get pods -l 'dockyard.dev/pool=host,app.kubernetes.io/component=warm' -o jsonpath='{.items[0].metadata.name}')
+kubectl -n dockyard-system delete pod -l app.kubernetes.io/name=dockyard-agent --wait=true >/dev/null
+kubectl -n dockyard-system rollout status ds/dockyard-agent --timeout=120s >/dev/null
+served_again() { kubectl -n "$NS" exec "$1" -c workload -- docker "${@:2}" 2>&1 || true; }
+SETTLE_SECONDS=60 settles "after an agent restart, the claimed Pod's socket is its Sandbox's again" \
+  "e2e-pool-kept" served_again "$host_warm" ps --format '{{.Names}}'
+SETTLE_SECONDS=60 settles "... and the new warm Pod's answers version" "server " \
+  served_again "$refill" version --format 'server {{.Server.Version}}'
+expect "... and still refuses the rest" "$(served_again "$refill" ps)" "no Sandbox has claimed yet"
 kubectl -n "$NS" delete sandbox dave --wait=true --timeout=120s >/dev/null
 out=$(/usr/bin/docker ps -a --filter "label=dockyard.dev/sandbox=$dave_uid" --format '{{.Names}}')
 expect "deleting dave removed its containers from the node" "[$out]" "[]"

@@ -460,7 +460,7 @@ pub fn status_changed(old: Option<&SandboxStatus>, new: &SandboxStatus) -> bool 
 /// How long a new sandbox's progress (its Pod made, scheduled, starting)
 /// waits before it is written: a Pod Ready within it gets one status write,
 /// Ready, with every condition; a slower one shows its progress then.
-pub const FIRST_PROGRESS_AFTER: Duration = Duration::from_secs(5);
+pub const FIRST_PROGRESS_AFTER: Duration = Duration::from_secs(10);
 
 /// Reasons of `Ready=False` that say only that the sandbox is on its way.
 const PROGRESS: [&str; 4] = ["PodCreating", "Scheduling", "Starting", "DockerStarting"];
