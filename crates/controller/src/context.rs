@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use kube::Client;
 use kube::core::PartialObjectMeta;
-use kube::runtime::events::Recorder;
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
 use crate::agent::AgentSettings;
@@ -32,7 +32,12 @@ pub struct Settings {
 
 pub struct Context {
     pub client: Client,
+    /// Events that may repeat (a refusal, a cleanup pending): its cache
+    /// counts a repeat into the event before it.
     pub recorder: Recorder,
+    /// Who publishes events, for those that happen once (`Ready`): they go
+    /// through a recorder of their own, and nothing keeps them afterwards.
+    pub reporter: Reporter,
     pub settings: Settings,
     pub metrics: Metrics,
     /// Every SandboxClass, kept current by a watch.

@@ -77,9 +77,13 @@ where
     watcher(api, config).default_backoff().modify(slim).reflect(writer).touched_objects()
 }
 
-/// managedFields are large and never read.
+/// managedFields, and the copy of the whole object `kubectl apply` keeps in
+/// an annotation, are large and never read.
 fn drop_managed_fields<K: Resource>(object: &mut K) {
     object.managed_fields_mut().clear();
+    if let Some(annotations) = object.meta_mut().annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
 }
 
 /// Drops what the controller never reads of a Pod: managedFields, the spec
@@ -140,6 +144,11 @@ fn slim_pod(pod: &mut Pod) {
     }
 }
 
+/// Objects per page of a watch's first list (kube's default is 500): a page
+/// of Pods is held whole while it is decoded, and that, not the caches, set
+/// the controller's peak memory when it started with thousands of sandboxes.
+const LIST_PAGE: u32 = 50;
+
 /// Runs the controller until `shutdown` resolves. `on_ready` is called once the
 /// watches are running (for `/readyz`).
 pub async fn run(
@@ -149,7 +158,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
     on_ready: impl FnOnce(Arc<Context>) + Send,
 ) {
-    let watch = watcher::Config::default().any_semantic();
+    let watch = watcher::Config::default().any_semantic().page_size(LIST_PAGE);
     // The caches keep only what reconciliation reads: no managedFields anywhere,
     // and of a Pod its metadata, node and status.
     let (sandboxes, sandboxes_writer) = reflector::store();
@@ -209,7 +218,8 @@ pub async fn run(
 
     let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: Some(instance) };
     let ctx = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder: Recorder::new(client.clone(), reporter.clone()),
+        reporter,
         client: client.clone(),
         metrics: metrics::Metrics::default(),
         classes,

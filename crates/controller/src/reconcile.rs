@@ -16,7 +16,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::finalizer::{self, Event as Finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
@@ -724,7 +724,19 @@ async fn write_status(
         ctx.own_writes.wrote_status(sandbox);
         // After the status: a user waiting for Ready does not wait for the event.
         if became_ready(sandbox.status.as_ref(), &status) {
-            publish(ctx, sandbox, EventType::Normal, "Ready", "the sandbox is ready").await;
+            // Once per Pod: kept by no recorder's cache (thousands of sandboxes
+            // would keep thousands of events in memory for nothing).
+            let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+            let event = Event {
+                type_: EventType::Normal,
+                reason: "Ready".into(),
+                note: Some("the sandbox is ready".into()),
+                action: "Reconcile".into(),
+                secondary: None,
+            };
+            if let Err(error) = recorder.publish(&event, &sandbox.object_ref(&())).await {
+                warn!(%error, reason = "Ready", "cannot publish event");
+            }
         }
     }
     Ok(recheck)
