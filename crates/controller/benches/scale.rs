@@ -227,7 +227,10 @@ async fn floor(client: Client, ns: String, n: usize) -> usize {
                 let (status, _) = sandbox_status(&sandbox, &observation, Timestamp::now());
                 let patch = json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "status": status});
                 let params = PatchParams::apply(FIELD_MANAGER).force();
-                sandboxes.patch_status(&sandbox.name_any(), &params, &Patch::Apply(&patch)).await.expect("floor: status");
+                sandboxes
+                    .patch_status(&sandbox.name_any(), &params, &Patch::Apply(&patch))
+                    .await
+                    .expect("floor: status");
                 let event = KubeEvent {
                     type_: EventType::Normal,
                     reason: "Ready".into(),
@@ -401,7 +404,8 @@ async fn main() {
                 let ns = format!("bench-{run_id}-{n}-{round}-{i}");
                 measured.insert(*worker, phase(&client, &ns, n, *worker).await);
             }
-            let (dockyard, floor, peer) = (&measured[&Worker::Dockyard], &measured[&Worker::Floor], &measured[&Worker::Peer]);
+            let (dockyard, floor, peer) =
+                (&measured[&Worker::Dockyard], &measured[&Worker::Floor], &measured[&Worker::Peer]);
             // What the scheduler, kwok and the bench wrote for N sandboxes.
             let others = floor.writes - floor.own_writes.unwrap_or_default() as f64;
             per_sandbox.push((dockyard.writes - others) / n as f64);
