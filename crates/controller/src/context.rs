@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dockyard_api::network::NetworkSettings;
 use dockyard_api::render::RenderSettings;
@@ -12,7 +12,7 @@ use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use kube::Client;
 use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::agent::AgentSettings;
 use crate::backoff::Backoff;
@@ -28,6 +28,9 @@ pub struct Settings {
     pub network: NetworkSettings,
     /// Sandboxes reconciled at once.
     pub concurrency: u16,
+    /// How long a new sandbox's first status waits while it only says that
+    /// the sandbox is on its way (`status::hold_first_progress`).
+    pub first_progress_after: Duration,
 }
 
 pub struct Context {
@@ -74,4 +77,12 @@ pub struct Context {
     pub pod_failures: Backoff,
     /// Our status writes and Pod creations the caches have not seen yet.
     pub own_writes: OwnWrites,
+}
+
+impl Context {
+    /// Whether `namespace` is being deleted: nothing is started in it (the
+    /// API server would refuse a new Pod or event there anyway).
+    pub fn namespace_terminating(&self, namespace: &str) -> bool {
+        self.namespaces.get(&ObjectRef::new(namespace)).is_some_and(|ns| ns.metadata.deletion_timestamp.is_some())
+    }
 }

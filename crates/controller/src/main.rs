@@ -11,6 +11,7 @@ use dockyard_api::render::RenderSettings;
 use dockyard_controller::agent::{AgentSettings, AgentTls};
 use dockyard_controller::context::Settings;
 use dockyard_controller::leader::LeaderElection;
+use dockyard_controller::status::FIRST_PROGRESS_AFTER;
 use dockyard_controller::{default_class, run, server};
 use dockyard_process::{LogFormat, init_logging, stop_signal};
 use tokio::sync::watch;
@@ -32,6 +33,11 @@ struct Args {
     /// Sandboxes reconciled at once.
     #[arg(long, env = "DOCKYARD_CONCURRENCY", default_value_t = 32)]
     concurrency: u16,
+    /// Seconds a new sandbox's first status waits while it only says that the
+    /// sandbox is on its way (its Pod made, scheduled, starting): a Pod Ready
+    /// by then gets one status write. Problems and refusals are never held.
+    #[arg(long, env = "DOCKYARD_FIRST_PROGRESS_AFTER_SECONDS", default_value_t = FIRST_PROGRESS_AFTER.as_secs())]
+    first_progress_after_seconds: u64,
     /// Image with the static dockyard-entrypoint, copied into every sandbox.
     #[arg(long, env = "DOCKYARD_ENTRYPOINT_IMAGE", default_value = "dockyard-entrypoint:latest")]
     entrypoint_image: String,
@@ -137,6 +143,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         network,
         concurrency: args.concurrency,
+        first_progress_after: Duration::from_secs(args.first_progress_after_seconds),
     };
 
     // One SIGTERM, fanned out to the HTTP server, the lease and the controller.

@@ -112,11 +112,12 @@ fn current_hash(ctx: &Context, pool: &SandboxPool, class: Option<&SandboxClassSp
 }
 
 pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Action> {
-    if pool.metadata.deletion_timestamp.is_some() {
-        // Its warm Pods go with it (their owner); claimed Pods are their Sandboxes'.
+    let namespace = pool.namespace().unwrap_or_default();
+    if pool.metadata.deletion_timestamp.is_some() || ctx.namespace_terminating(&namespace) {
+        // Its warm Pods go with it (their owner); claimed Pods are their
+        // Sandboxes'. No refill in a namespace being deleted.
         return Ok(Action::await_change());
     }
-    let namespace = pool.namespace().unwrap_or_default();
     let name = pool.name_any();
     let key = pool_key(&pool);
     let pool_uid = pool.uid().unwrap_or_default();

@@ -100,6 +100,13 @@ pub fn error_policy(sandbox: Arc<Sandbox>, error: &Error, ctx: Arc<Context>) -> 
 
 async fn apply(sandbox: &Sandbox, ctx: &Context) -> Result<Action> {
     let namespace = sandbox.namespace().unwrap_or_default();
+    if ctx.namespace_terminating(&namespace) {
+        // Everything in it is on its way out: a Pod made now (or a warm one
+        // claimed in place of one the namespace's deletion took) would be
+        // refused, and so would its events.
+        ctx.metrics.set_phase(sandbox_key(sandbox), None);
+        return Ok(Action::await_change());
+    }
     let name = sandbox.name_any();
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
     let pod_name = labels::pod_name(&name);
@@ -713,7 +720,9 @@ async fn write_status(
     };
     if let Some(made) = pod_made.filter(|_| !learned_once) {
         let age = Duration::try_from(now.duration_since(made.0)).unwrap_or_default();
-        if let Some(wait) = status::hold_first_progress(sandbox.status.as_ref(), &status, age) {
+        if let Some(wait) =
+            status::hold_first_progress(sandbox.status.as_ref(), &status, age, ctx.settings.first_progress_after)
+        {
             return Ok(Some(recheck.map_or(wait, |r| r.min(wait))));
         }
     }

@@ -458,23 +458,31 @@ pub fn status_changed(old: Option<&SandboxStatus>, new: &SandboxStatus) -> bool 
 }
 
 /// How long a new sandbox's progress (its Pod made, scheduled, starting)
-/// waits before it is written: a Pod Ready within it gets one status write,
-/// Ready, with every condition; a slower one shows its progress then.
-pub const FIRST_PROGRESS_AFTER: Duration = Duration::from_secs(10);
+/// waits before it is written, by default (`--first-progress-after-seconds`):
+/// a Pod Ready within it gets one status write, Ready, with every condition; a
+/// slower one shows its progress then. Long enough for a busy cluster's starts
+/// (at 1,000 sandboxes on a loaded control plane a Pod took 10–20 s), short
+/// enough that a start that takes longer shows where it is.
+pub const FIRST_PROGRESS_AFTER: Duration = Duration::from_secs(30);
 
 /// Reasons of `Ready=False` that say only that the sandbox is on its way.
 const PROGRESS: [&str; 4] = ["PodCreating", "Scheduling", "Starting", "DockerStarting"];
 
 /// How long to hold back `new`, the first status of a sandbox whose Pod was
 /// made `pod_age` ago, when it only says that the sandbox is on its way
-/// (`None`: write it now). Anything a user must act on (a refusal, a
+/// and the Pod is younger than `after` (`None`: write it now). Anything a user must act on (a refusal, a
 /// scheduling or container problem, a failure) and every later status is
 /// written at once: only the first write is coalesced with the next.
-pub fn hold_first_progress(old: Option<&SandboxStatus>, new: &SandboxStatus, pod_age: Duration) -> Option<Duration> {
+pub fn hold_first_progress(
+    old: Option<&SandboxStatus>,
+    new: &SandboxStatus,
+    pod_age: Duration,
+    after: Duration,
+) -> Option<Duration> {
     let ready = new.conditions.iter().find(|c| c.type_ == condition::READY);
     let progress = ready.is_some_and(|c| c.status == "False" && PROGRESS.contains(&c.reason.as_str()))
         && matches!(new.phase, Some(SandboxPhase::Pending | SandboxPhase::Starting));
-    (old.is_none() && progress && pod_age < FIRST_PROGRESS_AFTER).then(|| FIRST_PROGRESS_AFTER - pod_age)
+    (old.is_none() && progress && pod_age < after).then(|| after - pod_age)
 }
 
 #[cfg(test)]
@@ -698,13 +706,20 @@ mod tests {
         let (scheduling, _) = sandbox_status(&s, &Observation::Running(Some(&pod), Drift::NONE), now);
         assert_eq!(cond(&scheduling, "Ready").reason, "Scheduling");
         let second = Duration::from_secs(1);
-        assert_eq!(hold_first_progress(None, &scheduling, second), Some(FIRST_PROGRESS_AFTER - second));
         assert_eq!(
-            hold_first_progress(None, &scheduling, FIRST_PROGRESS_AFTER),
+            hold_first_progress(None, &scheduling, second, FIRST_PROGRESS_AFTER),
+            Some(FIRST_PROGRESS_AFTER - second)
+        );
+        assert_eq!(
+            hold_first_progress(None, &scheduling, FIRST_PROGRESS_AFTER, FIRST_PROGRESS_AFTER),
             None,
             "shown once the Pod is that old"
         );
-        assert_eq!(hold_first_progress(Some(&scheduling), &scheduling, second), None, "later statuses at once");
+        assert_eq!(
+            hold_first_progress(Some(&scheduling), &scheduling, second, FIRST_PROGRESS_AFTER),
+            None,
+            "later statuses at once"
+        );
         // The scheduler tried and found no node: a problem, at once.
         let unschedulable: Pod = serde_json::from_value(json!({"metadata": {"name": "sbx-dev"}, "status": {
             "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
@@ -712,6 +727,6 @@ mod tests {
         .unwrap();
         let (problem, _) = sandbox_status(&s, &Observation::Running(Some(&unschedulable), Drift::NONE), now);
         assert_eq!(cond(&problem, "Ready").message, "0/3 nodes are available");
-        assert_eq!(hold_first_progress(None, &problem, second), None);
+        assert_eq!(hold_first_progress(None, &problem, second, FIRST_PROGRESS_AFTER), None);
     }
 }

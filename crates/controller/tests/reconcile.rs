@@ -52,7 +52,14 @@ impl RunningController {
     }
 
     fn start_with(client: &Client, render: RenderSettings, agent: AgentSettings) -> Self {
-        let settings = Settings { render, agent, network: Default::default(), concurrency: 8 };
+        // A short first-progress hold: the tests wait for progress phases too.
+        let settings = Settings {
+            render,
+            agent,
+            network: Default::default(),
+            concurrency: 8,
+            first_progress_after: Duration::from_secs(5),
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(dockyard_controller::run(
             client.clone(),
