@@ -382,7 +382,7 @@ async fn main() {
     install_peer_crd(&client).await;
     ensure_kwok_nodes(&client).await;
     let run_id = std::process::id();
-    let mut lines = Vec::new();
+    let (mut lines, mut rounds_run) = (Vec::new(), Vec::new());
     // DOCKYARD_BENCH_SIZES picks the sizes, e.g. "1000" (default "1000,5000").
     let sizes = std::env::var("DOCKYARD_BENCH_SIZES").unwrap_or_else(|_| "1000,5000".into());
     let sizes: Vec<usize> =
@@ -395,6 +395,7 @@ async fn main() {
             Err(_) if n <= 1000 => 3,
             Err(_) => 1,
         };
+        rounds_run.push(format!("{rounds} at {n}"));
         let mut seconds: HashMap<&str, Vec<f64>> = HashMap::new();
         let (mut rss, mut peer_rss): (f64, f64) = (0.0, 0.0);
         let (mut per_sandbox, mut peer_per_sandbox) = (Vec::new(), Vec::new());
@@ -449,8 +450,9 @@ async fn main() {
          controller's watches: the Pod, one Ready status, one Ready event per\n  sandbox), the peer \
          agent-sandbox-controller {PEER_VERSION} (webhook off, conversion None, {CONCURRENCY} workers, otherwise as \
          shipped;\n  the same container, image and scheduling). Requests per sandbox: writes the API server counted \
-         (leases aside) less\n  the other writers' (the floor phase's writes less the floor's own). Medians of 3 \
-         rounds at 1,000, one at 5,000; RSS is\n  each controller's peak (VmHWM)."
+         (leases aside) less\n  the other writers' (the floor phase's writes less the floor's own). Medians of the \
+         rounds ({}); RSS is\n  each controller's peak (VmHWM).",
+        rounds_run.join(", ")
     );
     for line in &lines {
         entry.push_str(&format!("\n  `{line}`"));
