@@ -50,6 +50,7 @@ use dockyard_api::Sandbox;
 use dockyard_api::labels::FIELD_MANAGER;
 use dockyard_api::render::{RenderSettings, render_pod};
 use dockyard_controller::MANAGED_SELECTOR;
+use dockyard_controller::reconcile::ready_event;
 use dockyard_controller::status::{Drift, Observation, pod_condition, sandbox_status};
 use dockyard_testing::TestCluster;
 use futures::stream::{BoxStream, FuturesUnordered};
@@ -58,7 +59,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -231,14 +232,7 @@ async fn floor(client: Client, ns: String, n: usize) -> usize {
                     .patch_status(&sandbox.name_any(), &params, &Patch::Apply(&patch))
                     .await
                     .expect("floor: status");
-                let event = KubeEvent {
-                    type_: EventType::Normal,
-                    reason: "Ready".into(),
-                    note: Some("the sandbox is ready".into()),
-                    action: "Reconcile".into(),
-                    secondary: None,
-                };
-                recorder.publish(&event, &sandbox.object_ref(&())).await.expect("floor: event");
+                recorder.publish(&ready_event(), &sandbox.object_ref(&())).await.expect("floor: event");
                 2
             }));
         }

@@ -77,6 +77,18 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Actio
     result
 }
 
+/// The event a sandbox gets once, when it becomes Ready (the scale bench's
+/// floor publishes the same).
+pub fn ready_event() -> Event {
+    Event {
+        type_: EventType::Normal,
+        reason: "Ready".into(),
+        note: Some("the sandbox is ready".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    }
+}
+
 /// `namespace/name`: the key of a Sandbox in the controller's own maps.
 fn sandbox_key(sandbox: &Sandbox) -> String {
     format!("{}/{}", sandbox.namespace().unwrap_or_default(), sandbox.name_any())
@@ -736,14 +748,7 @@ async fn write_status(
             // Once per Pod: kept by no recorder's cache (thousands of sandboxes
             // would keep thousands of events in memory for nothing).
             let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
-            let event = Event {
-                type_: EventType::Normal,
-                reason: "Ready".into(),
-                note: Some("the sandbox is ready".into()),
-                action: "Reconcile".into(),
-                secondary: None,
-            };
-            if let Err(error) = recorder.publish(&event, &sandbox.object_ref(&())).await {
+            if let Err(error) = recorder.publish(&ready_event(), &sandbox.object_ref(&())).await {
                 warn!(%error, reason = "Ready", "cannot publish event");
             }
         }
