@@ -76,10 +76,18 @@ impl OwnWrites {
     /// Whether the caches are behind our own writes for the cached `sandbox`:
     /// it predates our last status write, or `pod_version` (a cached Pod's
     /// resourceVersion) says the Pod we created is not cached yet, or the one
-    /// we claimed is cached as it was before.
+    /// we claimed is cached as it was before. A Sandbox being deleted is
+    /// never behind: its cleanup depends on none of those writes, and a Pod we
+    /// created may be gone before its cache ever held it (a namespace's
+    /// deletion, a user's `kubectl delete pod`), which would hold the cleanup
+    /// for all of `PATIENCE`.
     pub fn caches_are_behind(&self, sandbox: &impl ResourceExt, pod_version: impl Fn(&str) -> Option<String>) -> bool {
         let Some(uid) = sandbox.uid() else { return false };
         let mut unseen = self.unseen.lock().expect("own writes lock");
+        if sandbox.meta().deletion_timestamp.is_some() {
+            unseen.remove(&uid);
+            return false;
+        }
         let Some(entry) = unseen.get_mut(&uid) else { return false };
         if entry.version_before_status.is_some() && entry.version_before_status != sandbox.resource_version() {
             entry.version_before_status = None;
@@ -148,6 +156,19 @@ mod tests {
         let cached = |version: &'static str| move |name: &str| (name == "pool-p-x").then(|| version.to_string());
         assert!(writes.caches_are_behind(&object("a", "10"), cached("5")), "the Pod as it was before the claim");
         assert!(!writes.caches_are_behind(&object("a", "10"), cached("6")), "the claim seen");
+    }
+
+    #[test]
+    fn a_sandbox_being_deleted_never_waits_for_a_pod_that_may_be_gone() {
+        let writes = OwnWrites::default();
+        writes.created_pod(&object("a", "10"), "sbx-a");
+        assert!(writes.caches_are_behind(&object("a", "10"), NO_POD), "the Pod not cached yet");
+        let mut deleted = object("a", "11");
+        deleted.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+        ));
+        assert!(!writes.caches_are_behind(&deleted, NO_POD), "its cleanup goes on at once");
+        assert!(!writes.caches_are_behind(&object("a", "10"), NO_POD), "forgotten");
     }
 
     #[test]
