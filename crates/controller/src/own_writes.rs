@@ -164,9 +164,8 @@ mod tests {
         writes.created_pod(&object("a", "10"), "sbx-a");
         assert!(writes.caches_are_behind(&object("a", "10"), NO_POD), "the Pod not cached yet");
         let mut deleted = object("a", "11");
-        deleted.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
-        ));
+        deleted.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH));
         assert!(!writes.caches_are_behind(&deleted, NO_POD), "its cleanup goes on at once");
         assert!(!writes.caches_are_behind(&object("a", "10"), NO_POD), "forgotten");
     }
