@@ -57,6 +57,9 @@ pub struct Context {
     /// Warm Pods (by UID) a claim took or is taking: not offered again until
     /// the cache shows them claimed.
     pub claims: Mutex<HashMap<String, Instant>>,
+    /// When each pool (namespace/name) last had a warm Pod claimed by this
+    /// controller (its refill waits `spec.refillDelaySeconds` after a claim).
+    pub pool_claimed_at: Mutex<HashMap<String, Instant>>,
     /// When each pool's status was last written (its counts are written at
     /// most once a second).
     pub pool_status_written: Mutex<HashMap<String, Instant>>,

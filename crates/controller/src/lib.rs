@@ -227,6 +227,7 @@ pub async fn run(
         pods,
         pools: pools.clone(),
         pool_starts: Default::default(),
+        pool_claimed_at: Default::default(),
         claims: Default::default(),
         pool_status_written: Default::default(),
         network_policies,

@@ -138,7 +138,14 @@ pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Acti
             for pod in warm_pods.iter().filter(|p| alive(p)) {
                 delete_warm(&pods, pod).await?;
             }
-            write_pool_status(&ctx, &pool, 0, 0, claimed, Some(("TemplateRefused", &message)), now).await?;
+            write_pool_status(
+                &ctx,
+                &pool,
+                Counts { claimed, ..Counts::default() },
+                Some(("TemplateRefused", &message)),
+                now,
+            )
+            .await?;
             // A pool or class change looks again at once; a namespace's labels
             // (class selectors, Pod Security) at the next resync.
             return Ok(Action::requeue(RESYNC));
@@ -150,7 +157,14 @@ pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Acti
     };
     let class_network = class_spec.map(|c| c.network.clone()).unwrap_or_default();
     if let Err(refusal) = ensure_network_policy(&ctx, &namespace, class_name.as_deref(), &class_network).await? {
-        write_pool_status(&ctx, &pool, 0, 0, claimed, Some((refusal.reason, &refusal.message)), now).await?;
+        write_pool_status(
+            &ctx,
+            &pool,
+            Counts { claimed, ..Counts::default() },
+            Some((refusal.reason, &refusal.message)),
+            now,
+        )
+        .await?;
         return Ok(Action::requeue(ctx.pod_refusals.failed(&format!("pool:{key}"))));
     }
     let network_label = network::class_label(class_name.as_deref());
@@ -180,9 +194,19 @@ pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Acti
         list.len()
     };
     let size = usize::try_from(pool.spec.size).unwrap_or_default();
+    let ready_count = current.iter().filter(|p| ready(p)).count();
     let mut refusal: Option<PodRefusal> = None;
     let mut created = 0;
-    if current.len() + expected < size {
+    let refill = if current.len() + expected < size {
+        let since_claim = ctx.pool_claimed_at.lock().expect("pool claims lock").get(&key).map(Instant::elapsed);
+        refill_wait(refill_delay(&pool), since_claim, ready_count, size)
+    } else {
+        None
+    };
+    let deferred = if refill.is_some() { size - current.len() - expected } else { 0 };
+    if refill.is_some() {
+        info!(pool = %key, deferred, "claims are coming: the refill waits for them to pause");
+    } else if current.len() + expected < size {
         let mut desired = warm::render_warm_pod(&pool, class_spec, &ctx.settings.render)?;
         desired.labels_mut().insert(labels::NETWORK_CLASS.into(), network_label.clone());
         let missing = size - current.len() - expected;
@@ -217,7 +241,6 @@ pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Acti
         }
     }
 
-    let ready_count = current.iter().filter(|p| ready(p)).count();
     let starting = current.len() - ready_count + expected + created;
     let refused = refusal.as_ref().map(|r| {
         let message = format!(
@@ -237,14 +260,33 @@ pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Acti
     };
     let problem = refused.or_else(stuck);
     let problem_ref = problem.as_ref().map(|(reason, message)| (reason.as_str(), message.as_str()));
-    let written = write_pool_status(&ctx, &pool, ready_count, starting, claimed, problem_ref, now).await?;
+    let counts = Counts { ready: ready_count, starting, deferred, claimed };
+    let written = write_pool_status(&ctx, &pool, counts, problem_ref, now).await?;
     Ok(match refusal {
         Some(_) => Action::requeue(ctx.pod_refusals.failed(&format!("pool:{key}"))),
         None => {
             ctx.pod_refusals.reset(&format!("pool:{key}"));
-            Action::requeue(if written == Written::Deferred { STATUS_INTERVAL } else { RESYNC })
+            let status = if written == Written::Deferred { STATUS_INTERVAL } else { RESYNC };
+            Action::requeue(refill.map_or(status, |wait| wait.min(status)))
         }
     })
+}
+
+/// A pool's `spec.refillDelaySeconds`.
+fn refill_delay(pool: &SandboxPool) -> Duration {
+    Duration::from_secs(pool.spec.refill_delay_seconds.and_then(|s| u64::try_from(s).ok()).unwrap_or_default())
+}
+
+/// How much longer a pool that lacks warm Pods waits before it starts them,
+/// if at all: `delay` after its last claim (`since_claim` ago; none seen by
+/// this controller: no wait), unless only a quarter of its `size` or fewer
+/// are `ready`.
+fn refill_wait(delay: Duration, since_claim: Option<Duration>, ready: usize, size: usize) -> Option<Duration> {
+    let since_claim = since_claim?;
+    if ready * 4 <= size {
+        return None;
+    }
+    delay.checked_sub(since_claim).filter(|wait| !wait.is_zero())
 }
 
 pub fn error_policy(pool: Arc<SandboxPool>, error: &crate::error::Error, _ctx: Arc<Context>) -> Action {
@@ -272,15 +314,24 @@ fn shows(pool: &SandboxPool, reason: &str) -> bool {
     conditions.iter().any(|c| c.type_ == "Ready" && c.reason == reason)
 }
 
+/// A pool's warm Pods by state, and the Pods it serves.
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    ready: usize,
+    starting: usize,
+    /// Missing warm Pods whose start waits for claims to pause.
+    deferred: usize,
+    claimed: usize,
+}
+
 async fn write_pool_status(
     ctx: &Context,
     pool: &SandboxPool,
-    ready_count: usize,
-    starting: usize,
-    claimed: usize,
+    counts: Counts,
     problem: Option<(&str, &str)>,
     now: Timestamp,
 ) -> Result<Written> {
+    let Counts { ready: ready_count, starting, deferred, claimed } = counts;
     let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
     let previous = pool.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let mut conditions = Conditions::new(previous, pool.metadata.generation, now);
@@ -296,12 +347,14 @@ async fn write_pool_status(
         None if count(ready_count) >= size => {
             conditions.set("Ready", Some(true), "Full", format!("{ready_count} warm Pods ready to be claimed"))
         }
-        None => conditions.set(
-            "Ready",
-            Some(false),
-            "Starting",
-            format!("{ready_count} of {size} warm Pods ready, {starting} starting"),
-        ),
+        None => {
+            let mut message = format!("{ready_count} of {size} warm Pods ready, {starting} starting");
+            if deferred > 0 {
+                let delay = refill_delay(pool).as_secs();
+                message.push_str(&format!(", {deferred} to start once claims pause for {delay} s"));
+            }
+            conditions.set("Ready", Some(false), "Starting", message)
+        }
     }
     let status = SandboxPoolStatus {
         ready: count(ready_count),
@@ -438,6 +491,8 @@ pub async fn claim(
         match pods.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(claimed) => {
                 ctx.own_writes.claimed_pod(sandbox, &pod.name_any(), pod.resource_version());
+                let pool_key = format!("{namespace}/{pool_name}");
+                ctx.pool_claimed_at.lock().expect("pool claims lock").insert(pool_key, Instant::now());
                 info!(sandbox = %sandbox.name_any(), pod = %pod.name_any(), pool = pool_name, "claimed a warm Pod");
                 return Ok(Claim::Claimed(Box::new(claimed), claimed_from(pool_name, &pod.name_any())));
             }
@@ -484,4 +539,31 @@ pub fn claimed_pod(ctx: &Context, sandbox: &Sandbox) -> Option<Arc<Pod>> {
         .and_then(|name| ctx.pods.get(&ObjectRef::new(name).within(&namespace)))
         .filter(|p| claimed(p))
         .or_else(|| ctx.pods.find(|p| claimed(p)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn a_pool_refills_at_once_without_a_delay_or_a_claim() {
+        assert_eq!(refill_wait(Duration::ZERO, Some(Duration::ZERO), 9, 10), None);
+        assert_eq!(refill_wait(5 * SECOND, None, 9, 10), None, "no claim seen (a failed Pod, a restart)");
+    }
+
+    #[test]
+    fn a_pool_refills_once_claims_paused_for_its_delay() {
+        assert_eq!(refill_wait(5 * SECOND, Some(2 * SECOND), 9, 10), Some(3 * SECOND));
+        assert_eq!(refill_wait(5 * SECOND, Some(5 * SECOND), 9, 10), None);
+        assert_eq!(refill_wait(5 * SECOND, Some(60 * SECOND), 9, 10), None);
+    }
+
+    #[test]
+    fn a_pool_down_to_a_quarter_refills_at_once() {
+        assert_eq!(refill_wait(5 * SECOND, Some(SECOND), 3, 10), Some(4 * SECOND));
+        assert_eq!(refill_wait(5 * SECOND, Some(SECOND), 2, 10), None);
+        assert_eq!(refill_wait(5 * SECOND, Some(SECOND), 0, 1), None);
+    }
 }

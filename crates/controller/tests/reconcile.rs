@@ -5,7 +5,7 @@
 //! take a lock.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dockyard_api::labels::{FIELD_MANAGER, POD_SPEC_HASH, SANDBOX_SPEC_HASH};
 use dockyard_api::render::RenderSettings;
@@ -1273,6 +1273,55 @@ async fn a_pool_keeps_warm_pods_and_a_matching_sandbox_claims_one_at_once() {
         .unwrap();
     wait_phase(&sandboxes, "dave", SandboxPhase::Suspended).await;
     wait_no_pod(&pods, &dave_pod).await;
+    controller.stop().await;
+    ns.delete().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn a_pool_with_a_refill_delay_refills_once_claims_pause_or_at_a_quarter() {
+    let Setup { cluster, ns, _lock } = setup("ctl-pool-refill").await;
+    let controller = RunningController::start(&cluster.client);
+    let pools: Api<SandboxPool> = ns.api();
+    let sandboxes: Api<Sandbox> = ns.api();
+    let pods: Api<Pod> = ns.api();
+    let template = json!({"image": "x", "docker": {"mode": "none"}});
+    let mut burst = pool("burst", 4, template.clone());
+    burst.spec.refill_delay_seconds = Some(12);
+    pools.create(&PostParams::default(), &burst).await.unwrap();
+    run_warm_pods(&pods, "burst", 4).await;
+    wait_pool(&pools, "burst", "the pool full", |s| s.ready == 4).await;
+    let mut asked = template.clone();
+    asked["poolName"] = json!("burst");
+
+    // One claim: the refill waits for claims to pause, and says so.
+    sandboxes.create(&PostParams::default(), &sandbox("one", asked.clone())).await.unwrap();
+    wait_phase(&sandboxes, "one", SandboxPhase::Ready).await;
+    let claimed_at = Instant::now();
+    let waiting = wait_pool(&pools, "burst", "the refill waiting", |s| s.ready == 3 && s.claimed == 1).await;
+    let (reason, message) = pool_reason(waiting.status.as_ref().unwrap());
+    assert_eq!(reason, "Starting");
+    assert!(message.contains("1 to start once claims pause for 12 s"), "{message}");
+    assert_eq!(warm_pods(&pods, "burst").await.len(), 3, "nothing started yet");
+    // Then, claims paused, the pool refills by itself (never before the delay).
+    run_warm_pods(&pods, "burst", 4).await;
+    assert!(claimed_at.elapsed() >= Duration::from_secs(8), "refilled after {:?}", claimed_at.elapsed());
+    wait_pool(&pools, "burst", "the pool full again", |s| s.ready == 4).await;
+
+    // A burst down to a quarter of the pool: the refill starts at once.
+    for name in ["two", "three", "four"] {
+        sandboxes.create(&PostParams::default(), &sandbox(name, asked.clone())).await.unwrap();
+        wait_phase(&sandboxes, name, SandboxPhase::Ready).await;
+    }
+    let down_to_a_quarter = Instant::now();
+    eventually("the refill", WAIT, || async { (warm_pods(&pods, "burst").await.len() == 4).then_some(()) }).await;
+    assert!(
+        down_to_a_quarter.elapsed() < Duration::from_secs(8),
+        "refilled at once, not after the delay: {:?}",
+        down_to_a_quarter.elapsed()
+    );
+    run_warm_pods(&pods, "burst", 4).await;
+    wait_pool(&pools, "burst", "the pool full at last", |s| s.ready == 4 && s.claimed == 4).await;
     controller.stop().await;
     ns.delete().await.unwrap();
 }

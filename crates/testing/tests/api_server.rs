@@ -1,7 +1,7 @@
 //! Dockyard's CRDs on the real API server of the e2e cluster: what the schema
 //! accepts, defaults and refuses, and the status subresource.
 
-use dockyard_api::v1alpha1::{DockerMode, SandboxPhase};
+use dockyard_api::v1alpha1::{DockerMode, SandboxPhase, SandboxPool};
 use dockyard_api::{Sandbox, SandboxClass};
 use dockyard_testing::TestCluster;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -141,4 +141,63 @@ async fn sandbox_classes_are_cluster_scoped_and_validated() {
             .await,
     );
     assert!(message.contains("spec.dind.insecureRegistries[0]") && message.contains("should match"), "{message}");
+}
+
+#[tokio::test]
+#[ignore = "needs the e2e cluster (scripts/test starts it)"]
+async fn sandbox_pools_are_validated_with_the_field_named() {
+    let cluster = TestCluster::connect().await.expect("the e2e cluster answers");
+    cluster.install_crds().await.unwrap();
+    let ns = cluster.namespace("api-server-pool").await.unwrap();
+    let pools: Api<SandboxPool> = ns.api();
+    let pp = PostParams::default();
+    let pool = |name: &str, spec: serde_json::Value| -> SandboxPool {
+        serde_json::from_value(json!({
+            "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxPool", "metadata": {"name": name}, "spec": spec,
+        }))
+        .unwrap()
+    };
+    let template = json!({"image": "x", "docker": {"mode": "dind"}});
+
+    let created = pools
+        .create(&pp, &pool("ok", json!({"size": 3, "refillDelaySeconds": 2, "template": template})))
+        .await
+        .unwrap();
+    assert_eq!((created.spec.size, created.spec.refill_delay_seconds), (3, Some(2)));
+    let plain = pools.create(&pp, &pool("plain", json!({"size": 0, "template": template}))).await.unwrap();
+    assert_eq!(plain.spec.refill_delay_seconds, None, "refills at once unless asked");
+
+    for (spec, field, allowed) in [
+        (json!({"size": 1001, "template": template}), "spec.size", "less than or equal to 1000"),
+        (json!({"size": -1, "template": template}), "spec.size", "greater than or equal to 0"),
+        (
+            json!({"size": 1, "refillDelaySeconds": 301, "template": template}),
+            "spec.refillDelaySeconds",
+            "less than or equal to 300",
+        ),
+        (
+            json!({"size": 1, "refillDelaySeconds": -1, "template": template}),
+            "spec.refillDelaySeconds",
+            "greater than or equal to 0",
+        ),
+        (
+            json!({"size": 1, "template": {"image": "x", "poolName": "other"}}),
+            "spec.template.poolName",
+            "names no pool",
+        ),
+        (
+            json!({"size": 1, "template": {"image": "x", "suspended": true}}),
+            "spec.template.suspended",
+            "a warm Pod runs",
+        ),
+        (
+            json!({"size": 1, "template": {"image": "x", "shutdownTime": "2030-01-01T00:00:00Z"}}),
+            "spec.template.shutdownTime",
+            "a warm Pod has no expiry",
+        ),
+    ] {
+        let message = refusal(pools.create(&pp, &pool("bad", spec.clone())).await);
+        assert!(message.contains(field) && message.contains(allowed), "{spec}: {message}");
+    }
+    ns.delete().await.unwrap();
 }

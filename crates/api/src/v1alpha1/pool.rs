@@ -62,6 +62,17 @@ pub struct SandboxPoolSpec {
     /// this. Its class's rules apply when a Pod is started and again when it
     /// is claimed. Modes `dind` and `none`; the workspace an `emptyDir`.
     pub template: SandboxSpec,
+
+    /// Seconds the pool waits after a claim before it starts Pods in place of
+    /// claimed ones; each claim starts the wait again. A burst of claims then
+    /// has the API server to itself (each refill is a Pod to create, schedule
+    /// and start beside the claims) and the pool refills once the burst
+    /// pauses. It refills at once, wait or not, when a quarter of `size` or
+    /// fewer warm Pods are ready, so size the pool for the bursts it serves
+    /// warm. 0 (the default) refills right after each claim; at most 300.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 300))]
+    pub refill_delay_seconds: Option<i32>,
 }
 
 /// What the controller last saw of the pool.
