@@ -2,7 +2,9 @@
 //! of the e2e cluster (`e2e/cluster up --profile control-plane`), kwok nodes
 //! running the Pods, the `dockyard-controller` binary as its own process.
 //!
-//! A pool of `POOL_SIZE` DinD sandboxes is filled and Ready first. Then
+//! A pool of `POOL_SIZE` DinD sandboxes, sized for the burst and refilling
+//! once claims pause (`refillDelaySeconds`, as docs/architecture.md "Sizing a
+//! pool" advises for bursts), is filled and Ready first. Then
 //! `CLAIMS` Sandboxes naming it are created at `RATE` per second (each create
 //! sent on its own schedule, not after the previous answer); a watch of the
 //! namespace's Sandboxes, listed before the first create, notes when each
@@ -37,7 +39,13 @@ use serde_json::json;
 /// latency follows load).
 const RATE: u64 = 50;
 const CLAIMS: usize = 150;
-const POOL_SIZE: usize = 160;
+/// Large enough that the burst of `CLAIMS` never takes it down to a quarter
+/// (where the refill starts, delay or not).
+const POOL_SIZE: usize = 210;
+/// The pool's `refillDelaySeconds` (`DOCKYARD_BENCH_REFILL_DELAY` overrides
+/// it; 0: refill right after each claim): a burst's claims do not compete
+/// with its refills.
+const REFILL_DELAY: u64 = 5;
 const COLD: usize = 50;
 const ROUNDS: usize = 3;
 const METRICS_ADDR: &str = "127.0.0.1:18081";
@@ -55,7 +63,8 @@ async fn fill_pool(client: &Client, ns: &str, name: &str, size: usize) {
     let pools: Api<SandboxPool> = Api::namespaced(client.clone(), ns);
     let pool: SandboxPool = serde_json::from_value(json!({
         "apiVersion": "dockyard.dev/v1alpha1", "kind": "SandboxPool",
-        "metadata": {"name": name}, "spec": {"size": size, "template": template()},
+        "metadata": {"name": name},
+        "spec": {"size": size, "refillDelaySeconds": refill_delay(), "template": template()},
     }))
     .unwrap();
     pools.create(&PostParams::default(), &pool).await.expect("create the pool");
@@ -80,6 +89,12 @@ fn is_ready(sandbox: &Sandbox) -> bool {
 /// a watch showing it Ready, in milliseconds.
 fn rate() -> u64 {
     std::env::var("DOCKYARD_BENCH_RATE").map(|r| r.parse().expect("DOCKYARD_BENCH_RATE: a number")).unwrap_or(RATE)
+}
+
+fn refill_delay() -> u64 {
+    std::env::var("DOCKYARD_BENCH_REFILL_DELAY")
+        .map(|r| r.parse().expect("DOCKYARD_BENCH_REFILL_DELAY: a number of seconds"))
+        .unwrap_or(REFILL_DELAY)
 }
 
 async fn measure(client: &Client, ns: &str, prefix: &str, n: usize, pool: Option<&str>) -> Vec<f64> {
@@ -201,10 +216,12 @@ async fn main() {
     println!("{line}");
     record_benchmark(&format!(
         "`cargo bench -p dockyard-controller --bench warmpool` against the control-plane profile \
-             with {KWOK_NODES} kwok nodes:\n  a SandboxPool of {POOL_SIZE} DinD sandboxes filled and Ready, then \
-             {CLAIMS} Sandboxes naming it created at {}/s\n  (each create on its own schedule); latency from \
+             with {KWOK_NODES} kwok nodes:\n  a SandboxPool of {POOL_SIZE} DinD sandboxes (refillDelaySeconds {}) \
+             filled and Ready, then {CLAIMS} Sandboxes naming it created at {}/s\n  (each create on its own \
+             schedule); latency from \
              sending a create to a Sandbox watch showing Ready=True; cold: {COLD}\n  Sandboxes naming no pool at the \
              same rate, kwok starting their Pods. Medians of {ROUNDS} rounds' percentiles; misses summed.\n  `{line}`",
+        refill_delay(),
         rate()
     ));
 }

@@ -127,8 +127,28 @@ async fn control_call<L: Lookups>(
     let upstream = upstream.body(()).expect("a request of checked parts is valid");
     let mut sender = sender.ready().await?;
     let (answer, mut send) = sender.send_request(upstream, false)?;
-    send_all(&mut send, frame(&checked.message), true).await?;
-    let (answer_parts, mut answer_body) = answer.await?.into_parts();
+    // The answer decides how the call ends, as in `session_call`: the daemon
+    // (grpc-go) runs a call once its message's bytes are in and may answer
+    // and close the stream before our end-of-stream frame goes out; under
+    // load the send then finds the stream inactive. Failing the call there
+    // reset the caller's stream with `CANCEL` although the daemon had
+    // answered (buildx: `failed to run Build function: Canceled: stream
+    // terminated by RST_STREAM` on its gateway's `Return`).
+    if let Err(e) = send_all(&mut send, frame(&checked.message), true).await {
+        debug!(sandbox = %scope.uid, %path, error = %e, "BuildKit call's request half ended early; relaying the answer");
+    }
+    let answer = match answer.await {
+        Ok(answer) => answer,
+        Err(e) => {
+            // A stream the daemon reset (`REFUSED_STREAM`: never processed,
+            // which gRPC clients retry) is reset with its reason, not ours.
+            if let Some(reason) = e.reason().filter(|_| e.is_reset()) {
+                respond.send_reset(reason);
+            }
+            return Err(e);
+        }
+    };
+    let (answer_parts, mut answer_body) = answer.into_parts();
     let ended = answer_body.is_end_stream();
     let mut out = respond.send_response(Response::from_parts(answer_parts, ()), ended)?;
     if ended {
