@@ -168,7 +168,13 @@ expect "a container config error: the kubelet's reason and message" "$out" \
 sandbox "$NS" nowhere 'docker: {mode: none}' 'pod: {nodeSelector: {dockyard.dev/e2e: nowhere}}' >/dev/null
 out=$(ready_reason "$NS" nowhere Unschedulable)
 expect "an unschedulable Pod: the scheduler's message" "$out" "Unschedulable: " "0/1 nodes are available"
-out=$(kubectl -n "$NS" get sandboxes 2>&1 || true)
+# The crashing one says PodFailed through each backoff (40 s by now) and
+# Starting for the moment its next Pod takes to fail: looked at until it shows.
+for _ in $(seq 60); do
+  out=$(kubectl -n "$NS" get sandboxes 2>&1 || true)
+  [[ $out == *PodFailed* ]] && break
+  sleep 1
+done
 expect "kubectl get sandboxes shows each reason" "$out" "PodFailed" "CreateContainerConfigError" "Unschedulable"
 # A workspace that outgrows its limit: the kubelet evicts the Pod (phase Failed).
 sandbox "$NS" evicted 'docker: {mode: none}' 'workspace: {emptyDir: {sizeLimit: 1Mi}}' \
