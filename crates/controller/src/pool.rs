@@ -197,19 +197,19 @@ pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Acti
     let ready_count = current.iter().filter(|p| ready(p)).count();
     let mut refusal: Option<PodRefusal> = None;
     let mut created = 0;
-    let refill = if current.len() + expected < size {
+    let missing = size.saturating_sub(current.len() + expected);
+    let refill = if missing > 0 {
         let since_claim = ctx.pool_claimed_at.lock().expect("pool claims lock").get(&key).map(Instant::elapsed);
         refill_wait(refill_delay(&pool), since_claim, ready_count, size)
     } else {
         None
     };
-    let deferred = if refill.is_some() { size - current.len() - expected } else { 0 };
+    let deferred = if refill.is_some() { missing } else { 0 };
     if refill.is_some() {
         info!(pool = %key, deferred, "claims are coming: the refill waits for them to pause");
-    } else if current.len() + expected < size {
+    } else if missing > 0 {
         let mut desired = warm::render_warm_pod(&pool, class_spec, &ctx.settings.render)?;
         desired.labels_mut().insert(labels::NETWORK_CLASS.into(), network_label.clone());
-        let missing = size - current.len() - expected;
         let params = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
         let mut results = futures::stream::iter(0..missing)
             .map(|_| pods.create(&params, &desired))
@@ -491,8 +491,7 @@ pub async fn claim(
         match pods.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(claimed) => {
                 ctx.own_writes.claimed_pod(sandbox, &pod.name_any(), pod.resource_version());
-                let pool_key = format!("{namespace}/{pool_name}");
-                ctx.pool_claimed_at.lock().expect("pool claims lock").insert(pool_key, Instant::now());
+                ctx.pool_claimed_at.lock().expect("pool claims lock").insert(pool_key(&pool), Instant::now());
                 info!(sandbox = %sandbox.name_any(), pod = %pod.name_any(), pool = pool_name, "claimed a warm Pod");
                 return Ok(Claim::Claimed(Box::new(claimed), claimed_from(pool_name, &pod.name_any())));
             }
