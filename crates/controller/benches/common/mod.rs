@@ -146,8 +146,11 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 
 /// Starts the `dockyard-controller` binary with its HTTP port on `addr`.
 pub fn start_controller(addr: &str, concurrency: usize) -> Child {
+    // `DOCKYARD_BENCH_CONTROLLER_LOG` (a `--log` filter, e.g.
+    // `warn,dockyard_controller=info`) shows what the controller did when.
+    let log = std::env::var("DOCKYARD_BENCH_CONTROLLER_LOG").unwrap_or_else(|_| "warn".into());
     Command::new(env!("CARGO_BIN_EXE_dockyard-controller"))
-        .args(["--metrics-addr", addr, "--concurrency", &concurrency.to_string(), "--log", "warn"])
+        .args(["--metrics-addr", addr, "--concurrency", &concurrency.to_string(), "--log", &log])
         .env("KUBECONFIG", dockyard_testing::kubeconfig())
         .spawn()
         .expect("start dockyard-controller")
@@ -174,4 +177,24 @@ pub fn record_benchmark(entry: &str) {
     let mut file = std::fs::OpenOptions::new().append(true).open(path).expect("open docs/benchmarks.md");
     let date = k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%d");
     writeln!(file, "\n- {date} — {entry}").expect("append to docs/benchmarks.md");
+}
+
+/// CPU seconds the API server has used so far (its `process_cpu_seconds_total`).
+pub async fn apiserver_cpu_seconds(client: &Client) -> f64 {
+    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    let text = client.request_text(request).await.expect("API server /metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix("process_cpu_seconds_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("process_cpu_seconds_total in the API server's /metrics")
+}
+
+/// CPU seconds (user and system) process `pid` has used so far.
+pub fn process_cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command (which may hold spaces), from field 3 on.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks: f64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<f64>().ok()).sum();
+    ticks / 100.0
 }
