@@ -31,7 +31,7 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,7 +53,6 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
-use std::collections::HashSet;
 
 /// Creates per second (`DOCKYARD_BENCH_RATE` overrides it, to see how
 /// latency follows load).
