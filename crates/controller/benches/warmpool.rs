@@ -15,7 +15,8 @@
 //! also prints where the claims' time went (the create's answer, the claimed
 //! Pod on a watch, Ready on a watch).
 //!
-//! The claim floor, in each round with the controller stopped: a minimal
+//! The claim floor, in each round with the controller stopped (after the
+//! controller's phase, before it in every other round): a minimal
 //! client in this process that makes exactly a claim's writes (the Pod patch
 //! on the version seen, the Ready status, the event) for the same Sandboxes
 //! at the same rate, from Ready Pods as the pool renders them. On a slow or
@@ -344,75 +345,94 @@ async fn misses(client: &Client, ns: &str, prefix: &str) -> usize {
         .count()
 }
 
+/// A round's figures with the controller: claims, cold starts, misses, and
+/// the controller's peak RSS.
+struct ControllerRound {
+    warm: Vec<f64>,
+    cold: Vec<f64>,
+    misses: usize,
+    rss: f64,
+}
+
+/// One round with the controller (started for it, stopped after) in
+/// namespace `ns`: a pool filled, then the claims, then the cold starts.
+async fn controller_round(client: &Client, ns: &str, round: usize) -> ControllerRound {
+    let mut controller = start_controller(METRICS_ADDR, 32);
+    controller_ready(&mut controller, METRICS_ADDR).await;
+    namespace(client, ns).await;
+    fill_pool(client, ns, "warm", POOL_SIZE).await;
+    quiesce(client).await;
+    let cpu = (apiserver_cpu_seconds(client).await, process_cpu_seconds(controller.id()));
+    let Latencies { created, pod, ready: warm } = measure(client, ns, "w", CLAIMS, Some("warm")).await;
+    let per_claim = |before: f64, after: f64| (after - before) * 1000.0 / CLAIMS as f64;
+    eprintln!(
+        "round {round}: CPU per claim: API server {:.1} ms, controller {:.1} ms",
+        per_claim(cpu.0, apiserver_cpu_seconds(client).await),
+        per_claim(cpu.1, process_cpu_seconds(controller.id())),
+    );
+    let misses = misses(client, ns, "w").await;
+    quiesce(client).await;
+    let cold = measure(client, ns, "c", COLD, None).await.ready;
+    eprintln!(
+        "round {round}: claims p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, {misses} misses; cold p50 {:.0} ms",
+        percentile(warm.clone(), 50.0),
+        percentile(warm.clone(), 90.0),
+        percentile(warm.clone(), 99.0),
+        percentile(cold.clone(), 50.0),
+    );
+    // Where a claim's time goes: the create's answer, the claimed Pod on a
+    // watch, Ready on a watch (each p50/p99 from sending the create).
+    let stage = |v: &Vec<f64>| format!("{:.0}/{:.0}", percentile(v.clone(), 50.0), percentile(v.clone(), 99.0));
+    eprintln!(
+        "round {round}: claim stages p50/p99 ms: created {}, Pod claimed {}, Ready {}",
+        stage(&created),
+        stage(&pod),
+        stage(&warm)
+    );
+    drop_namespace(client, ns).await;
+    let rss = peak_rss_mib(&controller);
+    let _ = controller.kill();
+    let _ = controller.wait();
+    ControllerRound { warm, cold, misses, rss }
+}
+
 #[tokio::main]
 async fn main() {
     let cluster = TestCluster::connect().await.expect("start the cluster: e2e/cluster up --profile control-plane");
     cluster.install_crds().await.unwrap();
     let client = cluster.client.clone();
     ensure_kwok_nodes(&client).await;
-    let mut controller = start_controller(METRICS_ADDR, 32);
-    controller_ready(&mut controller, METRICS_ADDR).await;
     let run_id = std::process::id();
     let (mut p50, mut p90, mut p99, mut cold_p50, mut missed) = (vec![], vec![], vec![], vec![], 0);
     let (mut floor_p50, mut floor_p99, mut rss) = (vec![], vec![], 0.0_f64);
     for round in 0..ROUNDS {
-        let ns = format!("warmpool-{run_id}-{round}");
-        namespace(&client, &ns).await;
-        fill_pool(&client, &ns, "warm", POOL_SIZE).await;
-        quiesce(&client).await;
-        let cpu = (apiserver_cpu_seconds(&client).await, process_cpu_seconds(controller.id()));
-        let Latencies { created, pod, ready: warm } = measure(&client, &ns, "w", CLAIMS, Some("warm")).await;
-        let per_claim = |before: f64, after: f64| (after - before) * 1000.0 / CLAIMS as f64;
+        // The floor runs with the controller stopped (it would take the
+        // floor's Sandboxes too), first in every other round: each phase
+        // follows the other as often.
+        let floor_first = round % 2 == 1;
+        let floor_ns = format!("warmpool-{run_id}-{round}-floor");
+        let mut floor = if floor_first { floor_round(&client, &floor_ns).await } else { Vec::new() };
+        let measured = controller_round(&client, &format!("warmpool-{run_id}-{round}"), round).await;
+        if !floor_first {
+            floor = floor_round(&client, &floor_ns).await;
+        }
         eprintln!(
-            "round {round}: CPU per claim: API server {:.1} ms, controller {:.1} ms",
-            per_claim(cpu.0, apiserver_cpu_seconds(&client).await),
-            per_claim(cpu.1, process_cpu_seconds(controller.id())),
+            "round {round}: claim floor p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms ({})",
+            percentile(floor.clone(), 50.0),
+            percentile(floor.clone(), 90.0),
+            percentile(floor.clone(), 99.0),
+            if floor_first { "before the controller's" } else { "after the controller's" },
         );
-        let round_misses = misses(&client, &ns, "w").await;
-        quiesce(&client).await;
-        let cold = measure(&client, &ns, "c", COLD, None).await.ready;
-        eprintln!(
-            "round {round}: claims p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, {round_misses} misses; cold p50 {:.0} ms",
-            percentile(warm.clone(), 50.0),
-            percentile(warm.clone(), 90.0),
-            percentile(warm.clone(), 99.0),
-            percentile(cold.clone(), 50.0),
-        );
-        // Where a claim's time goes: the create's answer, the claimed Pod on
-        // a watch, Ready on a watch (each p50/p99 from sending the create).
-        let stage = |v: &Vec<f64>| format!("{:.0}/{:.0}", percentile(v.clone(), 50.0), percentile(v.clone(), 99.0));
-        eprintln!(
-            "round {round}: claim stages p50/p99 ms: created {}, Pod claimed {}, Ready {}",
-            stage(&created),
-            stage(&pod),
-            stage(&warm)
-        );
+        floor_p50.push(percentile(floor.clone(), 50.0));
+        floor_p99.push(percentile(floor, 99.0));
+        let ControllerRound { warm, cold, misses, rss: round_rss } = measured;
         p50.push(percentile(warm.clone(), 50.0));
         p90.push(percentile(warm.clone(), 90.0));
         p99.push(percentile(warm, 99.0));
         cold_p50.push(percentile(cold, 50.0));
-        missed += round_misses;
-        drop_namespace(&client, &ns).await;
-
-        // The claim floor, the controller stopped (it would take the
-        // floor's Sandboxes too).
-        rss = rss.max(peak_rss_mib(&controller));
-        let _ = controller.kill();
-        let _ = controller.wait();
-        let floor = floor_round(&client, &format!("warmpool-{run_id}-{round}-floor")).await;
-        eprintln!(
-            "round {round}: claim floor p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms",
-            percentile(floor.clone(), 50.0),
-            percentile(floor.clone(), 90.0),
-            percentile(floor.clone(), 99.0),
-        );
-        floor_p50.push(percentile(floor.clone(), 50.0));
-        floor_p99.push(percentile(floor, 99.0));
-        controller = start_controller(METRICS_ADDR, 32);
-        controller_ready(&mut controller, METRICS_ADDR).await;
+        missed += misses;
+        rss = rss.max(round_rss);
     }
-    let _ = controller.kill();
-    let _ = controller.wait();
     let (p50, floor_p50) = (median(p50), median(floor_p50));
     let line = format!(
         "BENCH warmpool rate={} p50_ms={p50:.0} p90_ms={:.0} p99_ms={:.0} cold_p50_ms={:.0} misses={missed} \
@@ -434,8 +454,9 @@ async fn main() {
              sending a create to a Sandbox watch showing Ready=True; cold: {COLD}\n  Sandboxes naming no pool at the \
              same rate, kwok starting their Pods; floor: the controller stopped, a minimal client\n  in the \
              bench making a claim's writes (the Pod patch, the Ready status, the event) for {CLAIMS} Sandboxes \
-             at the same\n  rate, from {CLAIMS} Ready Pods as the pool renders them; ratio = p50 / floor p50. \
-             Medians of {ROUNDS} rounds'\n  percentiles; misses summed.\n  `{line}`",
+             at the same\n  rate, from {CLAIMS} Ready Pods as the pool renders them, before the controller's \
+             phase in every other round;\n  ratio = p50 / floor p50. Medians of {ROUNDS} rounds' percentiles; \
+             misses summed.\n  `{line}`",
         refill_delay(),
         rate()
     ));
