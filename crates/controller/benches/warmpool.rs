@@ -38,10 +38,10 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use dockyard_api::pool as warm;
-use dockyard_api::render::{RenderSettings, sandbox_spec_hash};
+use dockyard_api::render::RenderSettings;
 use dockyard_api::v1alpha1::SandboxPool;
 use dockyard_api::{Sandbox, labels, network};
-use dockyard_controller::pool::claimed_from;
+use dockyard_controller::pool::{claim_patch, claimed_from};
 use dockyard_controller::reconcile::ready_event;
 use dockyard_controller::status::{Drift, Observation, pod_condition, sandbox_status};
 use dockyard_testing::TestCluster;
@@ -259,7 +259,7 @@ async fn floor_pods(client: &Client, ns: &str, n: usize) -> Vec<Pod> {
 /// The claim floor: the writes a claim must make, and no more, by a client
 /// watching the Sandboxes of `ns` (the controller stopped): each new one
 /// takes the next of `warm`, made its own on the version seen (owner, labels,
-/// spec hash: the controller's patch), then its Ready status, then its event.
+/// spec hash: the controller's `claim_patch`), then its Ready status, then its event.
 /// Ends when `n` are claimed.
 async fn claim_floor(client: Client, ns: String, n: usize, warm: Vec<Pod>) {
     let sandboxes_api: Api<Sandbox> = Api::namespaced(client.clone(), &ns);
@@ -278,14 +278,7 @@ async fn claim_floor(client: Client, ns: String, n: usize, warm: Vec<Pod>) {
                 let pod = warm.next().expect("the floor has a warm Pod for each claim");
                 let (pods, sandboxes, recorder) = (pods_api.clone(), sandboxes_api.clone(), recorder.clone());
                 jobs.push(tokio::spawn(async move {
-                    let mut claimed_labels = warm::claimed_labels(&sandbox);
-                    claimed_labels.insert(labels::NETWORK_CLASS.into(), network::class_label(None));
-                    let patch = json!({"metadata": {
-                        "resourceVersion": pod.resource_version(),
-                        "ownerReferences": [sandbox.controller_owner_ref(&())],
-                        "labels": claimed_labels,
-                        "annotations": {labels::SANDBOX_SPEC_HASH: sandbox_spec_hash(&sandbox.spec)},
-                    }});
+                    let patch = claim_patch(&sandbox, &pod, &network::class_label(None));
                     let pod = pods
                         .patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
                         .await
@@ -318,15 +311,21 @@ async fn floor_round(client: &Client, ns: &str) -> Vec<f64> {
     let latencies = measure(client, ns, "w", CLAIMS, Some("warm")).await;
     claimer.await.expect("the claim floor");
     let cpu = (apiserver_cpu_seconds(client).await - cpu) * 1000.0 / CLAIMS as f64;
-    let p50 = |v: &Vec<f64>| percentile(v.clone(), 50.0);
-    eprintln!(
-        "claim floor stages p50 ms: created {:.0}, Pod claimed {:.0}, Ready {:.0}; API server CPU per claim {cpu:.1} ms",
-        p50(&latencies.created),
-        p50(&latencies.pod),
-        p50(&latencies.ready)
-    );
+    eprintln!("claim floor stages p50/p99 ms: {}; API server CPU per claim {cpu:.1} ms", stages(&latencies));
     drop_namespace(client, ns).await;
     latencies.ready
+}
+
+/// Where claims' time went: p50/p99 of the create's answer, of the claimed
+/// Pod on a watch and of Ready on a watch, each from sending the create.
+fn stages(latencies: &Latencies) -> String {
+    let stage = |v: &Vec<f64>| format!("{:.0}/{:.0}", percentile(v.clone(), 50.0), percentile(v.clone(), 99.0));
+    format!(
+        "created {}, Pod claimed {}, Ready {}",
+        stage(&latencies.created),
+        stage(&latencies.pod),
+        stage(&latencies.ready)
+    )
 }
 
 fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
@@ -363,7 +362,7 @@ async fn controller_round(client: &Client, ns: &str, round: usize) -> Controller
     fill_pool(client, ns, "warm", POOL_SIZE).await;
     quiesce(client).await;
     let cpu = (apiserver_cpu_seconds(client).await, process_cpu_seconds(controller.id()));
-    let Latencies { created, pod, ready: warm } = measure(client, ns, "w", CLAIMS, Some("warm")).await;
+    let claims = measure(client, ns, "w", CLAIMS, Some("warm")).await;
     let per_claim = |before: f64, after: f64| (after - before) * 1000.0 / CLAIMS as f64;
     eprintln!(
         "round {round}: CPU per claim: API server {:.1} ms, controller {:.1} ms",
@@ -373,6 +372,7 @@ async fn controller_round(client: &Client, ns: &str, round: usize) -> Controller
     let misses = misses(client, ns, "w").await;
     quiesce(client).await;
     let cold = measure(client, ns, "c", COLD, None).await.ready;
+    let warm = &claims.ready;
     eprintln!(
         "round {round}: claims p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, {misses} misses; cold p50 {:.0} ms",
         percentile(warm.clone(), 50.0),
@@ -380,20 +380,12 @@ async fn controller_round(client: &Client, ns: &str, round: usize) -> Controller
         percentile(warm.clone(), 99.0),
         percentile(cold.clone(), 50.0),
     );
-    // Where a claim's time goes: the create's answer, the claimed Pod on a
-    // watch, Ready on a watch (each p50/p99 from sending the create).
-    let stage = |v: &Vec<f64>| format!("{:.0}/{:.0}", percentile(v.clone(), 50.0), percentile(v.clone(), 99.0));
-    eprintln!(
-        "round {round}: claim stages p50/p99 ms: created {}, Pod claimed {}, Ready {}",
-        stage(&created),
-        stage(&pod),
-        stage(&warm)
-    );
+    eprintln!("round {round}: claim stages p50/p99 ms: {}", stages(&claims));
     drop_namespace(client, ns).await;
     let rss = peak_rss_mib(&controller);
     let _ = controller.kill();
     let _ = controller.wait();
-    ControllerRound { warm, cold, misses, rss }
+    ControllerRound { warm: claims.ready, cold, misses, rss }
 }
 
 #[tokio::main]

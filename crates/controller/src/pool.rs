@@ -472,22 +472,12 @@ pub async fn claim(
     // The oldest first: the longest-warmed has settled.
     candidates.sort_by(|a, b| a.metadata.creation_timestamp.cmp(&b.metadata.creation_timestamp));
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
-    let owner = sandbox.controller_owner_ref(&());
-    let asked = sandbox_spec_hash(&sandbox.spec);
     for pod in candidates {
         let Some(uid) = pod.uid() else { continue };
         if !reserve(ctx, &uid) {
             continue;
         }
-        let mut claimed_labels = warm::claimed_labels(sandbox);
-        claimed_labels.insert(labels::NETWORK_CLASS.into(), network_label.into());
-        // On the version seen: of two claims of one Pod, one write wins.
-        let patch = json!({"metadata": {
-            "resourceVersion": pod.resource_version(),
-            "ownerReferences": [owner],
-            "labels": claimed_labels,
-            "annotations": {SANDBOX_SPEC_HASH: asked},
-        }});
+        let patch = claim_patch(sandbox, &pod, network_label);
         match pods.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(claimed) => {
                 ctx.own_writes.claimed_pod(sandbox, &pod.name_any(), pod.resource_version());
@@ -501,6 +491,20 @@ pub async fn claim(
         }
     }
     missed("PoolEmpty", format!("SandboxPool {pool_name} had no ready warm Pod ({starting} starting); started cold"))
+}
+
+/// The merge patch that makes warm `pod` the Sandbox's: its owner, its
+/// identity and network labels, the spec it serves. On the version seen: of
+/// two claims of one Pod, one write wins.
+pub fn claim_patch(sandbox: &Sandbox, pod: &Pod, network_label: &str) -> serde_json::Value {
+    let mut claimed_labels = warm::claimed_labels(sandbox);
+    claimed_labels.insert(labels::NETWORK_CLASS.into(), network_label.into());
+    json!({"metadata": {
+        "resourceVersion": pod.resource_version(),
+        "ownerReferences": [sandbox.controller_owner_ref(&())],
+        "labels": claimed_labels,
+        "annotations": {SANDBOX_SPEC_HASH: sandbox_spec_hash(&sandbox.spec)},
+    }})
 }
 
 /// The status of a sandbox whose Pod is warm Pod `pod` of `pool`.

@@ -55,8 +55,7 @@ pub async fn drop_namespace(client: &Client, name: &str) {
 /// subresource and code (its `apiserver_request_total`), keyed
 /// `VERB group/resource[/subresource] CODE` (the core group is empty).
 pub async fn requests_served(client: &Client) -> BTreeMap<String, f64> {
-    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
-    let text = client.request_text(request).await.expect("API server /metrics");
+    let text = apiserver_metrics(client).await;
     let mut served = BTreeMap::new();
     for line in text.lines().filter(|l| l.starts_with("apiserver_request_total{")) {
         let Some((labels, value)) = line.rsplit_once(' ') else { continue };
@@ -179,11 +178,17 @@ pub fn record_benchmark(entry: &str) {
     writeln!(file, "\n- {date} — {entry}").expect("append to docs/benchmarks.md");
 }
 
+/// The API server's `/metrics`, as text.
+async fn apiserver_metrics(client: &Client) -> String {
+    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    client.request_text(request).await.expect("API server /metrics")
+}
+
 /// CPU seconds the API server has used so far (its `process_cpu_seconds_total`).
 pub async fn apiserver_cpu_seconds(client: &Client) -> f64 {
-    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
-    let text = client.request_text(request).await.expect("API server /metrics");
-    text.lines()
+    apiserver_metrics(client)
+        .await
+        .lines()
         .find_map(|l| l.strip_prefix("process_cpu_seconds_total "))
         .and_then(|v| v.trim().parse().ok())
         .expect("process_cpu_seconds_total in the API server's /metrics")
