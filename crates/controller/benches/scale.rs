@@ -47,11 +47,10 @@ mod common;
 
 use common::*;
 use dockyard_api::Sandbox;
-use dockyard_api::labels::FIELD_MANAGER;
 use dockyard_api::render::{RenderSettings, render_pod};
 use dockyard_controller::MANAGED_SELECTOR;
 use dockyard_controller::reconcile::ready_event;
-use dockyard_controller::status::{Drift, Observation, pod_condition, sandbox_status};
+use dockyard_controller::status::{Drift, Observation, apply_status, pod_condition, sandbox_status};
 use dockyard_testing::TestCluster;
 use futures::stream::{BoxStream, FuturesUnordered};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -226,12 +225,7 @@ async fn floor(client: Client, ns: String, n: usize) -> usize {
                 let _turn = limit.acquire().await.expect("semaphore");
                 let observation = Observation::Running(Some(&pod), Drift::NONE);
                 let (status, _) = sandbox_status(&sandbox, &observation, Timestamp::now());
-                let patch = json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "status": status});
-                let params = PatchParams::apply(FIELD_MANAGER).force();
-                sandboxes
-                    .patch_status(&sandbox.name_any(), &params, &Patch::Apply(&patch))
-                    .await
-                    .expect("floor: status");
+                apply_status(&sandboxes, &sandbox.name_any(), &status).await.expect("floor: status");
                 recorder.publish(&ready_event(), &sandbox.object_ref(&())).await.expect("floor: event");
                 2
             }));

@@ -43,7 +43,7 @@ use dockyard_api::v1alpha1::SandboxPool;
 use dockyard_api::{Sandbox, labels, network};
 use dockyard_controller::pool::{claim_patch, claimed_from};
 use dockyard_controller::reconcile::ready_event;
-use dockyard_controller::status::{Drift, Observation, pod_condition, sandbox_status};
+use dockyard_controller::status::{Drift, Observation, apply_status, pod_condition, sandbox_status};
 use dockyard_testing::TestCluster;
 use futures::StreamExt;
 use futures::stream::{BoxStream, FuturesUnordered};
@@ -286,12 +286,7 @@ async fn claim_floor(client: Client, ns: String, n: usize, warm: Vec<Pod>) {
                     let observation = Observation::Running(Some(&pod), Drift::NONE);
                     let (mut status, _) = sandbox_status(&sandbox, &observation, Timestamp::now());
                     status.warm_start = Some(claimed_from("warm", &pod.name_any()));
-                    let patch = json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "status": status});
-                    let params = PatchParams::apply(labels::FIELD_MANAGER).force();
-                    sandboxes
-                        .patch_status(&sandbox.name_any(), &params, &Patch::Apply(&patch))
-                        .await
-                        .expect("floor: status");
+                    apply_status(&sandboxes, &sandbox.name_any(), &status).await.expect("floor: status");
                     recorder.publish(&ready_event(), &sandbox.object_ref(&())).await.expect("floor: event");
                 }));
             }

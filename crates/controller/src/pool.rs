@@ -10,7 +10,7 @@
 //! the loser tries the next Pod. The pool sees the Pod go (the Pod watch
 //! triggers it) and starts another. A claimed Pod is never returned.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -112,6 +112,7 @@ fn current_hash(ctx: &Context, pool: &SandboxPool, class: Option<&SandboxClassSp
 }
 
 pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Action> {
+    forget_deleted_pools(&ctx);
     let namespace = pool.namespace().unwrap_or_default();
     if pool.metadata.deletion_timestamp.is_some() || ctx.namespace_terminating(&namespace) {
         // Its warm Pods go with it (their owner); claimed Pods are their
@@ -270,6 +271,15 @@ pub async fn reconcile(pool: Arc<SandboxPool>, ctx: Arc<Context>) -> Result<Acti
             Action::requeue(refill.map_or(status, |wait| wait.min(status)))
         }
     })
+}
+
+/// Drops what the controller keeps per pool (starts, last claim, last status
+/// write) for pools no longer in the cache: no entry outlives its pool.
+fn forget_deleted_pools(ctx: &Context) {
+    let pools: HashSet<String> = ctx.pools.state().iter().map(|p| pool_key(p)).collect();
+    ctx.pool_starts.lock().expect("pool starts lock").retain(|key, _| pools.contains(key));
+    ctx.pool_claimed_at.lock().expect("pool claims lock").retain(|key, _| pools.contains(key));
+    ctx.pool_status_written.lock().expect("pool status lock").retain(|key, _| pools.contains(key));
 }
 
 /// A pool's `spec.refillDelaySeconds`.

@@ -740,8 +740,7 @@ async fn write_status(
     }
     if status::status_changed(sandbox.status.as_ref(), &status) {
         let api: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &sandbox.namespace().unwrap_or_default());
-        let patch = json!({"apiVersion": "dockyard.dev/v1alpha1", "kind": "Sandbox", "status": status});
-        api.patch_status(&sandbox.name_any(), &apply_params(), &Patch::Apply(&patch)).await?;
+        status::apply_status(&api, &sandbox.name_any(), &status).await?;
         ctx.own_writes.wrote_status(sandbox);
         // After the status: a user waiting for Ready does not wait for the event.
         if became_ready(sandbox.status.as_ref(), &status) {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use dockyard_api::labels::FIELD_MANAGER;
 use dockyard_api::policy::Refusal;
 use dockyard_api::render::{docker_endpoint, names};
 use dockyard_api::v1alpha1::{DockerMode, DockerStatus, PodFailure, SandboxPhase, condition};
@@ -11,6 +12,9 @@ use dockyard_api::{Sandbox, SandboxStatus};
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Resource};
+use serde_json::json;
 
 use crate::pod_refusal::PodRefusal;
 
@@ -445,6 +449,14 @@ pub fn pod_failure(pod: &Pod, now: Timestamp) -> PodFailure {
 }
 
 /// Whether two statuses differ in anything but timestamps (to skip no-op writes).
+/// Writes `status` as sandbox `name`'s whole status: a server-side apply as
+/// the controller's field manager, forced (the controller alone writes it).
+/// The benches' floors write it the same way.
+pub async fn apply_status(api: &Api<Sandbox>, name: &str, status: &SandboxStatus) -> kube::Result<Sandbox> {
+    let patch = json!({"apiVersion": Sandbox::api_version(&()), "kind": Sandbox::kind(&()), "status": status});
+    api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await
+}
+
 pub fn status_changed(old: Option<&SandboxStatus>, new: &SandboxStatus) -> bool {
     let Some(old) = old else { return true };
     let strip = |s: &SandboxStatus| {
