@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use dockyard_api::pool as warm;
 use dockyard_api::render::RenderSettings;
-use dockyard_api::v1alpha1::SandboxPool;
+use dockyard_api::v1alpha1::{ClassNetwork, NetworkStatus, SandboxPool};
 use dockyard_api::{Sandbox, labels, network};
 use dockyard_controller::pool::{claim_patch, claimed_from};
 use dockyard_controller::reconcile::ready_event;
@@ -259,7 +259,8 @@ async fn floor_pods(client: &Client, ns: &str, n: usize) -> Vec<Pod> {
 /// The claim floor: the writes a claim must make, and no more, by a client
 /// watching the Sandboxes of `ns` (the controller stopped): each new one
 /// takes the next of `warm`, made its own on the version seen (owner, labels,
-/// spec hash: the controller's `claim_patch`), then its Ready status, then its event.
+/// spec hash: the controller's `claim_patch`), then its Ready status (the
+/// controller's: phase, conditions, Pod, network, warm start), then its event.
 /// Ends when `n` are claimed.
 async fn claim_floor(client: Client, ns: String, n: usize, warm: Vec<Pod>) {
     let sandboxes_api: Api<Sandbox> = Api::namespaced(client.clone(), &ns);
@@ -286,6 +287,10 @@ async fn claim_floor(client: Client, ns: String, n: usize, warm: Vec<Pod>) {
                     let observation = Observation::Running(Some(&pod), Drift::NONE);
                     let (mut status, _) = sandbox_status(&sandbox, &observation, Timestamp::now());
                     status.warm_start = Some(claimed_from("warm", &pod.name_any()));
+                    status.network = Some(NetworkStatus {
+                        policy: network::policy_name(None),
+                        summary: network::summary(&ClassNetwork::default()),
+                    });
                     apply_status(&sandboxes, &sandbox.name_any(), &status).await.expect("floor: status");
                     recorder.publish(&ready_event(), &sandbox.object_ref(&())).await.expect("floor: event");
                 }));
