@@ -141,8 +141,8 @@ measure_warm() {
     kubectl -n "$NS" exec "$pod" -c workload -- docker run --rm dockyard/busybox:1 true >/dev/null ||
       die "docker run failed in the claimed Pod $pod"
     docker_runs+=("$(( $(now_ms) - t0 ))")
+    # Not this shell's child (watch_ready ran in a subshell): killed, not waited for.
     kill "$watcher" 2>/dev/null || true
-    wait "$watcher" 2>/dev/null || true
     ready_at=$(awk '$2 == "True" {print $1; exit}' "$watch_log")
     [[ -n $ready_at ]] || die "run $run: the watch did not see sandbox warm-demo Ready"
     runs+=("$(( ready_at - t0 ))") wait_runs+=("$(( t1 - t0 ))")

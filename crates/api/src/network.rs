@@ -17,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::labels;
-use crate::v1alpha1::{ClassNetwork, Egress, NetworkDestination, NetworkPort};
+use crate::v1alpha1::{ClassNetwork, Egress, NetworkDestination, NetworkPort, NetworkStatus};
 
 /// IPv4 ranges `Egress::Internet` never reaches: this network, private
 /// (RFC 1918), shared (RFC 6598, carrier NAT and some clusters' Pods),
@@ -242,6 +242,11 @@ fn policy_port(port: &NetworkPort) -> NetworkPolicyPort {
         port: Some(IntOrString::Int(port.port)),
         end_port: port.end_port,
     }
+}
+
+/// A sandbox's `status.network` under `class` (`None`: built in) and its `network`.
+pub fn status(class: Option<&str>, network: &ClassNetwork) -> NetworkStatus {
+    NetworkStatus { policy: policy_name(class), summary: summary(network) }
 }
 
 /// `network` in words, for `status.network.summary`.

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use dockyard_api::pool as warm;
 use dockyard_api::render::RenderSettings;
-use dockyard_api::v1alpha1::{ClassNetwork, NetworkStatus, SandboxPool};
+use dockyard_api::v1alpha1::{ClassNetwork, SandboxPool};
 use dockyard_api::{Sandbox, labels, network};
 use dockyard_controller::pool::{claim_patch, claimed_from};
 use dockyard_controller::reconcile::ready_event;
@@ -287,10 +287,7 @@ async fn claim_floor(client: Client, ns: String, n: usize, warm: Vec<Pod>) {
                     let observation = Observation::Running(Some(&pod), Drift::NONE);
                     let (mut status, _) = sandbox_status(&sandbox, &observation, Timestamp::now());
                     status.warm_start = Some(claimed_from("warm", &pod.name_any()));
-                    status.network = Some(NetworkStatus {
-                        policy: network::policy_name(None),
-                        summary: network::summary(&ClassNetwork::default()),
-                    });
+                    status.network = Some(network::status(None, &ClassNetwork::default()));
                     apply_status(&sandboxes, &sandbox.name_any(), &status).await.expect("floor: status");
                     recorder.publish(&ready_event(), &sandbox.object_ref(&())).await.expect("floor: event");
                 }));

@@ -610,7 +610,7 @@ pub(crate) async fn ensure_network_policy(
 ) -> Result<std::result::Result<NetworkStatus, PodRefusal>> {
     let desired = network::render_policy(namespace, class, class_network, &ctx.settings.network);
     let name = desired.name_any();
-    let status = NetworkStatus { policy: name.clone(), summary: network::summary(class_network) };
+    let status = network::status(class, class_network);
     let key = format!("{namespace}/{name}");
     let cached = ctx.network_policies.get(&ObjectRef::new(&name).within(namespace));
     let spec = desired.spec.clone().unwrap_or_default();

@@ -448,7 +448,6 @@ pub fn pod_failure(pod: &Pod, now: Timestamp) -> PodFailure {
     PodFailure { time: Time(now), reason, message }
 }
 
-/// Whether two statuses differ in anything but timestamps (to skip no-op writes).
 /// Writes `status` as sandbox `name`'s whole status: a server-side apply as
 /// the controller's field manager, forced (the controller alone writes it).
 /// The benches' floors write it the same way.
@@ -457,6 +456,7 @@ pub async fn apply_status(api: &Api<Sandbox>, name: &str, status: &SandboxStatus
     api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await
 }
 
+/// Whether two statuses differ in anything but timestamps (to skip no-op writes).
 pub fn status_changed(old: Option<&SandboxStatus>, new: &SandboxStatus) -> bool {
     let Some(old) = old else { return true };
     let strip = |s: &SandboxStatus| {
